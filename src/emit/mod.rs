@@ -1,0 +1,1 @@
+//! Writers for what users ship (placeholder: being written).

@@ -1,0 +1,1 @@
+//! glibc loader model (placeholder).

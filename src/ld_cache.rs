@@ -1,0 +1,1 @@
+//! `ld.so.cache` reader (placeholder: being written).

@@ -1,0 +1,1 @@
+//! `ld.so.conf` reader (placeholder: being written).

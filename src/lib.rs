@@ -1,0 +1,72 @@
+//! # depclose
+//!
+//! The exact shared-library closure of an ELF program, computed the way the real dynamic
+//! loader (glibc's `ld.so`, or musl's) would compute it, without executing anything; and
+//! the rootfs that contains exactly those files.
+//!
+//! ```no_run
+//! let closure = depclose::closure("/usr/bin/redis-server")?;
+//! for file in closure.loaded_files() {
+//!     println!("{}", file.display());
+//! }
+//! for miss in &closure.missing {
+//!     eprintln!("{} => not found", miss.name);
+//! }
+//! # Ok::<(), depclose::Error>(())
+//! ```
+//!
+//! ## Layers
+//!
+//! Data flows one way:
+//!
+//! - [`elf`]: bytes in, facts out (class, machine, `PT_INTERP`, `DT_NEEDED`, `DT_RPATH`,
+//!   `DT_RUNPATH`, `DT_SONAME`, `DT_FLAGS_1`), only the slice dynamic linking needs;
+//! - [`ld_cache`] and [`ld_so_conf`]: the loader's configuration files, parsed from bytes;
+//! - [`root`]: a directory tree seen as `/`, with chroot-style symlink resolution;
+//! - [`Resolver`]: the loader's rules over a root, and the closure graph ([`Closure`]);
+//! - `emit` (feature `emit`, on by default): manifest, directory and tarball writers.
+//!
+//! ## Example: a sysroot
+//!
+//! ```no_run
+//! let resolver = depclose::Resolver::builder()
+//!     .root("/srv/arm64-root")
+//!     .build()?;
+//! let closure = resolver.closure_in_root("/usr/bin/python3")?;
+//! # Ok::<(), depclose::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+mod bytes;
+mod config;
+pub mod elf;
+mod error;
+mod glibc;
+pub mod ld_cache;
+pub mod ld_so_conf;
+mod model;
+mod resolver;
+pub mod root;
+mod serde_path;
+mod target;
+
+#[cfg(feature = "emit")]
+pub mod emit;
+
+pub use crate::bytes::Bytes;
+pub use crate::config::{CacheSource, Hwcaps, Limits, OriginMode, ResolverBuilder};
+pub use crate::error::{Error, ErrorKind};
+pub use crate::model::{
+    Attempt, Class, Closure, Diagnostic, Edge, FileId, FoundVia, Hop, Libc, Linkage, LoadError, Location, Missing,
+    Object, Rejection, Role, Variant,
+};
+pub use crate::resolver::Resolver;
+
+/// The closure of `path` with the defaults for this host: root `/`, its
+/// `/etc/ld.so.cache`, no `LD_LIBRARY_PATH`, the CPU's glibc-hwcaps level.
+///
+/// # Errors
+/// The file cannot be read or is not a usable ELF file. Missing libraries are not errors.
+pub fn closure(path: impl AsRef<std::path::Path>) -> Result<Closure, Error> {
+    Resolver::builder().build()?.closure(path)
+}

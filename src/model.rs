@@ -1,0 +1,332 @@
+//! The result of a closure computation: objects, edges with reasons, missing names.
+//!
+//! Everything here is plain data: it is produced by [`Resolver`](crate::Resolver), it
+//! serializes with serde, and the emitters in [`emit`](crate::emit) read it. Paths inside a
+//! [`Closure`] are *in-root* absolute paths (`/usr/lib/...`), whatever the root directory on
+//! the host is; [`Closure::root`] tells where that root lives.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::bytes::Bytes;
+use crate::serde_path;
+
+/// Which C library's loader rules were applied to an input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Libc {
+    /// GNU libc `ld.so` (the default for any interpreter not recognised as musl).
+    Glibc,
+    /// musl's `ld-musl-<arch>.so.1`.
+    Musl,
+    /// No loader is involved: a static executable.
+    None,
+}
+
+/// How the input is linked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Linkage {
+    /// No `PT_DYNAMIC`: nothing is loaded, the closure is the file alone.
+    Static,
+    /// `PT_DYNAMIC` but no `PT_INTERP` and no `DT_NEEDED` (static-pie, or a self-contained
+    /// shared object): the kernel maps it alone.
+    StaticPie,
+    /// A dynamically linked object: it has an interpreter or needs libraries.
+    Dynamic,
+}
+
+/// ELF class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Class {
+    /// 32-bit.
+    Elf32,
+    /// 64-bit.
+    Elf64,
+}
+
+/// Why an object is part of a closure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Role {
+    /// The file the closure was asked for (the "main program").
+    Input,
+    /// The ELF interpreter named by the input's `PT_INTERP`.
+    Interpreter,
+    /// A library loaded through `LD_PRELOAD` or the root's `/etc/ld.so.preload`.
+    Preload,
+    /// A library loaded to satisfy a `DT_NEEDED` (or `DT_FILTER`/`DT_AUXILIARY`) entry.
+    Library,
+}
+
+/// One symbolic link passed on the way from a requested path to the file.
+///
+/// A rootfs must contain every hop or the loader's open fails inside the image.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Hop {
+    /// Canonical in-root path of the link itself (its parent directories fully resolved).
+    #[serde(with = "serde_path")]
+    pub link: PathBuf,
+    /// The link's target exactly as `readlink` returns it (relative or absolute).
+    #[serde(with = "serde_path")]
+    pub target: PathBuf,
+}
+
+/// A file reached through a path: the path as asked, the symlinks crossed, the file.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Location {
+    /// The path as the loader opened it (glibc's `l_name`): in-root, not normalised.
+    #[serde(with = "serde_path")]
+    pub path: PathBuf,
+    /// The canonical in-root path of the file, every symlink resolved inside the root.
+    #[serde(with = "serde_path")]
+    pub realpath: PathBuf,
+    /// Symbolic links crossed from `path` to `realpath`, in the order they were followed.
+    pub hops: Vec<Hop>,
+}
+
+/// File identity: device and inode, how the loader recognises an already loaded object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FileId {
+    /// `st_dev`.
+    pub dev: u64,
+    /// `st_ino`.
+    pub ino: u64,
+}
+
+/// Another copy of a library that a CPU of a different level would load instead
+/// (a `glibc-hwcaps/<level>/` or baseline sibling of the chosen file).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Variant {
+    /// The hwcaps subdirectory (`glibc-hwcaps/x86-64-v3`), or empty for the baseline copy.
+    pub subdir: Bytes,
+    /// Where the copy is.
+    pub location: Location,
+}
+
+/// The facts about one loaded file that a closure records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Object {
+    /// Why it is in the closure.
+    pub role: Role,
+    /// Where it was found.
+    pub location: Location,
+    /// Device and inode (absent for the input and interpreter, which glibc does not register).
+    pub file_id: Option<FileId>,
+    /// Every name this object satisfied (its first request first; `DT_SONAME` matches added).
+    pub names: Vec<Bytes>,
+    /// `DT_SONAME`.
+    pub soname: Option<Bytes>,
+    /// `DT_NEEDED` entries in dynamic-section order, before any token expansion.
+    pub needed: Vec<Bytes>,
+    /// `DT_RPATH` (the last one, as glibc keeps it).
+    pub rpath: Option<Bytes>,
+    /// `DT_RUNPATH` (the last one).
+    pub runpath: Option<Bytes>,
+    /// `DT_FLAGS_1`.
+    pub flags_1: u64,
+    /// ELF class.
+    pub class: Class,
+    /// `e_machine`.
+    pub machine: u16,
+    /// The object whose request first loaded this one (glibc's `l_loader`); `None` for the
+    /// input, the interpreter and preloads.
+    pub loaded_by: Option<usize>,
+    /// File mode bits (`st_mode & 0o7777`).
+    pub mode: u32,
+    /// File size in bytes.
+    pub size: u64,
+    /// Other copies of this library for other CPU levels, found beside the chosen one.
+    pub variants: Vec<Variant>,
+}
+
+/// One step of the loader's search, as recorded on an edge or a miss.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FoundVia {
+    /// The input's `PT_INTERP`.
+    Interpreter,
+    /// The name matched an object already loaded: its path, a name it was requested
+    /// under, or its `DT_SONAME` (no file was opened).
+    AlreadyLoaded,
+    /// A candidate file turned out to be (device, inode) identical to an object already
+    /// loaded under another name.
+    SameFile,
+    /// The name contains a `/` and was opened as a path (after token expansion).
+    Path,
+    /// A `DT_RPATH` directory of object `owner` (the requester or one of its first loaders).
+    Rpath {
+        /// Index of the object whose `DT_RPATH` it was.
+        owner: usize,
+    },
+    /// A directory of the configured `LD_LIBRARY_PATH`.
+    LdLibraryPath,
+    /// A `DT_RUNPATH` directory of the requester.
+    Runpath,
+    /// The root's `ld.so.cache`.
+    LdCache,
+    /// One of the loader's built-in default directories.
+    DefaultDir,
+    /// musl: the loader itself answers this reserved name (`libc.so`, `libpthread.so.0`, …).
+    MuslReserved,
+    /// musl: a directory of the system path file `etc/ld-musl-<arch>.path` (or its default).
+    MuslSystemPath,
+}
+
+/// How the loader ended up on an edge's target.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Edge {
+    /// Index of the requesting object.
+    pub from: usize,
+    /// The name as written in the requester (`DT_NEEDED`), before expansion.
+    pub name: Bytes,
+    /// Index of the object that satisfies it.
+    pub to: usize,
+    /// How it was found.
+    pub via: FoundVia,
+}
+
+/// Why one candidate path was not used.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Rejection {
+    /// No such file (ENOENT), or its directory does not exist.
+    NotFound,
+    /// A path component is not a directory (ENOTDIR).
+    NotDirectory,
+    /// Too many levels of symbolic links (ELOOP).
+    SymlinkLoop,
+    /// Permission denied (EACCES).
+    PermissionDenied,
+    /// Any other `open` error, by errno; glibc abandons the rest of this directory list.
+    OpenError(i32),
+    /// ELF class differs from the requester's (skipped by glibc, taken by musl).
+    WrongClass,
+    /// `e_machine` (or its ABI flags) differ (skipped).
+    WrongMachine,
+    /// A cache entry that the loader discards (`DF_1_NODEFLIB` and a system directory).
+    NoDefaultLib,
+}
+
+/// One path the loader tried for a name, and what happened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Attempt {
+    /// The candidate path (in-root).
+    #[serde(with = "serde_path")]
+    pub path: PathBuf,
+    /// The search step it belonged to.
+    pub via: FoundVia,
+    /// Why it was not taken.
+    pub rejection: Rejection,
+}
+
+/// A name that no file satisfied. A result, not an error: the loader would fail at start.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Missing {
+    /// Index of the requesting object.
+    pub from: usize,
+    /// The name as written in the requester.
+    pub name: Bytes,
+    /// Every candidate tried, in order (hwcaps subdirectories that do not exist are left out).
+    pub tried: Vec<Attempt>,
+}
+
+/// A condition under which the real loader aborts the whole program before it starts
+/// (glibc's "fatal" candidate checks: a corrupt file where a library was expected, a
+/// PIE requested as a library, ...). The closure lists what was loaded up to that point.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LoadError {
+    /// Index of the requesting object.
+    pub from: usize,
+    /// The name being loaded.
+    pub name: Bytes,
+    /// The offending file (in-root).
+    #[serde(with = "serde_path")]
+    pub path: PathBuf,
+    /// The loader's message, e.g. `invalid ELF header`.
+    pub message: String,
+}
+
+/// Something worth knowing that does not change the result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Diagnostic {
+    /// Index of the object concerned, if any.
+    pub object: Option<usize>,
+    /// What happened.
+    pub message: String,
+}
+
+/// The full closure of one input: every file the loader would map, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Closure {
+    /// The input as given by the caller (a host path).
+    #[serde(with = "serde_path")]
+    pub input: PathBuf,
+    /// The root directory on the host inside which every in-root path lives.
+    #[serde(with = "serde_path")]
+    pub root: PathBuf,
+    /// Whose loader rules applied.
+    pub libc: Libc,
+    /// How the input is linked.
+    pub linkage: Linkage,
+    /// The interpreter named by `PT_INTERP`, as written.
+    pub interpreter: Option<Bytes>,
+    /// Loaded objects in load order; `objects[0]` is the input.
+    pub objects: Vec<Object>,
+    /// How each request was satisfied, in request order.
+    pub edges: Vec<Edge>,
+    /// Requests nothing satisfied, in request order.
+    pub missing: Vec<Missing>,
+    /// Set when the loader would abort while loading.
+    pub fatal: Option<LoadError>,
+    /// Notes that do not change the result.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Closure {
+    /// The input object.
+    pub fn input_object(&self) -> &Object {
+        &self.objects[0]
+    }
+
+    /// True when every request was satisfied and the loader would not abort.
+    pub fn is_complete(&self) -> bool {
+        self.missing.is_empty() && self.fatal.is_none()
+    }
+
+    /// Canonical in-root paths of every file the loader maps besides the input (the
+    /// interpreter included, the vDSO excluded), in load order, without duplicates.
+    pub fn loaded_files(&self) -> Vec<&Path> {
+        let mut out: Vec<&Path> = Vec::new();
+        for o in &self.objects[1..] {
+            let p = o.location.realpath.as_path();
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    /// The object that satisfies edge `i`.
+    pub fn target(&self, edge: &Edge) -> &Object {
+        &self.objects[edge.to]
+    }
+}

@@ -1,0 +1,421 @@
+//! A read-only view of a directory tree as if it were `/` (chroot-style path walking).
+//!
+//! Every path the resolver touches goes through [`Root::walk`], which follows the kernel's
+//! rules one component at a time, inside the root:
+//!
+//! - an absolute symlink target starts again at the root, never at the host's `/`;
+//! - `..` applies to the directory reached so far (after symlinks, as the kernel does) and
+//!   stops at the root;
+//! - at most [`Root::max_hops`] symlinks are followed (40, like Linux), then `ELOOP`;
+//! - a non-directory in the middle of a path gives `ENOTDIR`.
+//!
+//! The walk records every symlink crossed ([`Hop`]), because a rootfs must recreate each one.
+//! Directory prefixes are cached (the loader probes many names in few directories), so the
+//! view assumes the tree does not change while it is in use.
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File, Metadata};
+use std::io::{self, Read};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+
+use crate::model::{FileId, Hop};
+
+/// An errno value, as the real `open(2)` would have reported it.
+pub type Errno = i32;
+
+const PATH_MAX: usize = 4096;
+const NAME_MAX: usize = 255;
+
+/// The outcome of a successful walk: where a path leads.
+#[derive(Clone, Debug)]
+pub struct Walked {
+    /// Canonical in-root path (absolute, no symlinks, no `.` or `..`).
+    pub realpath: PathBuf,
+    /// Symlinks crossed, in order.
+    pub hops: Vec<Hop>,
+    /// `lstat` of the final file (not a symlink unless `follow_last` was false).
+    pub metadata: Metadata,
+}
+
+impl Walked {
+    /// Device and inode of the file reached.
+    pub fn file_id(&self) -> FileId {
+        FileId { dev: self.metadata.dev(), ino: self.metadata.ino() }
+    }
+}
+
+#[derive(Clone)]
+struct CachedDir {
+    realpath: Vec<u8>,
+    hops: Vec<Hop>,
+}
+
+/// A directory on the host that plays the role of `/`.
+///
+/// `Root` is `Send + Sync`; share one between threads to share its directory cache.
+pub struct Root {
+    host: PathBuf,
+    max_hops: u32,
+    dirs: RwLock<HashMap<Vec<u8>, Result<CachedDir, Errno>>>,
+}
+
+impl std::fmt::Debug for Root {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Root").field("host", &self.host).finish()
+    }
+}
+
+impl Root {
+    /// A view of `dir` as `/`. `dir` must be an existing directory; it is made absolute and
+    /// canonical on the host (the only host-side canonicalisation depclose ever does).
+    pub fn new(dir: impl AsRef<Path>) -> io::Result<Root> {
+        let host = fs::canonicalize(dir.as_ref())?;
+        if !fs::metadata(&host)?.is_dir() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "root is not a directory"));
+        }
+        Ok(Root { host, max_hops: 40, dirs: RwLock::new(HashMap::new()) })
+    }
+
+    /// Set the symlink hop limit (default 40, Linux's `MAXSYMLINKS`).
+    pub fn with_max_hops(mut self, hops: u32) -> Root {
+        self.max_hops = hops;
+        self
+    }
+
+    /// The symlink hop limit.
+    pub fn max_hops(&self) -> u32 {
+        self.max_hops
+    }
+
+    /// The root directory on the host.
+    pub fn host_dir(&self) -> &Path {
+        &self.host
+    }
+
+    /// True when the root is the host's `/`.
+    pub fn is_host_root(&self) -> bool {
+        self.host.as_os_str().as_bytes() == b"/"
+    }
+
+    /// The host path of a canonical in-root path (no walking: use on walk results).
+    pub fn host_path(&self, in_root: &Path) -> PathBuf {
+        let rel = in_root.as_os_str().as_bytes();
+        let rel = trim_leading_slashes(rel);
+        if rel.is_empty() {
+            return self.host.clone();
+        }
+        self.host.join(OsStr::from_bytes(rel))
+    }
+
+    /// The in-root path of a host path that lies inside the root (lexically), if it does.
+    pub fn in_root(&self, host: &Path) -> Option<PathBuf> {
+        let rest = host.strip_prefix(&self.host).ok()?;
+        Some(Path::new("/").join(rest))
+    }
+
+    /// Resolve an absolute in-root path. With `follow_last` false, a final symlink is not
+    /// followed (like `lstat`).
+    pub fn walk(&self, path: &[u8], follow_last: bool) -> Result<Walked, Errno> {
+        if path.len() >= PATH_MAX {
+            return Err(libc::ENAMETOOLONG);
+        }
+        if path.is_empty() {
+            return Err(libc::ENOENT);
+        }
+        // Split into a cached directory prefix and a final name when the last component is
+        // an ordinary name; anything else takes the slow, uncached road.
+        let trimmed = path;
+        if let Some(pos) = trimmed.iter().rposition(|&b| b == b'/') {
+            let (dir, name) = (&trimmed[..pos], &trimmed[pos + 1..]);
+            if !name.is_empty() && name != b"." && name != b".." {
+                let cached = self.walk_dir(if dir.is_empty() { b"/" } else { dir })?;
+                let mut hops = cached.hops.clone();
+                let mut pending = vec![name.to_vec()];
+                let mut cur = cached.realpath;
+                let meta = self.step(&mut cur, &mut pending, &mut hops, follow_last)?;
+                return Ok(Walked { realpath: PathBuf::from(OsString::from_vec(cur)), hops, metadata: meta });
+            }
+        }
+        let mut cur = Vec::new();
+        let mut hops = Vec::new();
+        let mut pending = components(path);
+        pending.reverse();
+        let meta = self.step(&mut cur, &mut pending, &mut hops, follow_last)?;
+        Ok(Walked { realpath: PathBuf::from(OsString::from_vec(cur)), hops, metadata: meta })
+    }
+
+    fn walk_dir(&self, dir: &[u8]) -> Result<CachedDir, Errno> {
+        if let Some(hit) = self.dirs.read().unwrap_or_else(|e| e.into_inner()).get(dir) {
+            return hit.clone();
+        }
+        let mut cur = Vec::new();
+        let mut hops = Vec::new();
+        let mut pending = components(dir);
+        pending.reverse();
+        let res = self.step(&mut cur, &mut pending, &mut hops, true).and_then(|m| {
+            if m.is_dir() {
+                Ok(CachedDir { realpath: cur, hops })
+            } else {
+                Err(libc::ENOTDIR)
+            }
+        });
+        self.dirs.write().unwrap_or_else(|e| e.into_inner()).insert(dir.to_vec(), res.clone());
+        res
+    }
+
+    /// Walk `pending` (a stack: last element is next) starting from the canonical directory
+    /// `cur` ("" meaning `/`). Returns the final metadata.
+    fn step(
+        &self,
+        cur: &mut Vec<u8>,
+        pending: &mut Vec<Vec<u8>>,
+        hops: &mut Vec<Hop>,
+        follow_last: bool,
+    ) -> Result<Metadata, Errno> {
+        let mut nhops = hops.len() as u32;
+        let mut last_meta: Option<Metadata> = None;
+        while let Some(comp) = pending.pop() {
+            if comp == b".." {
+                if let Some(pos) = cur.iter().rposition(|&b| b == b'/') {
+                    cur.truncate(pos);
+                }
+                last_meta = None;
+                continue;
+            }
+            if comp.len() > NAME_MAX {
+                return Err(libc::ENAMETOOLONG);
+            }
+            let is_last = pending.is_empty();
+            let mut cand = cur.clone();
+            cand.push(b'/');
+            cand.extend_from_slice(&comp);
+            if cand.len() >= PATH_MAX {
+                return Err(libc::ENAMETOOLONG);
+            }
+            let host = self.host_path(Path::new(OsStr::from_bytes(&cand)));
+            let meta = fs::symlink_metadata(&host).map_err(|e| errno_of(&e))?;
+            if meta.file_type().is_symlink() && (!is_last || follow_last) {
+                nhops += 1;
+                if nhops > self.max_hops {
+                    return Err(libc::ELOOP);
+                }
+                let target = fs::read_link(&host).map_err(|e| errno_of(&e))?;
+                let tb = target.as_os_str().as_bytes();
+                if tb.is_empty() {
+                    return Err(libc::ENOENT);
+                }
+                if tb.len() >= PATH_MAX {
+                    return Err(libc::ENAMETOOLONG);
+                }
+                hops.push(Hop { link: PathBuf::from(OsString::from_vec(cand.clone())), target: target.clone() });
+                if tb[0] == b'/' {
+                    cur.clear();
+                }
+                let mut more = components(tb);
+                more.reverse();
+                // A target ending in '/' must be a directory; `components` drops it, and
+                // the directory check below covers the non-final case.
+                pending.extend(more);
+                last_meta = None;
+                continue;
+            }
+            if !is_last && !meta.is_dir() {
+                return Err(libc::ENOTDIR);
+            }
+            *cur = cand;
+            last_meta = Some(meta);
+        }
+        match last_meta {
+            Some(m) => Ok(m),
+            // Ended on the root itself or after `..`: stat the directory reached.
+            None => {
+                let host = self.host_path(Path::new(OsStr::from_bytes(if cur.is_empty() { b"/" } else { cur })));
+                if cur.is_empty() {
+                    cur.push(b'/');
+                }
+                fs::symlink_metadata(host).map_err(|e| errno_of(&e))
+            }
+        }
+    }
+
+    /// Open a file for reading the way the loader's `open(2)` would, inside the root.
+    ///
+    /// Sockets give `ENXIO` as the kernel does. FIFOs and device nodes are never opened
+    /// (opening a FIFO blocks); they come back as [`Opened::Special`].
+    pub fn open(&self, path: &[u8]) -> Result<Opened, Errno> {
+        let walked = self.walk(path, true)?;
+        let ft = walked.metadata.file_type();
+        if ft.is_dir() {
+            return Ok(Opened::Directory(walked));
+        }
+        if ft.is_socket() {
+            return Err(libc::ENXIO);
+        }
+        if ft.is_fifo() || ft.is_char_device() || ft.is_block_device() {
+            return Ok(Opened::Special(walked));
+        }
+        let host = self.host_path(&walked.realpath);
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(host)
+            .map_err(|e| errno_of(&e))?;
+        Ok(Opened::File(walked, file))
+    }
+
+    /// `stat(2)` semantics: does `path` name a directory (following symlinks)?
+    pub fn is_dir(&self, path: &[u8]) -> Result<bool, Errno> {
+        let w = self.walk(path, true)?;
+        Ok(w.metadata.is_dir())
+    }
+
+    /// Read a whole regular file inside the root, at most `limit` bytes (more is an error
+    /// `EFBIG`).
+    pub fn read(&self, path: &[u8], limit: u64) -> Result<Vec<u8>, Errno> {
+        match self.open(path)? {
+            Opened::File(w, f) => {
+                if w.metadata.len() > limit {
+                    return Err(libc::EFBIG);
+                }
+                let mut buf = Vec::with_capacity(w.metadata.len() as usize);
+                f.take(limit + 1).read_to_end(&mut buf).map_err(|e| errno_of(&e))?;
+                if buf.len() as u64 > limit {
+                    return Err(libc::EFBIG);
+                }
+                Ok(buf)
+            }
+            Opened::Directory(_) => Err(libc::EISDIR),
+            Opened::Special(_) => Err(libc::EINVAL),
+        }
+    }
+
+    /// The names in a directory inside the root, sorted bytewise.
+    pub fn read_dir(&self, path: &[u8]) -> Result<Vec<OsString>, Errno> {
+        let w = self.walk(path, true)?;
+        if !w.metadata.is_dir() {
+            return Err(libc::ENOTDIR);
+        }
+        let host = self.host_path(&w.realpath);
+        let mut names = Vec::new();
+        for e in fs::read_dir(host).map_err(|e| errno_of(&e))? {
+            let e = e.map_err(|e| errno_of(&e))?;
+            names.push(e.file_name());
+        }
+        names.sort();
+        Ok(names)
+    }
+}
+
+/// What [`Root::open`] found.
+#[derive(Debug)]
+pub enum Opened {
+    /// A regular file, open for reading.
+    File(Walked, File),
+    /// A directory (glibc's `read` then fails with `EISDIR`).
+    Directory(Walked),
+    /// A FIFO or a device node: never opened.
+    Special(Walked),
+}
+
+fn trim_leading_slashes(mut p: &[u8]) -> &[u8] {
+    while let [b'/', rest @ ..] = p {
+        p = rest;
+    }
+    p
+}
+
+/// Path components without empty ones and `.`.
+fn components(p: &[u8]) -> Vec<Vec<u8>> {
+    p.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".").map(|c| c.to_vec()).collect()
+}
+
+/// The errno of an I/O error (EIO when there is none).
+pub fn errno_of(e: &io::Error) -> Errno {
+    e.raw_os_error().unwrap_or(libc::EIO)
+}
+
+/// `strerror`-like text for the errno values the loader cares about.
+pub fn errno_text(errno: Errno) -> String {
+    io::Error::from_raw_os_error(errno).to_string().split(" (os error").next().unwrap_or_default().to_string()
+}
+
+/// Lexically join an in-root path to a base directory (for relative names and `$ORIGIN`).
+/// No normalisation: `..` and `.` are kept for the walk to apply.
+pub fn join_bytes(base: &[u8], rel: &[u8]) -> Vec<u8> {
+    if rel.first() == Some(&b'/') {
+        return rel.to_vec();
+    }
+    let mut out = base.to_vec();
+    if !out.ends_with(b"/") {
+        out.push(b'/');
+    }
+    out.extend_from_slice(rel);
+    out
+}
+
+/// The directory part of a path string, as glibc computes `l_origin` (everything before the
+/// last `/`; `/` for a file at the top).
+pub fn dirname_bytes(p: &[u8]) -> Vec<u8> {
+    match p.iter().rposition(|&b| b == b'/') {
+        Some(0) => b"/".to_vec(),
+        Some(pos) => p[..pos].to_vec(),
+        None => b".".to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn tree() -> (tempfile::TempDir, Root) {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        fs::create_dir_all(r.join("usr/lib/x")).unwrap();
+        fs::write(r.join("usr/lib/x/libfoo.so.1.2"), b"x").unwrap();
+        symlink("usr/lib", r.join("lib")).unwrap();
+        symlink("libfoo.so.1.2", r.join("usr/lib/x/libfoo.so.1")).unwrap();
+        symlink("/lib/x/libfoo.so.1", r.join("abs")).unwrap();
+        symlink("../../../../../etc/passwd", r.join("escape")).unwrap();
+        symlink("loop2", r.join("loop1")).unwrap();
+        symlink("loop1", r.join("loop2")).unwrap();
+        let root = Root::new(r).unwrap();
+        (t, root)
+    }
+
+    #[test]
+    fn follows_links_inside_root_and_records_hops() {
+        let (_t, root) = tree();
+        let w = root.walk(b"/abs", true).unwrap();
+        assert_eq!(w.realpath, Path::new("/usr/lib/x/libfoo.so.1.2"));
+        let links: Vec<_> = w.hops.iter().map(|h| h.link.clone()).collect();
+        assert_eq!(links, vec![PathBuf::from("/abs"), PathBuf::from("/lib"), PathBuf::from("/usr/lib/x/libfoo.so.1")]);
+    }
+
+    #[test]
+    fn dotdot_cannot_escape() {
+        let (_t, root) = tree();
+        assert_eq!(root.walk(b"/escape", true).unwrap_err(), libc::ENOENT);
+        assert_eq!(root.walk(b"/../../../usr/lib/x/libfoo.so.1.2", true).unwrap().realpath, Path::new("/usr/lib/x/libfoo.so.1.2"));
+    }
+
+    #[test]
+    fn loops_and_notdir() {
+        let (_t, root) = tree();
+        assert_eq!(root.walk(b"/loop1", true).unwrap_err(), libc::ELOOP);
+        assert_eq!(root.walk(b"/loop1/x", true).unwrap_err(), libc::ELOOP);
+        assert_eq!(root.walk(b"/usr/lib/x/libfoo.so.1.2/x", true).unwrap_err(), libc::ENOTDIR);
+        assert!(root.walk(b"/loop1", false).unwrap().metadata.file_type().is_symlink());
+    }
+
+    #[test]
+    fn dotdot_after_symlink_is_physical() {
+        let (_t, root) = tree();
+        // /lib -> usr/lib, so /lib/.. is /usr, not /.
+        assert_eq!(root.walk(b"/lib/../lib/x", true).unwrap().realpath, Path::new("/usr/lib/x"));
+    }
+}

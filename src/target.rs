@@ -1,0 +1,1 @@
+//! Target profile: what the loader of one input looks like (placeholder).
