@@ -234,7 +234,10 @@ pub fn parse_with_limit(data: &[u8], max_dynamic_entries: usize) -> Result<ElfIn
     }
     let phoff = usize::try_from(hdr.e_phoff).map_err(|_| ParseError("program headers past end of file"))?;
     let phnum = usize::from(hdr.e_phnum);
-    let end = phnum.checked_mul(phsize).and_then(|n| n.checked_add(phoff)).ok_or(ParseError("program header table overflows"))?;
+    let end = phnum
+        .checked_mul(phsize)
+        .and_then(|n| n.checked_add(phoff))
+        .ok_or(ParseError("program header table overflows"))?;
     if phnum > 0 && end > data.len() {
         return Err(ParseError("program headers past end of file"));
     }

@@ -400,7 +400,10 @@ mod tests {
     fn dotdot_cannot_escape() {
         let (_t, root) = tree();
         assert_eq!(root.walk(b"/escape", true).unwrap_err(), libc::ENOENT);
-        assert_eq!(root.walk(b"/../../../usr/lib/x/libfoo.so.1.2", true).unwrap().realpath, Path::new("/usr/lib/x/libfoo.so.1.2"));
+        assert_eq!(
+            root.walk(b"/../../../usr/lib/x/libfoo.so.1.2", true).unwrap().realpath,
+            Path::new("/usr/lib/x/libfoo.so.1.2")
+        );
     }
 
     #[test]

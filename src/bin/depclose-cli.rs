@@ -1,0 +1,2 @@
+//! depclose-cli (placeholder: being written).
+fn main() {}
