@@ -251,7 +251,9 @@ pub fn parse_with_limit(data: &[u8], max_dynamic_entries: usize) -> Result<ElfIn
     let mut dyn_ph = None;
     for ph in &phdrs {
         match ph.p_type {
-            program_header::PT_INTERP if interp.is_none() => {
+            // The kernel refuses a PT_INTERP shorter than 2 bytes; debuginfo files carry one
+            // with p_filesz 0. Such a file has no interpreter.
+            program_header::PT_INTERP if interp.is_none() && ph.p_filesz >= 2 => {
                 let s = file_slice(data, ph.p_offset, ph.p_filesz).ok_or(ParseError("PT_INTERP outside the file"))?;
                 let s = match s.iter().position(|&b| b == 0) {
                     Some(n) => &s[..n],
@@ -259,7 +261,9 @@ pub fn parse_with_limit(data: &[u8], max_dynamic_entries: usize) -> Result<ElfIn
                 };
                 interp = Some(Bytes::from(s));
             }
-            program_header::PT_DYNAMIC if dyn_ph.is_none() => dyn_ph = Some(ph),
+            // elf/dl-load.c skips a PT_DYNAMIC with p_filesz 0 (objcopy --only-keep-debug
+            // output), so such a file has "no dynamic section".
+            program_header::PT_DYNAMIC if dyn_ph.is_none() && ph.p_filesz > 0 => dyn_ph = Some(ph),
             _ => {}
         }
     }

@@ -1,1 +1,930 @@
-//! glibc loader model (placeholder).
+//! The glibc 2.36 loader model: `_dl_map_object_deps` (breadth-first), `_dl_map_object`
+//! (already-loaded matching, the search order), `open_path` (directories, hwcaps
+//! subdirectories, errno rules), `open_verify` (candidate checks), DST expansion.
+//!
+//! Sources are glibc's `elf/dl-deps.c`, `elf/dl-load.c`, `elf/dl-object.c`, `elf/dl-misc.c`,
+//! `elf/rtld.c`, as summarised with references in `ldso-spec.md` (sections 1 to 6).
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::bytes::Bytes;
+use crate::elf::{self, ElfInfo, SkipReason, Verdict};
+use crate::error::{Error, ErrorKind};
+use crate::model::{
+    Attempt, Closure, Diagnostic, Edge, FileId, FoundVia, Libc, Linkage, LoadError, Location, Missing, Object,
+    Rejection, Role, Variant,
+};
+use crate::resolver::{FileFacts, Input, Resolver};
+use crate::root::{dirname_bytes, join_bytes, Errno};
+use crate::target::Target;
+
+/// One entry of the loader's namespace list (`struct link_map`, the parts that matter).
+struct Map {
+    /// `l_name`: the path string it was opened under ("" for the executable).
+    name: Vec<u8>,
+    /// `l_libname`: names it was requested under.
+    libnames: Vec<Vec<u8>>,
+    /// `DT_SONAME`, until it has been added to `libnames` (`l_soname_added`).
+    soname_pending: Option<Vec<u8>>,
+    file_id: Option<FileId>,
+    info: Arc<ElfInfo>,
+    /// `l_loader`.
+    loader: Option<usize>,
+    /// `l_origin`; `None` = unknown (elements using `$ORIGIN` are dropped).
+    origin: Option<Vec<u8>>,
+    /// Index in `Closure::objects`; `None` for the lazily materialised rtld of an input
+    /// without `PT_INTERP`.
+    object: Option<usize>,
+    /// Materialisation data for the lazy rtld.
+    lazy: Option<Box<Object>>,
+}
+
+/// `r_search_path_elem.status` for one probe suffix.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DirStatus {
+    Unknown,
+    Existing,
+    Nonexisting,
+}
+
+/// A candidate that passed `open_verify`.
+struct Candidate {
+    realname: Vec<u8>,
+    facts: Arc<FileFacts>,
+}
+
+enum Probe {
+    Found(Candidate),
+    Skip(Rejection),
+    Open(Errno),
+    Fatal(&'static str, Option<String>),
+}
+
+enum Mapped {
+    Object(usize, FoundVia),
+    Vdso,
+    NotFound(Vec<Attempt>),
+}
+
+struct Fatal {
+    path: Vec<u8>,
+    message: String,
+}
+
+pub(crate) struct Loader<'a> {
+    res: &'a Resolver,
+    target: &'a Target,
+    maps: Vec<Map>,
+    objects: Vec<Object>,
+    edges: Vec<Edge>,
+    missing: Vec<Missing>,
+    diagnostics: Vec<Diagnostic>,
+    status: HashMap<Vec<u8>, Vec<DirStatus>>,
+    /// The modelled process's `errno`, which `open_path` consults after each directory.
+    errno: Errno,
+    /// `LD_LIBRARY_PATH` directories, expanded once (`_dl_init_paths`).
+    llp: Option<Vec<Vec<u8>>>,
+    /// Expanded `DT_RPATH` / `DT_RUNPATH` lists per map (`l_rpath_dirs`, `l_runpath_dirs`).
+    rpath_cache: HashMap<(usize, bool), Vec<Vec<u8>>>,
+}
+
+impl<'a> Loader<'a> {
+    pub(crate) fn run(res: &'a Resolver, target: &'a Target, input: Input) -> Result<Closure, Error> {
+        let mut l = Loader {
+            res,
+            target,
+            maps: Vec::new(),
+            objects: Vec::new(),
+            edges: Vec::new(),
+            missing: Vec::new(),
+            diagnostics: input.diagnostics.iter().map(|m| Diagnostic { object: None, message: m.clone() }).collect(),
+            status: HashMap::new(),
+            errno: libc::ENOENT,
+            llp: None,
+            rpath_cache: HashMap::new(),
+        };
+        let info = input.facts.info()?;
+        let linkage = match &info.dynamic {
+            None => Linkage::Static,
+            Some(d) if info.interp.is_none() && d.needed.is_empty() && d.filter.is_empty() => Linkage::StaticPie,
+            Some(_) => Linkage::Dynamic,
+        };
+        // The executable: l_name "" and libname "" (it then matches an empty DT_NEEDED),
+        // no file id (rtld.c leaves it zero).
+        l.objects.push(object_of(Role::Input, input.location.clone(), None, &info, input.facts.mode, input.facts.size));
+        // Under an explicit `ld.so FILE` (what ldd runs), the program is mapped by
+        // _dl_map_object: its name is the path as given and its file id is registered.
+        let explicit = res.settings.origin == crate::config::OriginMode::AsGiven;
+        let exe_name = if explicit { input.location.path.as_os_str().as_bytes().to_vec() } else { Vec::new() };
+        l.maps.push(Map {
+            name: exe_name.clone(),
+            libnames: vec![exe_name],
+            soname_pending: info.dynamic.as_ref().and_then(|d| d.soname.clone()).map(|b| b.0),
+            file_id: explicit.then_some(input.facts.file_id),
+            info: info.clone(),
+            loader: None,
+            origin: input.origin.clone(),
+            object: Some(0),
+            lazy: None,
+        });
+        let closure_base = |l: Loader<'_>, fatal: Option<LoadError>| Closure {
+            input: input.host_path.clone(),
+            root: res.root().host_dir().to_path_buf(),
+            libc: if linkage == Linkage::Static { Libc::None } else { target.libc },
+            linkage,
+            interpreter: info.interp.clone(),
+            objects: l.objects,
+            edges: l.edges,
+            missing: l.missing,
+            fatal,
+            diagnostics: l.diagnostics,
+        };
+        if linkage == Linkage::Static {
+            return Ok(closure_base(l, None));
+        }
+
+        // The interpreter (rtld map): names are the PT_INTERP string and its SONAME; it has
+        // no registered file id (elf/rtld.c), so only names ever match it.
+        if let Some(interp) = target.interp.clone() {
+            l.add_rtld(&interp);
+        }
+
+        // LD_LIBRARY_PATH is ignored in secure mode (since 2.26); "" means unset.
+        if let Some(llp) = &res.settings.ld_library_path {
+            if !res.settings.secure && !llp.as_bytes().is_empty() {
+                l.llp = Some(l.expand_path_list(0, llp.as_bytes(), b":;"));
+            }
+        }
+
+        // Breadth-first: the queue is the executable, then preloads, then each new object.
+        let mut queue: Vec<usize> = vec![0];
+        let preloads = l.preload_names();
+        for name in preloads {
+            match l.map_object(0, &name, true) {
+                Ok(Mapped::Object(m, via)) => {
+                    l.push_edge(0, &name, m, via);
+                    if !queue.contains(&m) {
+                        queue.push(m);
+                    }
+                }
+                Ok(_) => l.diag(None, format!("{}: cannot be preloaded, ignored", Bytes(name.clone()))),
+                Err(f) => return Ok(l.finish_fatal(0, &name, f, closure_base)),
+            }
+        }
+        let mut qi = 0;
+        while qi < queue.len() {
+            let m = queue[qi];
+            qi += 1;
+            let Some(dynamic) = l.maps[m].info.dynamic.clone() else { continue };
+            let entries = dynamic
+                .needed
+                .iter()
+                .map(|n| (n, true))
+                .chain(dynamic.filter.iter().map(|n| (n, true)))
+                .chain(dynamic.auxiliary.iter().map(|n| (n, false)));
+            for (raw, required) in entries {
+                // dl-deps.c expand_dst(l, name, 0): a DST in a set-uid program is fatal; an
+                // expansion that comes out empty skips the entry silently.
+                let name = if dst_count(raw.as_bytes()) > 0 {
+                    if res.settings.secure {
+                        let f = Fatal { path: raw.0.clone(), message: "DST not allowed in SUID/SGID programs".into() };
+                        return Ok(l.finish_fatal(m, raw.as_bytes(), f, closure_base));
+                    }
+                    match l.substitute(m, raw.as_bytes()) {
+                        Some(n) if !n.is_empty() => n,
+                        _ => {
+                            l.diag(Some(m), format!("{raw}: dynamic string token has no value here; entry skipped"));
+                            continue;
+                        }
+                    }
+                } else {
+                    raw.0.clone()
+                };
+                match l.map_object(m, &name, false) {
+                    Ok(Mapped::Object(t, via)) => {
+                        l.push_edge(m, raw.as_bytes(), t, via);
+                        if !queue.contains(&t) {
+                            queue.push(t);
+                        }
+                        if l.objects.len() > res.settings.limits.max_objects {
+                            return Err(Error::new(
+                                ErrorKind::LimitExceeded,
+                                &input.host_path,
+                                format!("closure has more than {} objects", res.settings.limits.max_objects),
+                            ));
+                        }
+                    }
+                    Ok(Mapped::Vdso) => {
+                        l.diag(Some(m), format!("{raw}: satisfied by the kernel's vDSO (no file)"));
+                    }
+                    Ok(Mapped::NotFound(tried)) => {
+                        if required {
+                            l.missing.push(Missing { from: l.obj_of(m), name: raw.clone(), tried });
+                        } else {
+                            l.diag(Some(m), format!("{raw}: auxiliary filter not found (ignored by the loader)"));
+                        }
+                    }
+                    Err(f) => {
+                        if !required {
+                            l.diag(Some(m), format!("{raw}: auxiliary filter cannot be loaded: {}", f.message));
+                            continue;
+                        }
+                        return Ok(l.finish_fatal(m, raw.as_bytes(), f, closure_base));
+                    }
+                }
+            }
+        }
+        Ok(closure_base(l, None))
+    }
+
+    fn finish_fatal<F>(mut self, m: usize, name: &[u8], f: Fatal, build: F) -> Closure
+    where
+        F: FnOnce(Loader<'_>, Option<LoadError>) -> Closure,
+    {
+        let from = self.obj_of(m);
+        let err = LoadError {
+            from,
+            name: Bytes::from(name),
+            path: PathBuf::from(OsStr::from_bytes(&f.path)),
+            message: f.message,
+        };
+        self.diagnostics.shrink_to_fit();
+        build(self, Some(err))
+    }
+
+    fn obj_of(&self, m: usize) -> usize {
+        self.maps[m].object.unwrap_or(0)
+    }
+
+    fn diag(&mut self, map: Option<usize>, message: String) {
+        let object = map.and_then(|m| self.maps[m].object);
+        self.diagnostics.push(Diagnostic { object, message });
+    }
+
+    fn push_edge(&mut self, from: usize, name: &[u8], to: usize, via: FoundVia) {
+        let from = self.obj_of(from);
+        let to = self.materialise(to);
+        self.edges.push(Edge { from, name: Bytes::from(name), to, via });
+    }
+
+    /// Index in `objects` of map `m`, creating the lazy rtld object on first use.
+    fn materialise(&mut self, m: usize) -> usize {
+        if let Some(o) = self.maps[m].object {
+            return o;
+        }
+        let obj = self.maps[m].lazy.take().map(|b| *b).unwrap_or_else(|| self.objects[0].clone());
+        self.objects.push(obj);
+        let o = self.objects.len() - 1;
+        self.maps[m].object = Some(o);
+        o
+    }
+
+    fn add_rtld(&mut self, interp: &Bytes) {
+        let res = self.res;
+        let path = self.absolute(interp.as_bytes());
+        let located = path.as_ref().and_then(|p| res.locate(p).ok());
+        let Some((loc, facts)) = located else {
+            if self.target.interp_from_input {
+                self.missing.push(Missing {
+                    from: 0,
+                    name: interp.clone(),
+                    tried: vec![Attempt {
+                        path: PathBuf::from(OsStr::from_bytes(interp.as_bytes())),
+                        via: FoundVia::Interpreter,
+                        rejection: Rejection::NotFound,
+                    }],
+                });
+            }
+            return;
+        };
+        let info = match facts.info() {
+            Ok(i) => i,
+            Err(e) => {
+                self.diag(None, format!("interpreter {interp}: {}", e.message()));
+                return;
+            }
+        };
+        let obj = object_of(Role::Interpreter, loc, None, &info, facts.mode, facts.size);
+        let mut libnames = vec![interp.0.clone()];
+        if let Some(s) = info.dynamic.as_ref().and_then(|d| d.soname.clone()) {
+            libnames.push(s.0);
+        }
+        let origin = path.as_deref().map(dirname_bytes);
+        let (object, lazy) = if self.target.interp_from_input {
+            self.objects.push(obj);
+            let o = self.objects.len() - 1;
+            self.edges.push(Edge { from: 0, name: interp.clone(), to: o, via: FoundVia::Interpreter });
+            (Some(o), None)
+        } else {
+            (None, Some(Box::new(obj)))
+        };
+        self.maps.push(Map {
+            name: interp.0.clone(),
+            libnames,
+            soname_pending: None,
+            file_id: None,
+            info,
+            loader: None,
+            origin,
+            object,
+            lazy,
+        });
+    }
+
+    /// LD_PRELOAD names (split on space and `:`), then the root's `/etc/ld.so.preload`.
+    fn preload_names(&mut self) -> Vec<Vec<u8>> {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        for p in &self.res.settings.preload {
+            for part in p.as_bytes().split(|&b| b == b' ' || b == b':') {
+                if !part.is_empty() && !(self.res.settings.secure && part.contains(&b'/')) {
+                    out.push(part.to_vec());
+                }
+            }
+        }
+        if self.target.libc == Libc::Glibc {
+            if let Ok(text) = self.res.root().read(b"/etc/ld.so.preload", 1 << 20) {
+                for line in text.split(|&b| b == b'\n') {
+                    let line = line.split(|&b| b == b'#').next().unwrap_or_default();
+                    for part in line.split(|&b| b == b' ' || b == b'\t' || b == b':') {
+                        if !part.is_empty() {
+                            out.push(part.to_vec());
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// A path string made absolute against the modelled cwd (`None` when unknown).
+    fn absolute(&self, p: &[u8]) -> Option<Vec<u8>> {
+        if p.first() == Some(&b'/') {
+            return Some(p.to_vec());
+        }
+        let cwd = self.res.settings.cwd.as_ref()?;
+        Some(join_bytes(cwd.as_os_str().as_bytes(), p))
+    }
+
+    // ---------------------------------------------------------------------------------
+    // DSTs (elf/dl-load.c is_dst, _dl_dst_substitute)
+    // ---------------------------------------------------------------------------------
+
+    /// Substitute DSTs in `s` for map `m`. `None` when a known token has no value (the
+    /// whole string is discarded, as glibc does).
+    fn substitute(&self, m: usize, s: &[u8]) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(s.len());
+        let mut i = 0;
+        let mut check_trusted = false;
+        while i < s.len() {
+            if s[i] != b'$' {
+                out.push(s[i]);
+                i += 1;
+                continue;
+            }
+            let rest = &s[i + 1..];
+            let (len, repl): (usize, Option<Vec<u8>>) = if let Some(n) = is_dst(rest, b"ORIGIN") {
+                let secure_ok = !self.res.settings.secure || i == 0 || s[i - 1] == b':';
+                check_trusted = self.res.settings.secure && m == 0;
+                (n, if secure_ok { self.maps[m].origin.clone() } else { None })
+            } else if let Some(n) = is_dst(rest, b"PLATFORM") {
+                (n, self.target.platform.as_ref().map(|p| p.0.clone()))
+            } else if let Some(n) = is_dst(rest, b"LIB") {
+                (n, Some(self.target.lib.0.clone()))
+            } else {
+                (0, None)
+            };
+            if len == 0 {
+                out.push(b'$');
+                i += 1;
+                continue;
+            }
+            match repl {
+                Some(r) => {
+                    out.extend_from_slice(&r);
+                    i += 1 + len;
+                }
+                None => return None,
+            }
+        }
+        if check_trusted && !self.is_trusted(&out) {
+            return None;
+        }
+        Some(out)
+    }
+
+    /// `is_trusted_path_normalize`: the lexically normalised directory lies in a system dir.
+    fn is_trusted(&self, p: &[u8]) -> bool {
+        let mut parts: Vec<&[u8]> = Vec::new();
+        for c in p.split(|&b| b == b'/') {
+            match c {
+                b"" | b"." => {}
+                b".." => {
+                    parts.pop();
+                }
+                c => parts.push(c),
+            }
+        }
+        let mut norm = Vec::new();
+        for c in parts {
+            norm.push(b'/');
+            norm.extend_from_slice(c);
+        }
+        norm.push(b'/');
+        self.target.system_dirs.iter().any(|d| norm.starts_with(d.as_bytes()))
+    }
+
+    /// `fillin_rpath`: split, expand each element, drop empty expansions, normalise trailing
+    /// slashes, remove duplicates. A literally empty element stays "" (the cwd).
+    fn expand_path_list(&self, m: usize, list: &[u8], seps: &[u8]) -> Vec<Vec<u8>> {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        for el in list.split(|b| seps.contains(b)) {
+            let mut d = if el.is_empty() {
+                Vec::new()
+            } else {
+                let expanded = if dst_count(el) > 0 {
+                    match self.substitute(m, el) {
+                        Some(e) => e,
+                        None => continue,
+                    }
+                } else {
+                    el.to_vec()
+                };
+                if expanded.is_empty() {
+                    continue;
+                }
+                expanded
+            };
+            while d.len() > 1 && d.ends_with(b"/") {
+                d.pop();
+            }
+            if !d.is_empty() && !d.ends_with(b"/") {
+                d.push(b'/');
+            }
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+        out
+    }
+
+    /// `cache_rpath`: the expanded DT_RPATH (`runpath` false) or DT_RUNPATH of map `m`. An
+    /// object with DT_RUNPATH has no DT_RPATH at all (get-dynamic-info.h).
+    fn rpath_dirs(&mut self, m: usize, runpath: bool) -> Option<Vec<Vec<u8>>> {
+        if let Some(v) = self.rpath_cache.get(&(m, runpath)) {
+            return Some(v.clone());
+        }
+        let d = self.maps[m].info.dynamic.as_ref()?;
+        let s = if runpath {
+            d.runpath.clone()?
+        } else {
+            if d.runpath.is_some() {
+                return None;
+            }
+            d.rpath.clone()?
+        };
+        let v = self.expand_path_list(m, s.as_bytes(), b":");
+        self.rpath_cache.insert((m, runpath), v.clone());
+        Some(v)
+    }
+
+    // ---------------------------------------------------------------------------------
+    // _dl_map_object
+    // ---------------------------------------------------------------------------------
+
+    fn map_object(&mut self, req: usize, name: &[u8], _preload: bool) -> Result<Mapped, Fatal> {
+        // 1. Already loaded: l_name, l_libname, then DT_SONAME (cached as an alias).
+        for i in 0..self.maps.len() {
+            let hit = {
+                let mp = &self.maps[i];
+                mp.name == name || mp.libnames.iter().any(|n| n == name)
+            };
+            if hit {
+                return Ok(Mapped::Object(i, FoundVia::AlreadyLoaded));
+            }
+            if self.maps[i].soname_pending.as_deref() == Some(name) {
+                let s = self.maps[i].soname_pending.take().unwrap_or_default();
+                self.maps[i].libnames.push(s);
+                if let Some(o) = self.maps[i].object {
+                    let names = &mut self.objects[o].names;
+                    if !names.iter().any(|n| n.as_bytes() == name) {
+                        names.push(Bytes::from(name));
+                    }
+                }
+                return Ok(Mapped::Object(i, FoundVia::AlreadyLoaded));
+            }
+        }
+        if name == self.target.vdso {
+            return Ok(Mapped::Vdso);
+        }
+
+        let mut tried = Vec::new();
+        let mut found_other_class = false;
+        let found: Option<(Candidate, FoundVia)> = if !name.contains(&b'/') {
+            self.search(req, name, &mut tried, &mut found_other_class)?
+        } else {
+            // expand_dynamic_string_token again, then open the path directly.
+            let realname = if dst_count(name) > 0 { self.substitute(req, name) } else { Some(name.to_vec()) };
+            match realname.filter(|r| !r.is_empty()) {
+                None => None,
+                Some(rn) => match self.probe(&rn)? {
+                    Probe::Found(c) => Some((c, FoundVia::Path)),
+                    Probe::Skip(r) => {
+                        found_other_class |= r == Rejection::WrongClass;
+                        tried.push(attempt(&rn, FoundVia::Path, r));
+                        None
+                    }
+                    Probe::Open(e) => {
+                        tried.push(attempt(&rn, FoundVia::Path, rejection_of(e)));
+                        None
+                    }
+                    Probe::Fatal(msg, detail) => return Err(fatal(&rn, msg, detail)),
+                },
+            }
+        };
+        let _ = found_other_class;
+        let Some((cand, via)) = found else { return Ok(Mapped::NotFound(tried)) };
+
+        // _dl_map_object_from_fd: same (dev, ino) as a loaded object => reuse it.
+        let id = cand.facts.file_id;
+        if let Some(i) = self.maps.iter().position(|mp| mp.file_id == Some(id)) {
+            self.maps[i].libnames.push(name.to_vec());
+            if let Some(o) = self.maps[i].object {
+                self.objects[o].names.push(Bytes::from(name));
+            }
+            return Ok(Mapped::Object(i, FoundVia::SameFile));
+        }
+        let info = cand.facts.info().map_err(|e| Fatal { path: cand.realname.clone(), message: e.message().into() })?;
+        if info.e_type == goblin::elf::header::ET_EXEC {
+            return Err(fatal(&cand.realname, "cannot dynamically load executable", None));
+        }
+        if info.is_pie() {
+            return Err(fatal(&cand.realname, "cannot dynamically load position-independent executable", None));
+        }
+        if info.dynamic.is_none() {
+            return Err(fatal(&cand.realname, "object file has no dynamic section", None));
+        }
+
+        // _dl_new_object: l_origin is the directory of the (absolute) path string.
+        let abs = self.absolute(&cand.realname);
+        let origin = abs.as_deref().map(dirname_bytes);
+        let location = match abs.as_deref().map(|p| self.res.root().walk(p, true)) {
+            Some(Ok(w)) => Location {
+                path: PathBuf::from(OsStr::from_bytes(abs.as_deref().unwrap_or_default())),
+                realpath: w.realpath,
+                hops: w.hops,
+            },
+            _ => return Err(fatal(&cand.realname, "cannot resolve path", None)),
+        };
+        let mut obj = object_of(Role::Library, location, Some(id), &info, cand.facts.mode, cand.facts.size);
+        obj.names = vec![Bytes::from(name)];
+        obj.loaded_by = Some(self.obj_of(req));
+        obj.variants = self.variants(&obj.location);
+        if let Some(s) = &obj.soname {
+            if s.as_bytes() == name {
+                // Already covered by the request name.
+            }
+        }
+        let soname = info.dynamic.as_ref().and_then(|d| d.soname.clone()).map(|s| s.0);
+        self.objects.push(obj);
+        let o = self.objects.len() - 1;
+        self.maps.push(Map {
+            name: cand.realname,
+            libnames: vec![name.to_vec()],
+            soname_pending: soname,
+            file_id: Some(id),
+            info,
+            loader: Some(req),
+            origin,
+            object: Some(o),
+            lazy: None,
+        });
+        Ok(Mapped::Object(self.maps.len() - 1, via))
+    }
+
+    /// The search for a name without a slash (`_dl_map_object`, 2.36 order).
+    fn search(
+        &mut self,
+        req: usize,
+        name: &[u8],
+        tried: &mut Vec<Attempt>,
+        other_class: &mut bool,
+    ) -> Result<Option<(Candidate, FoundVia)>, Fatal> {
+        let has_runpath = self.maps[req].info.dynamic.as_ref().is_some_and(|d| d.runpath.is_some());
+        if !has_runpath {
+            let mut did_main = false;
+            let mut cur = Some(req);
+            while let Some(i) = cur {
+                if let Some(dirs) = self.rpath_dirs(i, false) {
+                    let via = FoundVia::Rpath { owner: self.obj_of(i) };
+                    if let Some(c) = self.open_path(name, &dirs, via.clone(), tried, other_class)? {
+                        return Ok(Some((c, via)));
+                    }
+                    did_main |= i == 0;
+                }
+                cur = self.maps[i].loader;
+            }
+            if !did_main {
+                if let Some(dirs) = self.rpath_dirs(0, false) {
+                    let via = FoundVia::Rpath { owner: 0 };
+                    if let Some(c) = self.open_path(name, &dirs, via.clone(), tried, other_class)? {
+                        return Ok(Some((c, via)));
+                    }
+                }
+            }
+        }
+        if let Some(dirs) = self.llp.clone() {
+            if let Some(c) = self.open_path(name, &dirs, FoundVia::LdLibraryPath, tried, other_class)? {
+                return Ok(Some((c, FoundVia::LdLibraryPath)));
+            }
+        }
+        if has_runpath {
+            if let Some(dirs) = self.rpath_dirs(req, true) {
+                if let Some(c) = self.open_path(name, &dirs, FoundVia::Runpath, tried, other_class)? {
+                    return Ok(Some((c, FoundVia::Runpath)));
+                }
+            }
+        }
+        let nodeflib = self.maps[req].info.flags_1() & elf::DF_1_NODEFLIB != 0;
+        if let Some(cached) = self.res.cache_lookup(self.target, name) {
+            let rejected = nodeflib && self.target.system_dirs.iter().any(|d| cached.starts_with(d.as_bytes()));
+            if rejected {
+                tried.push(attempt(&cached, FoundVia::LdCache, Rejection::NoDefaultLib));
+            } else {
+                match self.probe(&cached)? {
+                    Probe::Found(c) => return Ok(Some((c, FoundVia::LdCache))),
+                    Probe::Skip(r) => {
+                        *other_class |= r == Rejection::WrongClass;
+                        tried.push(attempt(&cached, FoundVia::LdCache, r));
+                    }
+                    Probe::Open(e) => tried.push(attempt(&cached, FoundVia::LdCache, rejection_of(e))),
+                    Probe::Fatal(msg, detail) => return Err(fatal(&cached, msg, detail)),
+                }
+            }
+        }
+        if !nodeflib {
+            let dirs: Vec<Vec<u8>> = self.target.default_dirs.iter().map(|d| d.0.clone()).collect();
+            if let Some(c) = self.open_path(name, &dirs, FoundVia::DefaultDir, tried, other_class)? {
+                return Ok(Some((c, FoundVia::DefaultDir)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `open_path`: every directory, every probe suffix; the errno rules of 2.36.
+    fn open_path(
+        &mut self,
+        name: &[u8],
+        dirs: &[Vec<u8>],
+        via: FoundVia,
+        tried: &mut Vec<Attempt>,
+        other_class: &mut bool,
+    ) -> Result<Option<Candidate>, Fatal> {
+        let nsub = self.target.subdirs.len();
+        for dir in dirs {
+            let relative = dir.first() != Some(&b'/');
+            let init = if relative { DirStatus::Existing } else { DirStatus::Unknown };
+            let mut status = self.status.get(dir).cloned().unwrap_or_else(|| vec![init; nsub]);
+            let mut here_any = false;
+            let mut found = None;
+            for cnt in 0..nsub {
+                if status[cnt] == DirStatus::Nonexisting {
+                    continue;
+                }
+                let sub = self.target.subdirs[cnt].0.clone();
+                let mut buf = dir.clone();
+                buf.extend_from_slice(&sub);
+                let dirlen = buf.len();
+                buf.extend_from_slice(name);
+                let probe = self.probe(&buf)?;
+                let ok = matches!(probe, Probe::Found(_));
+                match probe {
+                    Probe::Found(c) => found = Some(c),
+                    Probe::Skip(r) => {
+                        self.errno = libc::ENOENT;
+                        *other_class |= r == Rejection::WrongClass;
+                        tried.push(attempt(&buf, via.clone(), r));
+                    }
+                    Probe::Open(e) => {
+                        self.errno = e;
+                        if sub.is_empty() || e != libc::ENOENT {
+                            tried.push(attempt(&buf, via.clone(), rejection_of(e)));
+                        }
+                    }
+                    Probe::Fatal(msg, detail) => return Err(fatal(&buf, msg, detail)),
+                }
+                if status[cnt] == DirStatus::Unknown {
+                    status[cnt] = if ok {
+                        DirStatus::Existing
+                    } else {
+                        // "Let's test whether there is any directory at all."
+                        let d = &buf[..dirlen];
+                        let d = if d.len() > 1 && d.ends_with(b"/") { &d[..d.len() - 1] } else { d };
+                        match self.stat_is_dir(d) {
+                            Ok(true) => DirStatus::Existing,
+                            Ok(false) => DirStatus::Nonexisting,
+                            Err(e) => {
+                                self.errno = e;
+                                DirStatus::Nonexisting
+                            }
+                        }
+                    };
+                }
+                here_any |= status[cnt] != DirStatus::Nonexisting;
+                if ok {
+                    break;
+                }
+            }
+            self.status.insert(dir.clone(), status);
+            if let Some(c) = found {
+                return Ok(Some(c));
+            }
+            if here_any && self.errno != libc::ENOENT && self.errno != libc::EACCES {
+                // "The file exists and is readable, but something went wrong."
+                return Ok(None);
+            }
+        }
+        Ok(None)
+    }
+
+    fn stat_is_dir(&self, d: &[u8]) -> Result<bool, Errno> {
+        let Some(abs) = self.absolute(if d.is_empty() { b"." } else { d }) else { return Err(libc::ENOENT) };
+        self.res.root().is_dir(&abs)
+    }
+
+    /// `open_verify` on one path string (relative to the modelled cwd when not absolute).
+    fn probe(&mut self, path: &[u8]) -> Result<Probe, Fatal> {
+        let Some(abs) = self.absolute(path) else {
+            self.diag(None, format!("{}: relative path and no working directory configured", Bytes::from(path)));
+            return Ok(Probe::Open(libc::ENOENT));
+        };
+        let facts = match self.res.open_facts(&abs) {
+            Ok(f) => f,
+            Err(OpenFailure::Errno(e)) => return Ok(Probe::Open(e)),
+            Err(OpenFailure::Fatal(msg, detail)) => return Ok(Probe::Fatal(msg, detail)),
+        };
+        Ok(match elf::verify_candidate(&facts.head, facts.size, &self.target.abi) {
+            Verdict::Accept => Probe::Found(Candidate { realname: path.to_vec(), facts }),
+            Verdict::Skip(SkipReason::Class) => Probe::Skip(Rejection::WrongClass),
+            Verdict::Skip(SkipReason::Machine) => Probe::Skip(Rejection::WrongMachine),
+            Verdict::Fatal(msg) => Probe::Fatal(msg, None),
+        })
+    }
+
+    /// Other copies of a library for other CPU levels: `D/name` and `D/glibc-hwcaps/*/name`.
+    fn variants(&self, loc: &Location) -> Vec<Variant> {
+        let p = loc.path.as_os_str().as_bytes();
+        let Some(slash) = p.iter().rposition(|&b| b == b'/') else { return Vec::new() };
+        let (dir, name) = (&p[..slash], &p[slash + 1..]);
+        // D is the directory above glibc-hwcaps/<x> when the file came from there.
+        let base: &[u8] = match dir.iter().rposition(|&b| b == b'/') {
+            Some(s2) if dir[..s2].ends_with(b"/glibc-hwcaps") => &dir[..s2 - b"/glibc-hwcaps".len()],
+            _ => dir,
+        };
+        let root = self.res.root();
+        let mut out = Vec::new();
+        let mut cands: Vec<(Vec<u8>, Vec<u8>)> = vec![(Vec::new(), join_bytes(base, name))];
+        let hw = join_bytes(base, b"glibc-hwcaps");
+        if let Ok(subs) = root.read_dir(&hw) {
+            for s in subs {
+                let mut sub = b"glibc-hwcaps/".to_vec();
+                sub.extend_from_slice(s.as_bytes());
+                cands.push((sub, join_bytes(&join_bytes(&hw, s.as_bytes()), name)));
+            }
+        }
+        for (sub, cand) in cands {
+            if cand == p {
+                continue;
+            }
+            if let Ok(w) = root.walk(&cand, true) {
+                if w.metadata.is_file() && w.realpath != loc.realpath {
+                    out.push(Variant {
+                        subdir: Bytes(sub),
+                        location: Location {
+                            path: PathBuf::from(OsStr::from_bytes(&cand)),
+                            realpath: w.realpath,
+                            hops: w.hops,
+                        },
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Why [`Resolver::open_facts`] could not give facts.
+pub(crate) enum OpenFailure {
+    /// `open` failed with this errno.
+    Errno(Errno),
+    /// The loader would abort on this file.
+    Fatal(&'static str, Option<String>),
+}
+
+fn fatal(path: &[u8], msg: &'static str, detail: Option<String>) -> Fatal {
+    Fatal {
+        path: path.to_vec(),
+        message: match detail {
+            Some(d) => format!("{msg}: {d}"),
+            None => msg.to_string(),
+        },
+    }
+}
+
+fn attempt(path: &[u8], via: FoundVia, rejection: Rejection) -> Attempt {
+    Attempt { path: PathBuf::from(OsStr::from_bytes(path)), via, rejection }
+}
+
+fn rejection_of(e: Errno) -> Rejection {
+    match e {
+        libc::ENOENT => Rejection::NotFound,
+        libc::ENOTDIR => Rejection::NotDirectory,
+        libc::ELOOP => Rejection::SymlinkLoop,
+        libc::EACCES => Rejection::PermissionDenied,
+        e => Rejection::OpenError(e),
+    }
+}
+
+/// The `Object` record for a parsed file.
+pub(crate) fn object_of(
+    role: Role,
+    location: Location,
+    file_id: Option<FileId>,
+    info: &ElfInfo,
+    mode: u32,
+    size: u64,
+) -> Object {
+    let d = info.dynamic.clone().unwrap_or_default();
+    Object {
+        role,
+        location,
+        file_id,
+        names: Vec::new(),
+        soname: d.soname,
+        needed: d.needed,
+        rpath: d.rpath,
+        runpath: d.runpath,
+        flags_1: d.flags_1,
+        class: info.class,
+        machine: info.machine,
+        loaded_by: None,
+        mode,
+        size,
+        variants: Vec::new(),
+    }
+}
+
+/// `is_dst`: length of the token (with braces) at the start of `s` (after the `$`).
+fn is_dst(s: &[u8], tok: &[u8]) -> Option<usize> {
+    let (curly, body) = match s.first() {
+        Some(b'{') => (true, &s[1..]),
+        _ => (false, s),
+    };
+    if !body.starts_with(tok) {
+        return None;
+    }
+    let next = body.get(tok.len()).copied();
+    if curly {
+        (next == Some(b'}')).then_some(tok.len() + 2)
+    } else if next.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
+        None
+    } else {
+        Some(tok.len())
+    }
+}
+
+/// `_dl_dst_count`: how many known tokens `s` holds.
+pub(crate) fn dst_count(s: &[u8]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while let Some(p) = s[i..].iter().position(|&b| b == b'$') {
+        let at = i + p + 1;
+        let rest = &s[at..];
+        if let Some(l) = is_dst(rest, b"ORIGIN").or_else(|| is_dst(rest, b"PLATFORM")).or_else(|| is_dst(rest, b"LIB"))
+        {
+            n += 1;
+            i = at + l;
+        } else {
+            i = at;
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dst_tokens() {
+        assert_eq!(is_dst(b"ORIGIN/x", b"ORIGIN"), Some(6));
+        assert_eq!(is_dst(b"{ORIGIN}/x", b"ORIGIN"), Some(8));
+        assert_eq!(is_dst(b"ORIGINX", b"ORIGIN"), None);
+        assert_eq!(is_dst(b"{ORIGIN", b"ORIGIN"), None);
+        assert_eq!(dst_count(b"$ORIGIN$ORIGIN/$LIB/$FOO"), 3);
+        assert_eq!(dst_count(b"$$"), 0);
+    }
+}

@@ -45,6 +45,7 @@ mod glibc;
 pub mod ld_cache;
 pub mod ld_so_conf;
 mod model;
+mod musl;
 mod resolver;
 pub mod root;
 mod serde_path;

@@ -1,25 +1,89 @@
-//! The resolver: settings plus shared caches.
+//! The resolver: settings plus caches shared by every closure it computes.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock, RwLock};
 
-use crate::config::{ResolverBuilder, Settings};
+use rayon::prelude::*;
+
+use crate::bytes::Bytes;
+use crate::config::{CacheSource, OriginMode, ResolverBuilder, Settings};
+use crate::elf::{self, ElfInfo, ParseError};
 use crate::error::{Error, ErrorKind};
-use crate::model::Closure;
-use crate::root::Root;
+use crate::glibc::{Loader, OpenFailure};
+use crate::ld_cache::{LdCache, Lookup};
+use crate::model::{Closure, FileId, Location};
+use crate::root::{dirname_bytes, errno_text, Opened, Root};
+use crate::target::Target;
+
+/// How many leading bytes of a file are kept for the loader's header checks.
+const HEAD: usize = 64;
+
+/// What one file is, once read: identity, mode, size, header bytes and parsed facts.
+/// Cached by file identity and shared by every closure of a resolver.
+pub(crate) struct FileFacts {
+    pub file_id: FileId,
+    pub mode: u32,
+    pub size: u64,
+    /// The first bytes (up to 64), for `open_verify`.
+    pub head: Vec<u8>,
+    parsed: Result<Arc<ElfInfo>, ParseError>,
+    path: PathBuf,
+}
+
+impl FileFacts {
+    /// The parsed facts, or an error naming the file.
+    pub fn info(&self) -> Result<Arc<ElfInfo>, Error> {
+        self.parsed.clone().map_err(|e| {
+            let kind = if elf::is_elf(&self.head) { ErrorKind::Malformed } else { ErrorKind::NotElf };
+            Error::new(kind, &self.path, e.reason())
+        })
+    }
+}
+
+/// The input of one closure.
+pub(crate) struct Input {
+    pub host_path: PathBuf,
+    pub location: Location,
+    pub origin: Option<Vec<u8>>,
+    pub facts: Arc<FileFacts>,
+    pub diagnostics: Vec<String>,
+}
+
+type TargetKey = (Option<Bytes>, u16, bool, u32, bool);
 
 /// State shared by every closure a resolver computes (and by its threads).
 pub(crate) struct Shared {
-    pub root: Root,
+    root: Root,
+    files: RwLock<HashMap<FileId, Arc<FileFacts>>>,
+    targets: RwLock<HashMap<TargetKey, Arc<(Target, Vec<String>)>>>,
+    caches: RwLock<HashMap<bool, Arc<OnceLock<Option<LdCache>>>>>,
 }
 
 impl Shared {
     pub fn new(root: Root) -> Self {
-        Shared { root }
+        Shared {
+            root,
+            files: RwLock::new(HashMap::new()),
+            targets: RwLock::new(HashMap::new()),
+            caches: RwLock::new(HashMap::new()),
+        }
     }
 }
 
-/// Computes closures. Cheap to clone; `Send + Sync`; caches are shared between clones.
+/// Computes closures. Cheap to clone; `Send + Sync`; clones share their caches (parsed files
+/// by device and inode, the `ld.so.cache`, target profiles, directory walks).
+///
+/// ```
+/// let r = depclose::Resolver::builder().build().unwrap();
+/// let c = r.closure("/bin/sh").unwrap();
+/// assert!(c.objects.len() >= 1);
+/// ```
 #[derive(Clone)]
 pub struct Resolver {
     pub(crate) settings: Settings,
@@ -47,25 +111,246 @@ impl Resolver {
         &self.shared.root
     }
 
-    /// The closure of a file given by its host path.
+    /// The closure of a file given by its host path. With a root other than `/`, a path
+    /// inside the root is taken as that file of the root; a file outside the root is read
+    /// as it is, and its `$ORIGIN` is unknown (elements that use it are dropped, as glibc
+    /// does when it cannot tell the origin).
     ///
     /// # Errors
-    /// The file cannot be read or is not a usable ELF file.
+    /// The file cannot be read or is not a usable ELF file; a relative path with no
+    /// [`cwd`](ResolverBuilder::cwd) configured.
     pub fn closure(&self, path: impl AsRef<Path>) -> Result<Closure, Error> {
-        Err(Error::new(ErrorKind::Io, path.as_ref(), "not yet implemented"))
+        let path = path.as_ref();
+        let abs: PathBuf = if path.is_absolute() {
+            path.to_path_buf()
+        } else if let (true, Some(cwd)) = (self.root().is_host_root(), &self.settings.cwd) {
+            cwd.join(path)
+        } else {
+            return Err(Error::new(
+                ErrorKind::Config,
+                path,
+                "relative input path: give an absolute path or configure a working directory",
+            ));
+        };
+        if self.root().is_host_root() {
+            return self.closure_at(path, abs.as_os_str().as_bytes());
+        }
+        match self.root().in_root(&abs) {
+            Some(in_root) => self.closure_at(path, in_root.as_os_str().as_bytes()),
+            None => self.closure_external(path),
+        }
     }
 
-    /// The closure of a file given by its path inside the root.
+    /// The closure of a file given by its path inside the root (`/usr/bin/ls` means
+    /// `<root>/usr/bin/ls`).
     ///
     /// # Errors
     /// The file cannot be read or is not a usable ELF file.
     pub fn closure_in_root(&self, path: impl AsRef<Path>) -> Result<Closure, Error> {
-        Err(Error::new(ErrorKind::Io, path.as_ref(), "not yet implemented"))
+        let path = path.as_ref();
+        let b = path.as_os_str().as_bytes();
+        let abs = if b.first() == Some(&b'/') {
+            b.to_vec()
+        } else {
+            match &self.settings.cwd {
+                Some(c) => crate::root::join_bytes(c.as_os_str().as_bytes(), b),
+                None => {
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        path,
+                        "relative path and no working directory configured",
+                    ))
+                }
+            }
+        };
+        let host = self.root().host_path(Path::new(OsStr::from_bytes(&abs)));
+        self.closure_at(&host, &abs)
     }
 
     /// Closures of many files (host paths) in parallel, sharing every cache. The results are
-    /// in input order and identical to computing each alone.
+    /// in input order and identical to computing each alone, whatever the thread count.
     pub fn closures<P: AsRef<Path> + Sync>(&self, paths: &[P]) -> Vec<Result<Closure, Error>> {
-        paths.iter().map(|p| self.closure(p)).collect()
+        if self.settings.threads == 1 || paths.len() < 2 {
+            return paths.iter().map(|p| self.closure(p)).collect();
+        }
+        let run = || paths.par_iter().map(|p| self.closure(p)).collect();
+        match rayon::ThreadPoolBuilder::new().num_threads(self.settings.threads).build() {
+            Ok(pool) => pool.install(run),
+            Err(_) => run(),
+        }
+    }
+
+    fn closure_at(&self, given: &Path, in_root: &[u8]) -> Result<Closure, Error> {
+        let walked = self.root().walk(in_root, true).map_err(|e| io_err(given, e))?;
+        let facts = self.open_facts(in_root).map_err(|f| match f {
+            OpenFailure::Errno(e) => io_err(given, e),
+            OpenFailure::Fatal(m, d) => Error::new(
+                ErrorKind::Io,
+                given,
+                match d {
+                    Some(d) => format!("{m}: {d}"),
+                    None => m.to_string(),
+                },
+            ),
+        })?;
+        let origin = match self.settings.origin {
+            OriginMode::Canonical => Some(dirname_bytes(walked.realpath.as_os_str().as_bytes())),
+            OriginMode::AsGiven => Some(dirname_bytes(in_root)),
+        };
+        let location =
+            Location { path: PathBuf::from(OsStr::from_bytes(in_root)), realpath: walked.realpath, hops: walked.hops };
+        self.run(Input { host_path: given.to_path_buf(), location, origin, facts, diagnostics: Vec::new() })
+    }
+
+    fn closure_external(&self, given: &Path) -> Result<Closure, Error> {
+        let mut f = File::open(given).map_err(|e| Error::io(given, e))?;
+        let meta = f.metadata().map_err(|e| Error::io(given, e))?;
+        if !meta.is_file() {
+            return Err(Error::new(ErrorKind::Io, given, "not a regular file"));
+        }
+        if meta.len() > self.settings.limits.max_file_bytes {
+            return Err(Error::new(ErrorKind::LimitExceeded, given, "file larger than the configured limit"));
+        }
+        let mut data = Vec::new();
+        f.read_to_end(&mut data).map_err(|e| Error::io(given, e))?;
+        let facts = Arc::new(self.facts_from(given.to_path_buf(), &meta, &data));
+        let location = Location { path: given.to_path_buf(), realpath: given.to_path_buf(), hops: Vec::new() };
+        let diag = "input lies outside the root: its $ORIGIN is unknown, path elements using it are dropped".into();
+        self.run(Input { host_path: given.to_path_buf(), location, origin: None, facts, diagnostics: vec![diag] })
+    }
+
+    fn run(&self, input: Input) -> Result<Closure, Error> {
+        let info = input.facts.info()?;
+        use goblin::elf::header::{ET_DYN, ET_EXEC};
+        if info.e_type != ET_EXEC && info.e_type != ET_DYN {
+            return Err(Error::new(
+                ErrorKind::Malformed,
+                &input.host_path,
+                format!("ELF type {} is neither an executable nor a shared object", info.e_type),
+            ));
+        }
+        let target = self.target(&info);
+        let mut input = input;
+        input.diagnostics.extend(target.1.iter().cloned());
+        match target.0.libc {
+            crate::model::Libc::Musl => crate::musl::run(self, &target.0, input),
+            _ => Loader::run(self, &target.0, input),
+        }
+    }
+
+    fn target(&self, info: &ElfInfo) -> Arc<(Target, Vec<String>)> {
+        let key =
+            (info.interp.clone(), info.machine, info.class == crate::model::Class::Elf64, info.flags, info.big_endian);
+        if let Some(t) = self.shared.targets.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return t.clone();
+        }
+        let mut diags = Vec::new();
+        let t = Arc::new((Target::derive(info, self.root(), &self.settings, &mut diags), diags));
+        self.shared.targets.write().unwrap_or_else(|e| e.into_inner()).insert(key, t.clone());
+        t
+    }
+
+    /// Walk an absolute in-root path and read the file's facts.
+    pub(crate) fn locate(&self, abs: &[u8]) -> Result<(Location, Arc<FileFacts>), Error> {
+        let p = Path::new(OsStr::from_bytes(abs));
+        let w = self.root().walk(abs, true).map_err(|e| io_err(p, e))?;
+        let facts = self.open_facts(abs).map_err(|_| Error::new(ErrorKind::Io, p, "cannot read"))?;
+        Ok((Location { path: p.to_path_buf(), realpath: w.realpath, hops: w.hops }, facts))
+    }
+
+    /// Open an absolute in-root path and read (or fetch from the cache) its facts.
+    pub(crate) fn open_facts(&self, abs: &[u8]) -> Result<Arc<FileFacts>, OpenFailure> {
+        let (walked, file) = match self.root().open(abs).map_err(OpenFailure::Errno)? {
+            Opened::File(w, f) => (w, f),
+            Opened::Directory(_) => {
+                return Err(OpenFailure::Fatal("cannot read file data", Some(errno_text(libc::EISDIR))))
+            }
+            Opened::Special(_) => {
+                return Err(OpenFailure::Fatal(
+                    "not a regular file (a FIFO or device node); depclose does not read it",
+                    None,
+                ))
+            }
+        };
+        let id = walked.file_id();
+        if let Some(f) = self.shared.files.read().unwrap_or_else(|e| e.into_inner()).get(&id) {
+            return Ok(f.clone());
+        }
+        let meta = &walked.metadata;
+        if meta.len() > self.settings.limits.max_file_bytes {
+            return Err(OpenFailure::Fatal("file larger than depclose's configured limit", None));
+        }
+        let host = self.root().host_path(&walked.realpath);
+        let facts = if meta.len() == 0 {
+            self.facts_from(host, meta, &[])
+        } else {
+            // SAFETY: the map is read-only and private to this function; it is dropped before
+            // returning (only owned facts escape). A file truncated concurrently by another
+            // process could raise SIGBUS; depclose assumes the tree it reads is not being
+            // modified, as the real loader does.
+            match unsafe { memmap2::Mmap::map(&file) } {
+                Ok(map) => self.facts_from(host, meta, &map),
+                Err(e) => {
+                    return Err(OpenFailure::Fatal(
+                        "cannot read file data",
+                        Some(errno_text(e.raw_os_error().unwrap_or(libc::EIO))),
+                    ))
+                }
+            }
+        };
+        let facts = Arc::new(facts);
+        self.shared.files.write().unwrap_or_else(|e| e.into_inner()).insert(id, facts.clone());
+        Ok(facts)
+    }
+
+    fn facts_from(&self, path: PathBuf, meta: &std::fs::Metadata, data: &[u8]) -> FileFacts {
+        let parsed = elf::parse_with_limit(data, self.settings.limits.max_dynamic_entries).map(Arc::new);
+        FileFacts {
+            file_id: FileId { dev: meta.dev(), ino: meta.ino() },
+            mode: meta.mode() & 0o7777,
+            size: meta.len(),
+            head: data[..data.len().min(HEAD)].to_vec(),
+            parsed,
+            path,
+        }
+    }
+
+    /// glibc's cache step: the one path the root's `ld.so.cache` gives for `name`.
+    pub(crate) fn cache_lookup(&self, target: &Target, name: &[u8]) -> Option<Vec<u8>> {
+        let be = target.abi.big_endian;
+        let cell = {
+            let mut map = self.shared.caches.write().unwrap_or_else(|e| e.into_inner());
+            map.entry(be).or_insert_with(|| Arc::new(OnceLock::new())).clone()
+        };
+        let cache = cell.get_or_init(|| {
+            let path: &[u8] = match &self.settings.cache {
+                CacheSource::Root => b"/etc/ld.so.cache",
+                CacheSource::Path(p) => p.as_os_str().as_bytes(),
+                CacheSource::None => return None,
+            };
+            let data = self.root().read(path, self.settings.limits.max_file_bytes.min(256 << 20)).ok()?;
+            LdCache::parse(&data, be).ok()
+        });
+        let cache = cache.as_ref()?;
+        let q = Lookup { accepted_flags: target.cache_flags, hwcaps: &target.glibc_hwcaps, legacy: target.legacy };
+        cache.lookup(name, &q).map(|e| e.value.0.clone())
+    }
+}
+
+fn io_err(path: &Path, errno: i32) -> Error {
+    Error::io(path, std::io::Error::from_raw_os_error(errno))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        assert_send_sync::<Resolver>();
+        assert_send_sync::<Closure>();
+        assert_send_sync::<Error>();
     }
 }

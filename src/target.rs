@@ -1,1 +1,424 @@
-//! Target profile: what the loader of one input looks like (placeholder).
+//! The target profile: what the loader of one input looks like.
+//!
+//! Everything here is derived from the input's ELF header, its `PT_INTERP`, the root's
+//! layout and the interpreter file inside the root, never from the host (except the CPU's
+//! glibc-hwcaps level when the caller asks for [`Hwcaps::Host`] on a matching architecture).
+
+use crate::bytes::Bytes;
+use crate::config::{Hwcaps, Settings};
+use crate::elf::{self, ElfInfo, LoaderAbi};
+use crate::ld_cache::LegacyHwcaps;
+use crate::model::{Class, Libc};
+use crate::root::Root;
+
+/// Facts read out of a glibc `ld.so` file without running it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct LoaderFacts {
+    /// `SYSTEM_DIRS`, each with its trailing `/`.
+    pub system_dirs: Option<Vec<Bytes>>,
+    /// `DL_DST_LIB`, the value of `$LIB`.
+    pub dst_lib: Option<Bytes>,
+    /// glibc (major, minor).
+    pub version: Option<(u32, u32)>,
+}
+
+/// Scan a glibc `ld.so` image for its compiled-in search directories, `$LIB` value and version.
+///
+/// `SYSTEM_DIRS` is stored as consecutive NUL-terminated absolute strings, each ending in
+/// `/`, followed by padding (elf/dl-load.c `system_dirs`); `DL_DST_LIB` follows the DST
+/// names `ORIGIN\0PLATFORM\0LIB\0` in the read-only strings.
+pub(crate) fn loader_facts(image: &[u8]) -> LoaderFacts {
+    let mut facts = LoaderFacts::default();
+    if let Some(p) = find(image, b"ORIGIN\0PLATFORM\0LIB\0") {
+        let rest = &image[p + 20..];
+        if let Some(end) = rest.iter().position(|&b| b == 0) {
+            let v = &rest[..end];
+            if !v.is_empty() && v.len() < 256 && v.iter().all(|b| b.is_ascii_graphic()) {
+                facts.dst_lib = Some(Bytes::from(v));
+            }
+        }
+    }
+    // Candidate runs start right after a NUL with "/" and consist of "/…/\0" strings.
+    let mut i = 0;
+    while let Some(off) = find(&image[i..], b"\0/") {
+        let start = i + off + 1;
+        let mut dirs = Vec::new();
+        let mut pos = start;
+        loop {
+            let Some(len) = image[pos..].iter().take(512).position(|&b| b == 0) else { break };
+            let s = &image[pos..pos + len];
+            if s.len() >= 2 && s[0] == b'/' && s.ends_with(b"/") && s.iter().all(|b| b.is_ascii_graphic()) {
+                dirs.push(Bytes::from(s));
+                pos += len + 1;
+            } else {
+                break;
+            }
+        }
+        // The table ends with padding (another NUL) and holds at least one "lib" dir.
+        if !dirs.is_empty()
+            && image.get(pos) == Some(&0)
+            && dirs.iter().any(|d| d.as_bytes().ends_with(b"lib/") || d.as_bytes().windows(4).any(|w| w == b"lib6"))
+            && dirs.iter().all(|d| d.as_bytes().windows(3).any(|w| w == b"lib"))
+        {
+            facts.system_dirs = Some(dirs);
+            break;
+        }
+        i = start;
+    }
+    if let Some(p) = find(image, b"release version 2.") {
+        let rest = &image[p + 18..];
+        let digits: Vec<u8> = rest.iter().take_while(|b| b.is_ascii_digit()).copied().collect();
+        if let Ok(minor) = std::str::from_utf8(&digits).unwrap_or("").parse::<u32>() {
+            facts.version = Some((2, minor));
+        }
+    }
+    facts
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Debian's multiarch triplet for a target.
+pub(crate) fn multiarch(machine: u16, class: Class, flags: u32) -> Option<&'static str> {
+    Some(match (machine, class) {
+        (elf::EM_X86_64, Class::Elf64) => "x86_64-linux-gnu",
+        (elf::EM_X86_64, Class::Elf32) => "x86_64-linux-gnux32",
+        (elf::EM_386, _) => "i386-linux-gnu",
+        (elf::EM_AARCH64, _) => "aarch64-linux-gnu",
+        (elf::EM_ARM, _) if flags & 0x400 != 0 => "arm-linux-gnueabihf",
+        (elf::EM_ARM, _) => "arm-linux-gnueabi",
+        (elf::EM_PPC64, _) if flags & 3 == 2 => "powerpc64le-linux-gnu",
+        (elf::EM_PPC64, _) => "powerpc64-linux-gnu",
+        (elf::EM_PPC, _) => "powerpc-linux-gnu",
+        (elf::EM_S390, _) => "s390x-linux-gnu",
+        (elf::EM_RISCV, Class::Elf64) => "riscv64-linux-gnu",
+        (elf::EM_LOONGARCH, _) => "loongarch64-linux-gnu",
+        (elf::EM_SPARCV9, _) => "sparc64-linux-gnu",
+        _ => return None,
+    })
+}
+
+/// The standard glibc interpreter for a target (`shlib-versions`), used for inputs that
+/// have none (shared objects given as the main program).
+pub(crate) fn default_interp(machine: u16, class: Class, flags: u32) -> Option<&'static str> {
+    Some(match (machine, class) {
+        (elf::EM_X86_64, Class::Elf64) => "/lib64/ld-linux-x86-64.so.2",
+        (elf::EM_X86_64, Class::Elf32) => "/libx32/ld-linux-x32.so.2",
+        (elf::EM_386, _) => "/lib/ld-linux.so.2",
+        (elf::EM_AARCH64, _) => "/lib/ld-linux-aarch64.so.1",
+        (elf::EM_ARM, _) if flags & 0x400 != 0 => "/lib/ld-linux-armhf.so.3",
+        (elf::EM_ARM, _) => "/lib/ld-linux.so.3",
+        (elf::EM_PPC64, _) if flags & 3 == 2 => "/lib64/ld64.so.2",
+        (elf::EM_PPC64, _) => "/lib64/ld64.so.1",
+        (elf::EM_S390, Class::Elf64) => "/lib/ld64.so.1",
+        (elf::EM_RISCV, Class::Elf64) => "/lib/ld-linux-riscv64-lp64d.so.1",
+        (elf::EM_LOONGARCH, _) => "/lib64/ld-linux-loongarch-lp64d.so.1",
+        _ => return None,
+    })
+}
+
+/// Upstream glibc's slibdir for a target (`sysdeps/unix/sysv/linux/*/configure`).
+fn upstream_libdir(machine: u16, class: Class) -> &'static str {
+    match (machine, class) {
+        (elf::EM_X86_64 | elf::EM_AARCH64 | elf::EM_PPC64 | elf::EM_S390 | elf::EM_SPARCV9, Class::Elf64) => "lib64",
+        (elf::EM_X86_64, Class::Elf32) => "libx32",
+        (elf::EM_RISCV, Class::Elf64) => "lib64/lp64d",
+        (elf::EM_LOONGARCH, _) => "lib64",
+        _ => "lib",
+    }
+}
+
+/// The default `$PLATFORM` (`AT_PLATFORM`) for a machine.
+fn default_platform(machine: u16, class: Class) -> Option<&'static str> {
+    Some(match (machine, class) {
+        (elf::EM_X86_64, _) => "x86_64",
+        (elf::EM_386, _) => "i686",
+        (elf::EM_AARCH64, _) => "aarch64",
+        (elf::EM_ARM, _) => "v7l",
+        (elf::EM_PPC64, _) => "power8",
+        (elf::EM_S390, _) => "z900",
+        (elf::EM_RISCV, _) => "riscv64",
+        _ => return None,
+    })
+}
+
+/// The vDSO's name for a machine, as the kernel sets its `DT_SONAME`.
+fn vdso_name(machine: u16) -> &'static [u8] {
+    match machine {
+        elf::EM_386 => b"linux-gate.so.1",
+        elf::EM_PPC64 | elf::EM_S390 => b"linux-vdso64.so.1",
+        elf::EM_PPC => b"linux-vdso32.so.1",
+        _ => b"linux-vdso.so.1",
+    }
+}
+
+/// The x86-64 micro-architecture level of the CPU running this code (1 to 4).
+pub(crate) fn host_x86_64_level() -> u8 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        let v2 =
+            has!("cmpxchg16b") && has!("popcnt") && has!("sse3") && has!("ssse3") && has!("sse4.1") && has!("sse4.2");
+        let v3 = v2
+            && has!("avx")
+            && has!("avx2")
+            && has!("bmi1")
+            && has!("bmi2")
+            && has!("f16c")
+            && has!("fma")
+            && has!("lzcnt")
+            && has!("movbe")
+            && has!("xsave");
+        let v4 = v3 && has!("avx512f") && has!("avx512bw") && has!("avx512cd") && has!("avx512dq") && has!("avx512vl");
+        if v4 {
+            4
+        } else if v3 {
+            3
+        } else if v2 {
+            2
+        } else {
+            1
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        1
+    }
+}
+
+/// Everything the glibc or musl model needs to know about the loader of one input.
+#[derive(Clone, Debug)]
+pub(crate) struct Target {
+    pub libc: Libc,
+    pub abi: LoaderAbi,
+    /// The interpreter path (PT_INTERP, or the standard one for inputs without).
+    pub interp: Option<Bytes>,
+    /// True when `interp` came from the input's PT_INTERP.
+    pub interp_from_input: bool,
+    /// Default directories, each ending in `/`.
+    pub default_dirs: Vec<Bytes>,
+    /// System directory prefixes (with trailing `/`) for the `DF_1_NODEFLIB` cache check.
+    pub system_dirs: Vec<Bytes>,
+    /// `$LIB`.
+    pub lib: Bytes,
+    /// `$PLATFORM`.
+    pub platform: Option<Bytes>,
+    /// Per-directory probe suffixes in order, each empty or ending in `/`; the last is "".
+    pub subdirs: Vec<Bytes>,
+    /// Active glibc-hwcaps names, most preferred first (for the cache).
+    pub glibc_hwcaps: Vec<Bytes>,
+    /// Cache flag values the loader accepts.
+    pub cache_flags: &'static [i32],
+    /// Legacy hwcap filter for cache entries (glibc ≤ 2.36).
+    pub legacy: Option<LegacyHwcaps>,
+    /// The vDSO name.
+    pub vdso: &'static [u8],
+}
+
+fn x86_64_hwcaps(level: u8) -> Vec<Bytes> {
+    let mut v = Vec::new();
+    for l in (2..=4u8).rev() {
+        if level >= l {
+            v.push(Bytes::from(format!("x86-64-v{l}").as_str()));
+        }
+    }
+    v
+}
+
+/// Legacy (2.36) subdirectories: every subset of the elements (important hwcap names in bit
+/// order, the platform, `tls`), in descending mask order, each written most significant
+/// element first (elf/dl-hwcaps.c `_dl_important_hwcaps`).
+fn legacy_subdirs(hwcap_names: &[&str], platform: Option<&[u8]>) -> Vec<Bytes> {
+    let mut elems: Vec<Vec<u8>> = hwcap_names.iter().map(|s| s.as_bytes().to_vec()).collect();
+    if let Some(p) = platform {
+        elems.push(p.to_vec());
+    }
+    elems.push(b"tls".to_vec());
+    let n = elems.len();
+    let mut out = Vec::new();
+    for mask in (0..(1u32 << n)).rev() {
+        let mut s = Vec::new();
+        for i in (0..n).rev() {
+            if mask & (1 << i) != 0 {
+                s.extend_from_slice(&elems[i]);
+                s.push(b'/');
+            }
+        }
+        out.push(Bytes(s));
+    }
+    out
+}
+
+impl Target {
+    /// Derive the target of `input` inside `root`.
+    pub fn derive(input: &ElfInfo, root: &Root, s: &Settings, diags: &mut Vec<String>) -> Target {
+        let class = input.class;
+        let machine = input.machine;
+        let flags = input.flags;
+        let (interp, from_input) = match &input.interp {
+            Some(i) => (Some(i.clone()), true),
+            None => (default_interp(machine, class, flags).map(Bytes::from), false),
+        };
+        let is_musl = interp
+            .as_ref()
+            .map(|i| {
+                let b = i.as_bytes();
+                let base = b.rsplit(|&c| c == b'/').next().unwrap_or(b);
+                base.starts_with(b"ld-musl-")
+            })
+            .unwrap_or(false);
+        let libc = if is_musl { Libc::Musl } else { Libc::Glibc };
+        let abi = LoaderAbi {
+            class,
+            big_endian: input.big_endian,
+            machine,
+            flags,
+            // libc-abis: LIBC_ABI_MAX is 4 on x86 (UNIQUE, IFUNC, ABSOLUTE), 3 elsewhere.
+            abi_max: if matches!(machine, elf::EM_X86_64 | elf::EM_386) { 4 } else { 3 },
+        };
+
+        // Facts from the interpreter file inside the root.
+        let facts = match (&interp, libc) {
+            (Some(i), Libc::Glibc) if i.as_bytes().starts_with(b"/") => {
+                match root.read(i.as_bytes(), s.limits.max_file_bytes.min(64 << 20)) {
+                    Ok(img) => loader_facts(&img),
+                    Err(_) => LoaderFacts::default(),
+                }
+            }
+            _ => LoaderFacts::default(),
+        };
+
+        let triplet = multiarch(machine, class, flags);
+        let debian = triplet.map(|t| root.is_dir(format!("/usr/lib/{t}").as_bytes()).unwrap_or(false)).unwrap_or(false);
+        let system_dirs: Vec<Bytes> = match (&s.default_dirs, &facts.system_dirs) {
+            (Some(d), _) => d.iter().map(|d| with_slash(d.as_bytes())).collect(),
+            (None, Some(d)) => d.clone(),
+            (None, None) => {
+                let v: Vec<String> = match (debian, triplet) {
+                    (true, Some(t)) => {
+                        vec![format!("/lib/{t}/"), format!("/usr/lib/{t}/"), "/lib/".into(), "/usr/lib/".into()]
+                    }
+                    _ => {
+                        let l = upstream_libdir(machine, class);
+                        vec![format!("/{l}/"), format!("/usr/{l}/")]
+                    }
+                };
+                if libc == Libc::Glibc && from_input {
+                    diags.push(format!(
+                        "could not read the default directories from the interpreter; assuming {}",
+                        v.join(":")
+                    ));
+                }
+                v.into_iter().map(|s| Bytes::from(s.as_str())).collect()
+            }
+        };
+        let mut default_dirs = system_dirs.clone();
+        default_dirs.extend(s.extra_default_dirs.iter().map(|d| with_slash(d.as_bytes())));
+
+        let lib = match (&s.lib, &facts.dst_lib) {
+            (Some(l), _) => l.clone(),
+            (None, Some(l)) => l.clone(),
+            (None, None) => match (debian, triplet) {
+                (true, Some(t)) => Bytes::from(format!("lib/{t}").as_str()),
+                _ => Bytes::from(upstream_libdir(machine, class)),
+            },
+        };
+        let platform = s.platform.clone().or_else(|| default_platform(machine, class).map(Bytes::from));
+
+        // glibc-hwcaps subdirectories.
+        let host_same = cfg!(target_arch = "x86_64") && machine == elf::EM_X86_64 && class == Class::Elf64;
+        let glibc_hwcaps: Vec<Bytes> = match &s.hwcaps {
+            Hwcaps::None => Vec::new(),
+            Hwcaps::Host if host_same => x86_64_hwcaps(host_x86_64_level()),
+            Hwcaps::Host => Vec::new(),
+            Hwcaps::X86_64Level(l) if machine == elf::EM_X86_64 && class == Class::Elf64 => x86_64_hwcaps(*l),
+            Hwcaps::X86_64Level(_) => Vec::new(),
+            Hwcaps::Subdirs(v) => v.iter().map(|s| Bytes::from(s.as_str())).collect(),
+        };
+        let legacy_on = s.legacy_hwcaps.unwrap_or(match facts.version {
+            Some((2, minor)) => minor <= 36,
+            _ => false,
+        }) && libc == Libc::Glibc;
+        let mut subdirs: Vec<Bytes> = glibc_hwcaps
+            .iter()
+            .map(|h| {
+                let mut v = b"glibc-hwcaps/".to_vec();
+                v.extend_from_slice(h.as_bytes());
+                v.push(b'/');
+                Bytes(v)
+            })
+            .collect();
+        let mut legacy = None;
+        if legacy_on {
+            // x86: HWCAP_X86_64 (bit 1) always on 64-bit; HWCAP_X86_AVX512_1 (bit 2) with the
+            // AVX-512 F/CD/BW/DQ/VL set (level 4). sysdeps/x86/dl-hwcap.h.
+            let (names, mask): (Vec<&str>, u64) = if machine == elf::EM_X86_64 && class == Class::Elf64 {
+                let level = match &s.hwcaps {
+                    Hwcaps::Host if host_same => host_x86_64_level(),
+                    Hwcaps::X86_64Level(l) => *l,
+                    _ => 1,
+                };
+                if level >= 4 {
+                    (vec!["x86_64", "avx512_1"], 0b110)
+                } else {
+                    (vec!["x86_64"], 0b10)
+                }
+            } else {
+                (Vec::new(), 0)
+            };
+            subdirs.extend(legacy_subdirs(&names, platform.as_ref().map(|p| p.as_bytes())));
+            let platform_bit = match platform.as_ref().map(|p| p.as_bytes()) {
+                // _dl_x86_platforms: i586, i686, haswell, xeon_phi at bits 48 + index.
+                Some(b"haswell") => Some(1u64 << 50),
+                Some(b"xeon_phi") => Some(1u64 << 51),
+                _ => None,
+            };
+            legacy = Some(LegacyHwcaps { mask: mask | (1u64 << 63), platform: platform_bit });
+        } else {
+            subdirs.push(Bytes::default());
+        }
+
+        Target {
+            libc,
+            abi,
+            interp,
+            interp_from_input: from_input,
+            default_dirs,
+            system_dirs,
+            lib,
+            platform,
+            subdirs,
+            glibc_hwcaps,
+            cache_flags: crate::ld_cache::accepted_flags(machine, class == Class::Elf64, flags),
+            legacy,
+            vdso: vdso_name(machine),
+        }
+    }
+}
+
+fn with_slash(d: &[u8]) -> Bytes {
+    let mut v = d.to_vec();
+    while v.len() > 1 && v.ends_with(b"/") {
+        v.pop();
+    }
+    if !v.ends_with(b"/") {
+        v.push(b'/');
+    }
+    Bytes(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_order_matches_glibc_236_on_amd() {
+        let v: Vec<String> =
+            legacy_subdirs(&["x86_64"], Some(b"x86_64")).iter().map(|b| b.to_string_lossy().into_owned()).collect();
+        assert_eq!(
+            v,
+            ["tls/x86_64/x86_64/", "tls/x86_64/", "tls/x86_64/", "tls/", "x86_64/x86_64/", "x86_64/", "x86_64/", ""]
+        );
+    }
+}

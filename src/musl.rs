@@ -1,0 +1,455 @@
+//! The musl loader model (`ldso/dynlink.c`: `load_library`, `path_open`, `fixup_rpath`,
+//! `load_deps`), as summarised in `ldso-spec.md` section 7.
+//!
+//! Differences from glibc that matter here: `LD_LIBRARY_PATH` comes first; one path string
+//! per object (`DT_RUNPATH`, else `DT_RPATH`), inherited along the first-loader chain; only
+//! `$ORIGIN` (any other `$` disables the object's whole path string); the system path comes
+//! from `<prefix>/etc/ld-musl-<arch>.path`; `libc.*`, `libpthread.*`, … and the loader's own
+//! name resolve to the loader; already-loaded objects match by the basename a search found
+//! them under (never by `DT_SONAME`); the first file that opens is used, with no class or
+//! machine check, so a wrong file is a load failure rather than a reason to keep searching.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use crate::bytes::Bytes;
+use crate::elf::{self, Verdict};
+use crate::error::{Error, ErrorKind};
+use crate::glibc::object_of;
+use crate::model::{
+    Attempt, Closure, Diagnostic, Edge, FileId, FoundVia, Libc, Linkage, Missing, Object, Rejection, Role,
+};
+use crate::resolver::{Input, Resolver};
+use crate::root::{join_bytes, Errno, Opened};
+use crate::target::Target;
+
+const RESERVED: &[&[u8]] = &[b"c.", b"pthread.", b"rt.", b"m.", b"dl.", b"util.", b"xnet."];
+const DEFAULT_SYS_PATH: &[u8] = b"/lib:/usr/local/lib:/usr/lib";
+/// `char buf[2*NAME_MAX+2]` in `load_library`.
+const BUF_SIZE: usize = 2 * 255 + 2;
+
+struct Dso {
+    /// Index in `Closure::objects`.
+    object: usize,
+    /// `shortname`: basename of the path a search found it at.
+    shortname: Option<Vec<u8>>,
+    /// `name`: the path string it was opened under.
+    name: Vec<u8>,
+    file_id: Option<FileId>,
+    needed: Vec<Bytes>,
+    /// `rpath_orig`: DT_RUNPATH if present, else DT_RPATH.
+    rpath_orig: Option<Vec<u8>>,
+    needed_by: Option<usize>,
+    /// For the input under a real exec, `$ORIGIN` is the canonical directory.
+    origin_override: Option<Vec<u8>>,
+}
+
+enum Found {
+    Dso(usize, FoundVia),
+    Failed(Vec<Attempt>),
+}
+
+pub(crate) fn run(res: &Resolver, target: &Target, input: Input) -> Result<Closure, Error> {
+    let info = input.facts.info()?;
+    let linkage = match &info.dynamic {
+        None => Linkage::Static,
+        Some(d) if info.interp.is_none() && d.needed.is_empty() => Linkage::StaticPie,
+        Some(_) => Linkage::Dynamic,
+    };
+    let mut m = Musl {
+        res,
+        target,
+        dsos: Vec::new(),
+        objects: Vec::new(),
+        edges: Vec::new(),
+        missing: Vec::new(),
+        diagnostics: input.diagnostics.iter().map(|d| Diagnostic { object: None, message: d.clone() }).collect(),
+        ldso: None,
+        sys_path: None,
+    };
+    m.objects.push(object_of(Role::Input, input.location.clone(), None, &info, input.facts.mode, input.facts.size));
+    let d = info.dynamic.clone().unwrap_or_default();
+    m.dsos.push(Dso {
+        object: 0,
+        shortname: None,
+        name: input.location.path.as_os_str().as_bytes().to_vec(),
+        file_id: None,
+        needed: d.needed.clone(),
+        rpath_orig: d.runpath.clone().or(d.rpath.clone()).map(|b| b.0),
+        needed_by: None,
+        origin_override: input.origin.clone(),
+    });
+    if linkage != Linkage::Static {
+        m.add_ldso();
+        for p in res.settings.preload.clone() {
+            for part in p.as_bytes().split(|&b| b.is_ascii_whitespace() || b == b':') {
+                if part.is_empty() {
+                    continue;
+                }
+                match m.load_library(part, None)? {
+                    Found::Dso(..) => {}
+                    Found::Failed(_) => m.diag(format!("{}: cannot be preloaded", Bytes::from(part))),
+                }
+            }
+        }
+        // load_deps: walk the list; new objects are appended, so the order is breadth-first.
+        let mut i = 0;
+        while i < m.dsos.len() {
+            let needed = m.dsos[i].needed.clone();
+            for n in needed {
+                match m.load_library(n.as_bytes(), Some(i))? {
+                    Found::Dso(t, via) => {
+                        let to = m.dsos[t].object;
+                        m.edges.push(Edge { from: m.dsos[i].object, name: n.clone(), to, via });
+                    }
+                    Found::Failed(tried) => m.missing.push(Missing { from: m.dsos[i].object, name: n, tried }),
+                }
+                if m.objects.len() > res.settings.limits.max_objects {
+                    return Err(Error::new(
+                        ErrorKind::LimitExceeded,
+                        &input.host_path,
+                        format!("closure has more than {} objects", res.settings.limits.max_objects),
+                    ));
+                }
+            }
+            i += 1;
+        }
+    }
+    Ok(Closure {
+        input: input.host_path.clone(),
+        root: res.root().host_dir().to_path_buf(),
+        libc: if linkage == Linkage::Static { Libc::None } else { Libc::Musl },
+        linkage,
+        interpreter: info.interp.clone(),
+        objects: m.objects,
+        edges: m.edges,
+        missing: m.missing,
+        fatal: None,
+        diagnostics: m.diagnostics,
+    })
+}
+
+struct Musl<'a> {
+    res: &'a Resolver,
+    target: &'a Target,
+    dsos: Vec<Dso>,
+    objects: Vec<Object>,
+    edges: Vec<Edge>,
+    missing: Vec<Missing>,
+    diagnostics: Vec<Diagnostic>,
+    /// Index in `dsos` of the loader (`ldso`), once it is in the list.
+    ldso: Option<usize>,
+    sys_path: Option<Vec<u8>>,
+}
+
+impl Musl<'_> {
+    fn diag(&mut self, message: String) {
+        self.diagnostics.push(Diagnostic { object: None, message });
+    }
+
+    fn interp(&self) -> Vec<u8> {
+        self.target.interp.as_ref().map(|b| b.0.clone()).unwrap_or_default()
+    }
+
+    /// The loader is always mapped; it enters the object list at once (as the interpreter).
+    fn add_ldso(&mut self) {
+        let interp = self.interp();
+        if interp.is_empty() {
+            return;
+        }
+        let abs = self.absolute(&interp);
+        match abs.as_deref().map(|a| self.res.locate(a)) {
+            Some(Ok((loc, facts))) => {
+                let info = match facts.info() {
+                    Ok(i) => i,
+                    Err(e) => {
+                        self.diag(format!("interpreter: {e}"));
+                        return;
+                    }
+                };
+                let mut obj = object_of(Role::Interpreter, loc, None, &info, facts.mode, facts.size);
+                obj.names.push(Bytes(interp.clone()));
+                self.objects.push(obj);
+                let o = self.objects.len() - 1;
+                self.edges.push(Edge { from: 0, name: Bytes(interp.clone()), to: o, via: FoundVia::Interpreter });
+                self.dsos.push(Dso {
+                    object: o,
+                    shortname: None,
+                    name: interp,
+                    file_id: Some(facts.file_id),
+                    needed: Vec::new(),
+                    rpath_orig: None,
+                    needed_by: None,
+                    origin_override: None,
+                });
+                self.ldso = Some(self.dsos.len() - 1);
+            }
+            _ => self.missing.push(Missing {
+                from: 0,
+                name: Bytes(interp.clone()),
+                tried: vec![Attempt {
+                    path: PathBuf::from(OsStr::from_bytes(&interp)),
+                    via: FoundVia::Interpreter,
+                    rejection: Rejection::NotFound,
+                }],
+            }),
+        }
+    }
+
+    fn absolute(&self, p: &[u8]) -> Option<Vec<u8>> {
+        if p.first() == Some(&b'/') {
+            return Some(p.to_vec());
+        }
+        let cwd = self.res.settings.cwd.as_ref()?;
+        Some(join_bytes(cwd.as_os_str().as_bytes(), p))
+    }
+
+    fn load_library(&mut self, name: &[u8], needed_by: Option<usize>) -> Result<Found, Error> {
+        if name.is_empty() {
+            return Ok(Found::Failed(vec![attempt(name, FoundVia::Path, Rejection::OpenError(libc::EINVAL))]));
+        }
+        let is_self = (name.starts_with(b"lib") && RESERVED.iter().any(|r| name[3..].starts_with(r)))
+            || name == self.interp().as_slice();
+        if is_self {
+            return Ok(match self.ldso {
+                Some(l) => Found::Dso(l, FoundVia::MuslReserved),
+                None => Found::Failed(Vec::new()),
+            });
+        }
+        let mut tried = Vec::new();
+        let (opened, via, searched) = if name.contains(&b'/') {
+            match self.open(name) {
+                Ok(o) => (Some((name.to_vec(), o)), FoundVia::Path, false),
+                Err(e) => {
+                    tried.push(attempt(name, FoundVia::Path, rejection_of(e)));
+                    (None, FoundVia::Path, false)
+                }
+            }
+        } else {
+            if let Some(o) = self.dsos.iter().skip(1).position(|d| d.shortname.as_deref() == Some(name)) {
+                return Ok(Found::Dso(o + 1, FoundVia::AlreadyLoaded));
+            }
+            if name.len() > 255 {
+                return Ok(Found::Failed(vec![attempt(
+                    name,
+                    FoundVia::Path,
+                    Rejection::OpenError(libc::ENAMETOOLONG),
+                )]));
+            }
+            let mut r = PathOpen::NotFound;
+            if let Some(llp) = self.res.settings.ld_library_path.clone().filter(|_| !self.res.settings.secure) {
+                r = self.path_open(name, llp.as_bytes(), FoundVia::LdLibraryPath, &mut tried);
+            }
+            let mut via = FoundVia::LdLibraryPath;
+            let mut p = needed_by;
+            while let (PathOpen::NotFound, Some(i)) = (&r, p) {
+                if let Some(rp) = self.fixup_rpath(i) {
+                    via = FoundVia::Rpath { owner: self.dsos[i].object };
+                    r = self.path_open(name, &rp, via.clone(), &mut tried);
+                }
+                p = self.dsos[i].needed_by;
+            }
+            if let PathOpen::NotFound = r {
+                let sys = self.sys_path();
+                via = FoundVia::MuslSystemPath;
+                r = self.path_open(name, &sys, FoundVia::MuslSystemPath, &mut tried);
+            }
+            match r {
+                PathOpen::Opened(path, o) => (Some((path, o)), via, true),
+                _ => (None, via, true),
+            }
+        };
+        let Some((path, walked_id)) = opened else { return Ok(Found::Failed(tried)) };
+        let (file_id, abs) = walked_id;
+        // Same (dev, ino) as a loaded object: reuse it (and give it a shortname).
+        if let Some(i) = self.dsos.iter().position(|d| d.file_id == Some(file_id)) {
+            if self.dsos[i].shortname.is_none() && searched {
+                self.dsos[i].shortname = basename(&self.dsos[i].name).map(|b| b.to_vec());
+            }
+            return Ok(Found::Dso(i, FoundVia::SameFile));
+        }
+        // map_library: no class or machine check; a file that cannot be mapped is an error.
+        let facts = match self.res.open_facts(&abs) {
+            Ok(f) => f,
+            Err(_) => {
+                tried.push(attempt(&path, via, Rejection::OpenError(libc::ENOEXEC)));
+                return Ok(Found::Failed(tried));
+            }
+        };
+        let abi = self.target.abi;
+        match elf::verify_candidate(&facts.head, facts.size, &abi) {
+            Verdict::Accept => {}
+            Verdict::Skip(elf::SkipReason::Class) => {
+                tried.push(attempt(&path, via, Rejection::WrongClass));
+                return Ok(Found::Failed(tried));
+            }
+            Verdict::Skip(elf::SkipReason::Machine) => {
+                tried.push(attempt(&path, via, Rejection::WrongMachine));
+                return Ok(Found::Failed(tried));
+            }
+            Verdict::Fatal(_) => {
+                tried.push(attempt(&path, via, Rejection::OpenError(libc::ENOEXEC)));
+                return Ok(Found::Failed(tried));
+            }
+        }
+        let info = match facts.info() {
+            Ok(i) => i,
+            Err(_) => {
+                tried.push(attempt(&path, via, Rejection::OpenError(libc::ENOEXEC)));
+                return Ok(Found::Failed(tried));
+            }
+        };
+        let loc = match self.res.root().walk(&abs, true) {
+            Ok(w) => crate::model::Location {
+                path: PathBuf::from(OsStr::from_bytes(&abs)),
+                realpath: w.realpath,
+                hops: w.hops,
+            },
+            Err(e) => {
+                tried.push(attempt(&path, via, rejection_of(e)));
+                return Ok(Found::Failed(tried));
+            }
+        };
+        let mut obj = object_of(Role::Library, loc, Some(file_id), &info, facts.mode, facts.size);
+        obj.names.push(Bytes::from(name));
+        obj.loaded_by = needed_by.map(|i| self.dsos[i].object);
+        self.objects.push(obj);
+        let d = info.dynamic.clone().unwrap_or_default();
+        self.dsos.push(Dso {
+            object: self.objects.len() - 1,
+            shortname: if searched { basename(&path).map(|b| b.to_vec()) } else { None },
+            name: path,
+            file_id: Some(file_id),
+            needed: d.needed.clone(),
+            rpath_orig: d.runpath.clone().or(d.rpath.clone()).map(|b| b.0),
+            needed_by,
+            origin_override: None,
+        });
+        Ok(Found::Dso(self.dsos.len() - 1, via))
+    }
+
+    /// `open(2)` inside the root: the file identity and absolute path, or the errno.
+    fn open(&mut self, path: &[u8]) -> Result<(FileId, Vec<u8>), Errno> {
+        let abs = self.absolute(path).ok_or(libc::ENOENT)?;
+        match self.res.root().open(&abs)? {
+            Opened::File(w, _) | Opened::Directory(w) | Opened::Special(w) => Ok((w.file_id(), abs)),
+        }
+    }
+
+    /// `path_open`: split on `:` and newline, skip empty elements, `<elem>/<name>`.
+    fn path_open(&mut self, name: &[u8], s: &[u8], via: FoundVia, tried: &mut Vec<Attempt>) -> PathOpen {
+        for el in s.split(|&b| b == b':' || b == b'\n') {
+            if el.is_empty() {
+                continue;
+            }
+            let mut buf = el.to_vec();
+            buf.push(b'/');
+            buf.extend_from_slice(name);
+            if buf.len() >= BUF_SIZE {
+                continue;
+            }
+            match self.open(&buf) {
+                Ok(o) => return PathOpen::Opened(buf, o),
+                Err(e @ (libc::ENOENT | libc::ENOTDIR | libc::EACCES | libc::ENAMETOOLONG)) => {
+                    tried.push(attempt(&buf, via.clone(), rejection_of(e)));
+                }
+                Err(e) => {
+                    tried.push(attempt(&buf, via.clone(), rejection_of(e)));
+                    return PathOpen::Inhibit;
+                }
+            }
+        }
+        PathOpen::NotFound
+    }
+
+    /// `fixup_rpath`: the object's path string with `$ORIGIN` expanded; `None` when it has
+    /// none or it holds any other `$`.
+    fn fixup_rpath(&self, i: usize) -> Option<Vec<u8>> {
+        let d = &self.dsos[i];
+        let orig = d.rpath_orig.as_ref()?;
+        if !orig.contains(&b'$') {
+            return Some(orig.clone());
+        }
+        let mut k = 0;
+        while let Some(p) = orig[k..].iter().position(|&b| b == b'$') {
+            let t = &orig[k + p..];
+            if !t.starts_with(b"$ORIGIN") && !t.starts_with(b"${ORIGIN}") {
+                return None;
+            }
+            k += p + 1;
+        }
+        let origin: Vec<u8> = match &d.origin_override {
+            Some(o) if d.object == 0 && !self.res.settings.secure => o.clone(),
+            _ if d.object == 0 && self.res.settings.secure => return None,
+            _ => match d.name.iter().rposition(|&b| b == b'/') {
+                Some(0) => Vec::new(),
+                Some(p) => d.name[..p].to_vec(),
+                None => b".".to_vec(),
+            },
+        };
+        let mut out = Vec::new();
+        let mut s = &orig[..];
+        while let Some(p) = s.iter().position(|&b| b == b'$') {
+            out.extend_from_slice(&s[..p]);
+            out.extend_from_slice(&origin);
+            let skip = if s.get(p + 1) == Some(&b'{') { 9 } else { 7 };
+            s = &s[p + skip..];
+        }
+        out.extend_from_slice(s);
+        Some(out)
+    }
+
+    /// The system path: `<prefix>/etc/ld-musl-<arch>.path`, where the prefix is the loader's
+    /// name without its last two components.
+    fn sys_path(&mut self) -> Vec<u8> {
+        if let Some(s) = &self.sys_path {
+            return s.clone();
+        }
+        let name = self.interp();
+        let base = basename(&name).unwrap_or(&name);
+        let arch = base.strip_prefix(b"ld-musl-").and_then(|r| r.strip_suffix(b".so.1")).unwrap_or(b"");
+        let prefix: &[u8] = if name.first() == Some(&b'/') {
+            let slashes: Vec<usize> = name.iter().enumerate().filter(|(_, &b)| b == b'/').map(|(i, _)| i).collect();
+            let z = if slashes.len() >= 2 { slashes[slashes.len() - 2] } else { 0 };
+            &name[..z]
+        } else {
+            b""
+        };
+        let mut file = prefix.to_vec();
+        file.extend_from_slice(b"/etc/ld-musl-");
+        file.extend_from_slice(arch);
+        file.extend_from_slice(b".path");
+        let s = match self.res.root().read(&file, 1 << 20) {
+            Ok(text) => text,
+            Err(libc::ENOENT) => DEFAULT_SYS_PATH.to_vec(),
+            Err(_) => Vec::new(),
+        };
+        self.sys_path = Some(s.clone());
+        s
+    }
+}
+
+enum PathOpen {
+    Opened(Vec<u8>, (FileId, Vec<u8>)),
+    NotFound,
+    Inhibit,
+}
+
+fn basename(p: &[u8]) -> Option<&[u8]> {
+    p.iter().rposition(|&b| b == b'/').map(|i| &p[i + 1..])
+}
+
+fn attempt(path: &[u8], via: FoundVia, rejection: Rejection) -> Attempt {
+    Attempt { path: PathBuf::from(OsStr::from_bytes(path)), via, rejection }
+}
+
+fn rejection_of(e: Errno) -> Rejection {
+    match e {
+        libc::ENOENT => Rejection::NotFound,
+        libc::ENOTDIR => Rejection::NotDirectory,
+        libc::ELOOP => Rejection::SymlinkLoop,
+        libc::EACCES => Rejection::PermissionDenied,
+        e => Rejection::OpenError(e),
+    }
+}

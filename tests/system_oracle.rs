@@ -1,0 +1,192 @@
+//! Differential test against the real loader, every file: for every ELF file under
+//! /usr/bin, /usr/sbin, /usr/lib and /usr/libexec, the set of files depclose resolves equals
+//! the set the host's glibc `ld.so` maps in trace mode (`ld.so --verify FILE`, then
+//! `LD_TRACE_LOADED_OBJECTS=1 ld.so FILE`), "not found" names and load failures included.
+//!
+//! The oracle is an explicit `ld.so FILE` invocation (what `ldd` runs), so depclose is run in
+//! the matching mode: `OriginMode::AsGiven` (the input's `$ORIGIN` and name are the path as
+//! typed, glibc 2.36 `rtld.c`). Any remaining difference must be listed in `KNOWN` with the
+//! loader rule that explains it; an unlisted difference or a listed one that no longer
+//! occurs fails the test.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use depclose::{Closure, Hwcaps, Linkage, OriginMode, Resolver};
+use rayon::prelude::*;
+
+const LDSO: &str = "/lib64/ld-linux-x86-64.so.2";
+const DIRS: &[&str] = &["/usr/bin", "/usr/sbin", "/usr/lib", "/usr/libexec"];
+
+/// Files whose result differs from the loader's for a reason that is not a depclose bug.
+/// (path, the rule that explains it)
+const KNOWN: &[(&str, &str)] = &[];
+
+/// What the loader said about one file.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Oracle {
+    verify: i32,
+    files: BTreeSet<PathBuf>,
+    missing: Vec<String>,
+    fatal: bool,
+    statically_linked: bool,
+}
+
+fn elf_files() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for d in DIRS {
+        for e in walkdir::WalkDir::new(d).follow_links(false).into_iter().filter_map(Result::ok) {
+            if !e.file_type().is_file() {
+                continue;
+            }
+            let mut magic = [0u8; 4];
+            if fs::File::open(e.path()).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"\x7fELF" {
+                out.push(e.path().to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn oracle(file: &Path) -> Oracle {
+    let mut o = Oracle::default();
+    let v = Command::new(LDSO).arg("--verify").arg(file).env_clear().output().expect("run ld.so --verify");
+    o.verify = v.status.code().unwrap_or(-1);
+    if o.verify != 0 && o.verify != 2 {
+        return o;
+    }
+    let out = Command::new(LDSO)
+        .arg(file)
+        .env_clear()
+        .env("LD_TRACE_LOADED_OBJECTS", "1")
+        .current_dir("/")
+        .output()
+        .expect("run ld.so in trace mode");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() || stderr.contains("error while loading shared libraries") {
+        o.fatal = true;
+    }
+    for line in stdout.lines() {
+        let line = line.trim();
+        if line == "statically linked" {
+            o.statically_linked = true;
+            continue;
+        }
+        if let Some((name, rest)) = line.split_once(" => ") {
+            if rest.trim() == "not found" {
+                o.missing.push(name.to_string());
+                continue;
+            }
+            let path = rest.rsplit_once(" (0x").map_or(rest, |(p, _)| p).trim();
+            if !path.is_empty() {
+                o.files.insert(fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path)));
+            }
+        } else if let Some((path, _)) = line.rsplit_once(" (0x") {
+            if path.starts_with('/') {
+                o.files.insert(fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path)));
+            }
+        }
+    }
+    o.missing.sort();
+    o
+}
+
+/// What depclose says, in the oracle's terms. `None`: depclose refuses the file as input.
+fn ours(c: &Closure) -> Oracle {
+    let mut o = Oracle::default();
+    o.files = c.loaded_files().into_iter().map(|p| p.to_path_buf()).collect();
+    o.missing = c.missing.iter().map(|m| m.name.to_string()).collect();
+    o.missing.sort();
+    o.fatal = c.fatal.is_some();
+    o.statically_linked = c.linkage != Linkage::Dynamic;
+    o
+}
+
+/// The comparison: a description of the difference, or `None` when they agree.
+fn compare(theirs: &Oracle, got: &Result<Closure, depclose::Error>) -> Option<String> {
+    let dynamic = theirs.verify == 0 || theirs.verify == 2;
+    let c = match got {
+        Err(_) if !dynamic => return None,
+        Err(e) => return Some(format!("depclose error: {e}")),
+        Ok(c) => c,
+    };
+    if !dynamic {
+        // ld.so refuses it (static, other class or machine, not loadable); depclose must not
+        // claim it loads with this loader.
+        let foreign = c.objects[0].machine != 62 || c.objects[0].class != depclose::Class::Elf64;
+        return (c.linkage == Linkage::Dynamic && !foreign)
+            .then(|| format!("ld.so --verify says {} but depclose resolved it as dynamic", theirs.verify));
+    }
+    let mut mine = ours(c);
+    if theirs.fatal {
+        return (!mine.fatal).then(|| format!("loader aborts, depclose does not: {:?}", mine.files));
+    }
+    if mine.fatal {
+        return Some(format!("depclose reports a load failure the loader does not: {:?}", c.fatal));
+    }
+    let mut want = Oracle { verify: theirs.verify, ..Default::default() };
+    want.files = theirs.files.clone();
+    want.missing = theirs.missing.clone();
+    // The trace omits the interpreter when nothing NEEDs it; it is mapped all the same.
+    if c.interpreter.is_some() && theirs.verify == 0 {
+        if let Ok(p) = fs::canonicalize(LDSO) {
+            want.files.insert(p);
+        }
+    }
+    mine.verify = theirs.verify;
+    mine.statically_linked = false;
+    if mine.files == want.files && mine.missing == want.missing {
+        return None;
+    }
+    let extra: Vec<_> = mine.files.difference(&want.files).collect();
+    let lacking: Vec<_> = want.files.difference(&mine.files).collect();
+    Some(format!(
+        "files only depclose: {extra:?}; files only ld.so: {lacking:?}; missing depclose {:?} vs ld.so {:?}",
+        mine.missing, want.missing
+    ))
+}
+
+#[test]
+fn every_elf_file_under_usr_matches_the_loader() {
+    if !Path::new(LDSO).exists() {
+        panic!("{LDSO} is required: this test compares against the host's glibc loader");
+    }
+    let files = elf_files();
+    assert!(files.len() > 500, "expected thousands of ELF files under /usr, found {}", files.len());
+    let resolver = Resolver::builder().origin(OriginMode::AsGiven).hwcaps(Hwcaps::Host).cwd(Some("/")).build().unwrap();
+    let ours = resolver.closures(&files);
+    let theirs: Vec<Oracle> = files.par_iter().map(|f| oracle(f)).collect();
+
+    let known: BTreeMap<&str, &str> = KNOWN.iter().copied().collect();
+    let mut unexplained = Vec::new();
+    let mut explained = BTreeSet::new();
+    let mut compared = 0usize;
+    for ((file, t), o) in files.iter().zip(&theirs).zip(&ours) {
+        if t.verify == 0 || t.verify == 2 {
+            compared += 1;
+        }
+        if let Some(diff) = compare(t, o) {
+            let name = file.to_string_lossy();
+            if known.contains_key(name.as_ref()) {
+                explained.insert(name.into_owned());
+            } else {
+                unexplained.push(format!("{name}: {diff}"));
+            }
+        }
+    }
+    let stale: Vec<_> = known.keys().filter(|k| !explained.contains(**k)).collect();
+    eprintln!(
+        "system oracle: {} ELF files, {} loadable by {LDSO}, {} unexplained differences, {} explained",
+        files.len(),
+        compared,
+        unexplained.len(),
+        explained.len()
+    );
+    assert!(unexplained.is_empty(), "{} files differ from the loader:\n{}", unexplained.len(), unexplained.join("\n"));
+    assert!(stale.is_empty(), "KNOWN lists files that now agree: {stale:?}");
+}
