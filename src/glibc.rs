@@ -340,7 +340,7 @@ impl<'a> Loader<'a> {
         let mut out: Vec<Vec<u8>> = Vec::new();
         for p in &self.res.settings.preload {
             for part in p.as_bytes().split(|&b| b == b' ' || b == b':') {
-                if !part.is_empty() && !(self.res.settings.secure && part.contains(&b'/')) {
+                if !part.is_empty() && (!self.res.settings.secure || !part.contains(&b'/')) {
                     out.push(part.to_vec());
                 }
             }
@@ -690,6 +690,8 @@ impl<'a> Loader<'a> {
             let mut status = self.status.get(dir).cloned().unwrap_or_else(|| vec![init; nsub]);
             let mut here_any = false;
             let mut found = None;
+            // Indexing, not iterating: `probe` needs `self` mutably inside the loop.
+            #[allow(clippy::needless_range_loop)]
             for cnt in 0..nsub {
                 if status[cnt] == DirStatus::Nonexisting {
                     continue;

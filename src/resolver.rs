@@ -56,13 +56,17 @@ pub(crate) struct Input {
 }
 
 type TargetKey = (Option<Bytes>, u16, bool, u32, bool);
+/// The parsed `ld.so.cache` (once), `None` when absent or unusable.
+type CacheCell = Arc<OnceLock<Option<LdCache>>>;
+/// A derived target profile with the diagnostics its derivation produced.
+type TargetEntry = Arc<(Target, Vec<String>)>;
 
 /// State shared by every closure a resolver computes (and by its threads).
 pub(crate) struct Shared {
     root: Root,
     files: RwLock<HashMap<FileId, Arc<FileFacts>>>,
-    targets: RwLock<HashMap<TargetKey, Arc<(Target, Vec<String>)>>>,
-    caches: RwLock<HashMap<bool, Arc<OnceLock<Option<LdCache>>>>>,
+    targets: RwLock<HashMap<TargetKey, TargetEntry>>,
+    caches: RwLock<HashMap<bool, CacheCell>>,
 }
 
 impl Shared {
@@ -238,7 +242,7 @@ impl Resolver {
         }
     }
 
-    fn target(&self, info: &ElfInfo) -> Arc<(Target, Vec<String>)> {
+    fn target(&self, info: &ElfInfo) -> TargetEntry {
         let key =
             (info.interp.clone(), info.machine, info.class == crate::model::Class::Elf64, info.flags, info.big_endian);
         if let Some(t) = self.shared.targets.read().unwrap_or_else(|e| e.into_inner()).get(&key) {

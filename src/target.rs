@@ -44,8 +44,7 @@ pub(crate) fn loader_facts(image: &[u8]) -> LoaderFacts {
         let start = i + off + 1;
         let mut dirs = Vec::new();
         let mut pos = start;
-        loop {
-            let Some(len) = image[pos..].iter().take(512).position(|&b| b == 0) else { break };
+        while let Some(len) = image[pos..].iter().take(512).position(|&b| b == 0) {
             let s = &image[pos..pos + len];
             if s.len() >= 2 && s[0] == b'/' && s.ends_with(b"/") && s.iter().all(|b| b.is_ascii_graphic()) {
                 dirs.push(Bytes::from(s));

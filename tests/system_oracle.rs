@@ -96,15 +96,17 @@ fn oracle(file: &Path) -> Oracle {
     o
 }
 
-/// What depclose says, in the oracle's terms. `None`: depclose refuses the file as input.
+/// What depclose says, in the oracle's terms.
 fn ours(c: &Closure) -> Oracle {
-    let mut o = Oracle::default();
-    o.files = c.loaded_files().into_iter().map(|p| p.to_path_buf()).collect();
-    o.missing = c.missing.iter().map(|m| m.name.to_string()).collect();
-    o.missing.sort();
-    o.fatal = c.fatal.is_some();
-    o.statically_linked = c.linkage != Linkage::Dynamic;
-    o
+    let mut missing: Vec<String> = c.missing.iter().map(|m| m.name.to_string()).collect();
+    missing.sort();
+    Oracle {
+        verify: 0,
+        files: c.loaded_files().into_iter().map(|p| p.to_path_buf()).collect(),
+        missing,
+        fatal: c.fatal.is_some(),
+        statically_linked: c.linkage != Linkage::Dynamic,
+    }
 }
 
 /// The comparison: a description of the difference, or `None` when they agree.
