@@ -16,7 +16,7 @@ use crate::elf::{self, ElfInfo, SkipReason, Verdict};
 use crate::error::{Error, ErrorKind};
 use crate::model::{
     Attempt, Closure, Diagnostic, Edge, FileId, FoundVia, Libc, Linkage, LoadError, Location, Missing, Object,
-    Rejection, Role, Variant,
+    Rejection, Role,
 };
 use crate::resolver::{FileFacts, Input, Resolver};
 use crate::root::{dirname_bytes, join_bytes, Errno};
@@ -52,10 +52,29 @@ enum DirStatus {
 }
 
 /// A candidate that passed `open_verify`.
-struct Candidate {
+#[derive(Clone)]
+pub(crate) struct Candidate {
     realname: Vec<u8>,
     facts: Arc<FileFacts>,
+    /// Canonical in-root path and symlink hops of `realname`.
+    realpath: PathBuf,
+    hops: Vec<crate::model::Hop>,
 }
+
+/// A search outcome that does not depend on the modelled process's `errno` history, shared
+/// by every closure of a resolver (see [`Loader::search`]).
+pub(crate) struct CachedSearch {
+    /// The candidate and the index of the stage that found it (`usize::MAX - 1` for the
+    /// cache, `usize::MAX` for the default directories).
+    found: Option<(Candidate, usize)>,
+    tried: Vec<(usize, Attempt)>,
+}
+
+/// Key of a shared search: target, name, every directory list searched, `DF_1_NODEFLIB`.
+pub(crate) type SearchKey = (usize, Vec<u8>, Vec<Vec<Vec<u8>>>, bool);
+
+const STAGE_CACHE: usize = usize::MAX - 1;
+const STAGE_DEFAULT: usize = usize::MAX;
 
 enum Probe {
     Found(Candidate),
@@ -86,6 +105,8 @@ pub(crate) struct Loader<'a> {
     status: HashMap<Vec<u8>, Vec<DirStatus>>,
     /// The modelled process's `errno`, which `open_path` consults after each directory.
     errno: Errno,
+    /// Set when the current search saw an errno other than ENOENT/EACCES.
+    weird: bool,
     /// `LD_LIBRARY_PATH` directories, expanded once (`_dl_init_paths`).
     llp: Option<Vec<Vec<u8>>>,
     /// Expanded `DT_RPATH` / `DT_RUNPATH` lists per map (`l_rpath_dirs`, `l_runpath_dirs`).
@@ -104,6 +125,7 @@ impl<'a> Loader<'a> {
             diagnostics: input.diagnostics.iter().map(|m| Diagnostic { object: None, message: m.clone() }).collect(),
             status: HashMap::new(),
             errno: libc::ENOENT,
+            weird: false,
             llp: None,
             rpath_cache: HashMap::new(),
         };
@@ -286,7 +308,7 @@ impl<'a> Loader<'a> {
     fn add_rtld(&mut self, interp: &Bytes) {
         let res = self.res;
         let path = self.absolute(interp.as_bytes());
-        let located = path.as_ref().and_then(|p| res.locate(p).ok());
+        let located = path.as_ref().and_then(|p| res.locate_cached(p));
         let Some((loc, facts)) = located else {
             if self.target.interp_from_input {
                 self.missing.push(Missing {
@@ -522,9 +544,8 @@ impl<'a> Loader<'a> {
         }
 
         let mut tried = Vec::new();
-        let mut found_other_class = false;
         let found: Option<(Candidate, FoundVia)> = if !name.contains(&b'/') {
-            self.search(req, name, &mut tried, &mut found_other_class)?
+            self.search(req, name, &mut tried)?
         } else {
             // expand_dynamic_string_token again, then open the path directly.
             let realname = if dst_count(name) > 0 { self.substitute(req, name) } else { Some(name.to_vec()) };
@@ -533,7 +554,6 @@ impl<'a> Loader<'a> {
                 Some(rn) => match self.probe(&rn)? {
                     Probe::Found(c) => Some((c, FoundVia::Path)),
                     Probe::Skip(r) => {
-                        found_other_class |= r == Rejection::WrongClass;
                         tried.push(attempt(&rn, FoundVia::Path, r));
                         None
                     }
@@ -545,7 +565,6 @@ impl<'a> Loader<'a> {
                 },
             }
         };
-        let _ = found_other_class;
         let Some((cand, via)) = found else { return Ok(Mapped::NotFound(tried)) };
 
         // _dl_map_object_from_fd: same (dev, ino) as a loaded object => reuse it.
@@ -571,18 +590,13 @@ impl<'a> Loader<'a> {
         // _dl_new_object: l_origin is the directory of the (absolute) path string.
         let abs = self.absolute(&cand.realname);
         let origin = abs.as_deref().map(dirname_bytes);
-        let location = match abs.as_deref().map(|p| self.res.root().walk(p, true)) {
-            Some(Ok(w)) => Location {
-                path: PathBuf::from(OsStr::from_bytes(abs.as_deref().unwrap_or_default())),
-                realpath: w.realpath,
-                hops: w.hops,
-            },
-            _ => return Err(fatal(&cand.realname, "cannot resolve path", None)),
-        };
+        let Some(abs) = abs else { return Err(fatal(&cand.realname, "relative path and no working directory", None)) };
+        let location =
+            Location { path: PathBuf::from(OsStr::from_bytes(&abs)), realpath: cand.realpath, hops: cand.hops };
         let mut obj = object_of(Role::Library, location, Some(id), &info, cand.facts.mode, cand.facts.size);
         obj.names = vec![Bytes::from(name)];
         obj.loaded_by = Some(self.obj_of(req));
-        obj.variants = self.variants(&obj.location);
+        obj.variants = self.res.variants(&obj.location);
         if let Some(s) = &obj.soname {
             if s.as_bytes() == name {
                 // Already covered by the request name.
@@ -605,73 +619,125 @@ impl<'a> Loader<'a> {
         Ok(Mapped::Object(self.maps.len() - 1, via))
     }
 
-    /// The search for a name without a slash (`_dl_map_object`, 2.36 order).
-    fn search(
-        &mut self,
-        req: usize,
-        name: &[u8],
-        tried: &mut Vec<Attempt>,
-        other_class: &mut bool,
-    ) -> Result<Option<(Candidate, FoundVia)>, Fatal> {
+    /// The directory lists searched before the cache, in order (`_dl_map_object`, 2.36):
+    /// the DT_RPATH of the requester and of each of its first loaders (unless the requester
+    /// has DT_RUNPATH), the executable's if the chain missed it, `LD_LIBRARY_PATH`, the
+    /// requester's DT_RUNPATH.
+    fn stages(&mut self, req: usize) -> Vec<(FoundVia, Vec<Vec<u8>>)> {
+        let mut stages = Vec::new();
         let has_runpath = self.maps[req].info.dynamic.as_ref().is_some_and(|d| d.runpath.is_some());
         if !has_runpath {
             let mut did_main = false;
             let mut cur = Some(req);
             while let Some(i) = cur {
                 if let Some(dirs) = self.rpath_dirs(i, false) {
-                    let via = FoundVia::Rpath { owner: self.obj_of(i) };
-                    if let Some(c) = self.open_path(name, &dirs, via.clone(), tried, other_class)? {
-                        return Ok(Some((c, via)));
-                    }
+                    stages.push((FoundVia::Rpath { owner: self.obj_of(i) }, dirs));
                     did_main |= i == 0;
                 }
                 cur = self.maps[i].loader;
             }
             if !did_main {
                 if let Some(dirs) = self.rpath_dirs(0, false) {
-                    let via = FoundVia::Rpath { owner: 0 };
-                    if let Some(c) = self.open_path(name, &dirs, via.clone(), tried, other_class)? {
-                        return Ok(Some((c, via)));
-                    }
+                    stages.push((FoundVia::Rpath { owner: 0 }, dirs));
                 }
             }
         }
         if let Some(dirs) = self.llp.clone() {
-            if let Some(c) = self.open_path(name, &dirs, FoundVia::LdLibraryPath, tried, other_class)? {
-                return Ok(Some((c, FoundVia::LdLibraryPath)));
-            }
+            stages.push((FoundVia::LdLibraryPath, dirs));
         }
         if has_runpath {
             if let Some(dirs) = self.rpath_dirs(req, true) {
-                if let Some(c) = self.open_path(name, &dirs, FoundVia::Runpath, tried, other_class)? {
-                    return Ok(Some((c, FoundVia::Runpath)));
-                }
+                stages.push((FoundVia::Runpath, dirs));
             }
         }
+        stages
+    }
+
+    /// The search for a name without a slash, then the cache and the default directories.
+    ///
+    /// The outcome is a function of the file system and the directory lists, except where
+    /// an `open` fails with an errno other than ENOENT/EACCES (then glibc's per-directory
+    /// status memory and `errno` decide whether the rest of a list is abandoned). Outcomes
+    /// without such an errno are shared between closures through the resolver's cache.
+    fn search(
+        &mut self,
+        req: usize,
+        name: &[u8],
+        tried: &mut Vec<Attempt>,
+    ) -> Result<Option<(Candidate, FoundVia)>, Fatal> {
+        let stages = self.stages(req);
         let nodeflib = self.maps[req].info.flags_1() & elf::DF_1_NODEFLIB != 0;
+        let via_of = |stage: usize, stages: &[(FoundVia, Vec<Vec<u8>>)]| match stage {
+            STAGE_CACHE => FoundVia::LdCache,
+            STAGE_DEFAULT => FoundVia::DefaultDir,
+            i => stages[i].0.clone(),
+        };
+        let clean_start = self.errno == libc::ENOENT || self.errno == libc::EACCES;
+        let key: SearchKey = (
+            self.target as *const Target as usize,
+            name.to_vec(),
+            stages.iter().map(|(_, d)| d.clone()).collect(),
+            nodeflib,
+        );
+        if clean_start {
+            if let Some(hit) = self.res.cached_search(&key) {
+                tried.extend(hit.tried.iter().map(|(st, a)| Attempt { via: via_of(*st, &stages), ..a.clone() }));
+                return Ok(hit.found.as_ref().map(|(c, st)| (c.clone(), via_of(*st, &stages))));
+            }
+        }
+        self.weird = false;
+        let mut log: Vec<(usize, Attempt)> = Vec::new();
+        let found = self.search_uncached(name, &stages, nodeflib, &mut log)?;
+        if clean_start && !self.weird {
+            self.res.store_search(key, CachedSearch { found: found.clone(), tried: log.clone() });
+        }
+        tried.extend(log.into_iter().map(|(st, a)| Attempt { via: via_of(st, &stages), ..a }));
+        Ok(found.map(|(c, st)| (c, via_of(st, &stages))))
+    }
+
+    fn search_uncached(
+        &mut self,
+        name: &[u8],
+        stages: &[(FoundVia, Vec<Vec<u8>>)],
+        nodeflib: bool,
+        log: &mut Vec<(usize, Attempt)>,
+    ) -> Result<Option<(Candidate, usize)>, Fatal> {
+        for (i, (via, dirs)) in stages.iter().enumerate() {
+            if let Some(c) = self.open_path(name, dirs, via.clone(), i, log)? {
+                return Ok(Some((c, i)));
+            }
+        }
         if let Some(cached) = self.res.cache_lookup(self.target, name) {
             let rejected = nodeflib && self.target.system_dirs.iter().any(|d| cached.starts_with(d.as_bytes()));
             if rejected {
-                tried.push(attempt(&cached, FoundVia::LdCache, Rejection::NoDefaultLib));
+                log.push((STAGE_CACHE, attempt(&cached, FoundVia::LdCache, Rejection::NoDefaultLib)));
             } else {
                 match self.probe(&cached)? {
-                    Probe::Found(c) => return Ok(Some((c, FoundVia::LdCache))),
-                    Probe::Skip(r) => {
-                        *other_class |= r == Rejection::WrongClass;
-                        tried.push(attempt(&cached, FoundVia::LdCache, r));
+                    Probe::Found(c) => return Ok(Some((c, STAGE_CACHE))),
+                    Probe::Skip(r) => log.push((STAGE_CACHE, attempt(&cached, FoundVia::LdCache, r))),
+                    Probe::Open(e) => {
+                        self.note_errno(e);
+                        log.push((STAGE_CACHE, attempt(&cached, FoundVia::LdCache, rejection_of(e))));
                     }
-                    Probe::Open(e) => tried.push(attempt(&cached, FoundVia::LdCache, rejection_of(e))),
                     Probe::Fatal(msg, detail) => return Err(fatal(&cached, msg, detail)),
                 }
             }
         }
         if !nodeflib {
             let dirs: Vec<Vec<u8>> = self.target.default_dirs.iter().map(|d| d.0.clone()).collect();
-            if let Some(c) = self.open_path(name, &dirs, FoundVia::DefaultDir, tried, other_class)? {
-                return Ok(Some((c, FoundVia::DefaultDir)));
+            if let Some(c) = self.open_path(name, &dirs, FoundVia::DefaultDir, STAGE_DEFAULT, log)? {
+                return Ok(Some((c, STAGE_DEFAULT)));
             }
         }
         Ok(None)
+    }
+
+    /// Remember that an errno other than ENOENT/EACCES was seen (the search is then not
+    /// shared, see [`Loader::search`]).
+    fn note_errno(&mut self, e: Errno) {
+        if e != libc::ENOENT && e != libc::EACCES {
+            self.weird = true;
+        }
     }
 
     /// `open_path`: every directory, every probe suffix; the errno rules of 2.36.
@@ -680,8 +746,8 @@ impl<'a> Loader<'a> {
         name: &[u8],
         dirs: &[Vec<u8>],
         via: FoundVia,
-        tried: &mut Vec<Attempt>,
-        other_class: &mut bool,
+        stage: usize,
+        log: &mut Vec<(usize, Attempt)>,
     ) -> Result<Option<Candidate>, Fatal> {
         let nsub = self.target.subdirs.len();
         for dir in dirs {
@@ -707,13 +773,13 @@ impl<'a> Loader<'a> {
                     Probe::Found(c) => found = Some(c),
                     Probe::Skip(r) => {
                         self.errno = libc::ENOENT;
-                        *other_class |= r == Rejection::WrongClass;
-                        tried.push(attempt(&buf, via.clone(), r));
+                        log.push((stage, attempt(&buf, via.clone(), r)));
                     }
                     Probe::Open(e) => {
                         self.errno = e;
+                        self.note_errno(e);
                         if sub.is_empty() || e != libc::ENOENT {
-                            tried.push(attempt(&buf, via.clone(), rejection_of(e)));
+                            log.push((stage, attempt(&buf, via.clone(), rejection_of(e))));
                         }
                     }
                     Probe::Fatal(msg, detail) => return Err(fatal(&buf, msg, detail)),
@@ -730,6 +796,7 @@ impl<'a> Loader<'a> {
                             Ok(false) => DirStatus::Nonexisting,
                             Err(e) => {
                                 self.errno = e;
+                                self.note_errno(e);
                                 DirStatus::Nonexisting
                             }
                         }
@@ -763,58 +830,19 @@ impl<'a> Loader<'a> {
             self.diag(None, format!("{}: relative path and no working directory configured", Bytes::from(path)));
             return Ok(Probe::Open(libc::ENOENT));
         };
-        let facts = match self.res.open_facts(&abs) {
+        let (facts, walked) = match self.res.open_facts(&abs) {
             Ok(f) => f,
             Err(OpenFailure::Errno(e)) => return Ok(Probe::Open(e)),
             Err(OpenFailure::Fatal(msg, detail)) => return Ok(Probe::Fatal(msg, detail)),
         };
         Ok(match elf::verify_candidate(&facts.head, facts.size, &self.target.abi) {
-            Verdict::Accept => Probe::Found(Candidate { realname: path.to_vec(), facts }),
+            Verdict::Accept => {
+                Probe::Found(Candidate { realname: path.to_vec(), facts, realpath: walked.realpath, hops: walked.hops })
+            }
             Verdict::Skip(SkipReason::Class) => Probe::Skip(Rejection::WrongClass),
             Verdict::Skip(SkipReason::Machine) => Probe::Skip(Rejection::WrongMachine),
             Verdict::Fatal(msg) => Probe::Fatal(msg, None),
         })
-    }
-
-    /// Other copies of a library for other CPU levels: `D/name` and `D/glibc-hwcaps/*/name`.
-    fn variants(&self, loc: &Location) -> Vec<Variant> {
-        let p = loc.path.as_os_str().as_bytes();
-        let Some(slash) = p.iter().rposition(|&b| b == b'/') else { return Vec::new() };
-        let (dir, name) = (&p[..slash], &p[slash + 1..]);
-        // D is the directory above glibc-hwcaps/<x> when the file came from there.
-        let base: &[u8] = match dir.iter().rposition(|&b| b == b'/') {
-            Some(s2) if dir[..s2].ends_with(b"/glibc-hwcaps") => &dir[..s2 - b"/glibc-hwcaps".len()],
-            _ => dir,
-        };
-        let root = self.res.root();
-        let mut out = Vec::new();
-        let mut cands: Vec<(Vec<u8>, Vec<u8>)> = vec![(Vec::new(), join_bytes(base, name))];
-        let hw = join_bytes(base, b"glibc-hwcaps");
-        if let Ok(subs) = root.read_dir(&hw) {
-            for s in subs {
-                let mut sub = b"glibc-hwcaps/".to_vec();
-                sub.extend_from_slice(s.as_bytes());
-                cands.push((sub, join_bytes(&join_bytes(&hw, s.as_bytes()), name)));
-            }
-        }
-        for (sub, cand) in cands {
-            if cand == p {
-                continue;
-            }
-            if let Ok(w) = root.walk(&cand, true) {
-                if w.metadata.is_file() && w.realpath != loc.realpath {
-                    out.push(Variant {
-                        subdir: Bytes(sub),
-                        location: Location {
-                            path: PathBuf::from(OsStr::from_bytes(&cand)),
-                            realpath: w.realpath,
-                            hops: w.hops,
-                        },
-                    });
-                }
-            }
-        }
-        out
     }
 }
 

@@ -159,8 +159,8 @@ impl Musl<'_> {
             return;
         }
         let abs = self.absolute(&interp);
-        match abs.as_deref().map(|a| self.res.locate(a)) {
-            Some(Ok((loc, facts))) => {
+        match abs.as_deref().and_then(|a| self.res.locate_cached(a)) {
+            Some((loc, facts)) => {
                 let info = match facts.info() {
                     Ok(i) => i,
                     Err(e) => {
@@ -271,7 +271,7 @@ impl Musl<'_> {
         }
         // map_library: no class or machine check; a file that cannot be mapped is an error.
         let facts = match self.res.open_facts(&abs) {
-            Ok(f) => f,
+            Ok((f, _)) => f,
             Err(_) => {
                 tried.push(attempt(&path, via, Rejection::OpenError(libc::ENOEXEC)));
                 return Ok(Found::Failed(tried));

@@ -15,10 +15,10 @@ use crate::bytes::Bytes;
 use crate::config::{CacheSource, OriginMode, ResolverBuilder, Settings};
 use crate::elf::{self, ElfInfo, ParseError};
 use crate::error::{Error, ErrorKind};
-use crate::glibc::{Loader, OpenFailure};
+use crate::glibc::{CachedSearch, Loader, OpenFailure, SearchKey};
 use crate::ld_cache::{LdCache, Lookup};
-use crate::model::{Closure, FileId, Location};
-use crate::root::{dirname_bytes, errno_text, Opened, Root};
+use crate::model::{Closure, FileId, Location, Variant};
+use crate::root::{dirname_bytes, errno_text, join_bytes, Opened, Root, Walked};
 use crate::target::Target;
 
 /// How many leading bytes of a file are kept for the loader's header checks.
@@ -67,6 +67,9 @@ pub(crate) struct Shared {
     files: RwLock<HashMap<FileId, Arc<FileFacts>>>,
     targets: RwLock<HashMap<TargetKey, TargetEntry>>,
     caches: RwLock<HashMap<bool, CacheCell>>,
+    searches: RwLock<HashMap<SearchKey, Arc<CachedSearch>>>,
+    located: RwLock<HashMap<Vec<u8>, Option<(Location, Arc<FileFacts>)>>>,
+    variants: RwLock<HashMap<PathBuf, Vec<Variant>>>,
 }
 
 impl Shared {
@@ -76,6 +79,9 @@ impl Shared {
             files: RwLock::new(HashMap::new()),
             targets: RwLock::new(HashMap::new()),
             caches: RwLock::new(HashMap::new()),
+            searches: RwLock::new(HashMap::new()),
+            located: RwLock::new(HashMap::new()),
+            variants: RwLock::new(HashMap::new()),
         }
     }
 }
@@ -185,8 +191,7 @@ impl Resolver {
     }
 
     fn closure_at(&self, given: &Path, in_root: &[u8]) -> Result<Closure, Error> {
-        let walked = self.root().walk(in_root, true).map_err(|e| io_err(given, e))?;
-        let facts = self.open_facts(in_root).map_err(|f| match f {
+        let (facts, walked) = self.open_facts(in_root).map_err(|f| match f {
             OpenFailure::Errno(e) => io_err(given, e),
             OpenFailure::Fatal(m, d) => Error::new(
                 ErrorKind::Io,
@@ -254,16 +259,29 @@ impl Resolver {
         t
     }
 
+    /// [`Resolver::locate`], remembered per path (for interpreters, which every closure of a
+    /// target shares).
+    pub(crate) fn locate_cached(&self, abs: &[u8]) -> Option<(Location, Arc<FileFacts>)> {
+        if let Some(hit) = self.shared.located.read().unwrap_or_else(|e| e.into_inner()).get(abs) {
+            return hit.clone();
+        }
+        let v = self.locate(abs).ok();
+        self.shared.located.write().unwrap_or_else(|e| e.into_inner()).insert(abs.to_vec(), v.clone());
+        v
+    }
+
     /// Walk an absolute in-root path and read the file's facts.
     pub(crate) fn locate(&self, abs: &[u8]) -> Result<(Location, Arc<FileFacts>), Error> {
         let p = Path::new(OsStr::from_bytes(abs));
-        let w = self.root().walk(abs, true).map_err(|e| io_err(p, e))?;
-        let facts = self.open_facts(abs).map_err(|_| Error::new(ErrorKind::Io, p, "cannot read"))?;
+        let (facts, w) = self.open_facts(abs).map_err(|f| match f {
+            OpenFailure::Errno(e) => io_err(p, e),
+            OpenFailure::Fatal(m, _) => Error::new(ErrorKind::Io, p, m),
+        })?;
         Ok((Location { path: p.to_path_buf(), realpath: w.realpath, hops: w.hops }, facts))
     }
 
     /// Open an absolute in-root path and read (or fetch from the cache) its facts.
-    pub(crate) fn open_facts(&self, abs: &[u8]) -> Result<Arc<FileFacts>, OpenFailure> {
+    pub(crate) fn open_facts(&self, abs: &[u8]) -> Result<(Arc<FileFacts>, Walked), OpenFailure> {
         let (walked, file) = match self.root().open(abs).map_err(OpenFailure::Errno)? {
             Opened::File(w, f) => (w, f),
             Opened::Directory(_) => {
@@ -278,7 +296,7 @@ impl Resolver {
         };
         let id = walked.file_id();
         if let Some(f) = self.shared.files.read().unwrap_or_else(|e| e.into_inner()).get(&id) {
-            return Ok(f.clone());
+            return Ok((f.clone(), walked));
         }
         let meta = &walked.metadata;
         if meta.len() > self.settings.limits.max_file_bytes {
@@ -292,7 +310,7 @@ impl Resolver {
             // returning (only owned facts escape). A file truncated concurrently by another
             // process could raise SIGBUS; depclose assumes the tree it reads is not being
             // modified, as the real loader does.
-            match unsafe { memmap2::Mmap::map(&file) } {
+            match unsafe { memmap2::MmapOptions::new().len(meta.len() as usize).map(&file) } {
                 Ok(map) => self.facts_from(host, meta, &map),
                 Err(e) => {
                     return Err(OpenFailure::Fatal(
@@ -304,7 +322,7 @@ impl Resolver {
         };
         let facts = Arc::new(facts);
         self.shared.files.write().unwrap_or_else(|e| e.into_inner()).insert(id, facts.clone());
-        Ok(facts)
+        Ok((facts, walked))
     }
 
     fn facts_from(&self, path: PathBuf, meta: &std::fs::Metadata, data: &[u8]) -> FileFacts {
@@ -317,6 +335,61 @@ impl Resolver {
             parsed,
             path,
         }
+    }
+
+    /// A search outcome shared between closures, if one was stored.
+    pub(crate) fn cached_search(&self, key: &SearchKey) -> Option<Arc<CachedSearch>> {
+        self.shared.searches.read().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
+    }
+
+    /// Share a search outcome.
+    pub(crate) fn store_search(&self, key: SearchKey, value: CachedSearch) {
+        self.shared.searches.write().unwrap_or_else(|e| e.into_inner()).insert(key, Arc::new(value));
+    }
+
+    /// Other copies of a library for other CPU levels: `D/name` and `D/glibc-hwcaps/*/name`.
+    pub(crate) fn variants(&self, loc: &Location) -> Vec<Variant> {
+        if let Some(v) = self.shared.variants.read().unwrap_or_else(|e| e.into_inner()).get(&loc.path) {
+            return v.clone();
+        }
+        let p = loc.path.as_os_str().as_bytes();
+        let Some(slash) = p.iter().rposition(|&b| b == b'/') else { return Vec::new() };
+        let (dir, name) = (&p[..slash], &p[slash + 1..]);
+        // D is the directory above glibc-hwcaps/<x> when the file came from there.
+        let base: &[u8] = match dir.iter().rposition(|&b| b == b'/') {
+            Some(s2) if dir[..s2].ends_with(b"/glibc-hwcaps") => &dir[..s2 - b"/glibc-hwcaps".len()],
+            _ => dir,
+        };
+        let root = self.root();
+        let mut out = Vec::new();
+        let mut cands: Vec<(Vec<u8>, Vec<u8>)> = vec![(Vec::new(), join_bytes(base, name))];
+        let hw = join_bytes(base, b"glibc-hwcaps");
+        if let Ok(subs) = root.read_dir(&hw) {
+            for s in subs {
+                let mut sub = b"glibc-hwcaps/".to_vec();
+                sub.extend_from_slice(s.as_bytes());
+                cands.push((sub, join_bytes(&join_bytes(&hw, s.as_bytes()), name)));
+            }
+        }
+        for (sub, cand) in cands {
+            if cand == p {
+                continue;
+            }
+            if let Ok(w) = root.walk(&cand, true) {
+                if w.metadata.is_file() && w.realpath != loc.realpath {
+                    out.push(Variant {
+                        subdir: Bytes(sub),
+                        location: Location {
+                            path: PathBuf::from(OsStr::from_bytes(&cand)),
+                            realpath: w.realpath,
+                            hops: w.hops,
+                        },
+                    });
+                }
+            }
+        }
+        self.shared.variants.write().unwrap_or_else(|e| e.into_inner()).insert(loc.path.clone(), out.clone());
+        out
     }
 
     /// glibc's cache step: the one path the root's `ld.so.cache` gives for `name`.

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Run every test of depclose, installing what the tests need on a fresh Debian 12 machine.
+#
+#   scripts/test.sh            # everything
+#   scripts/test.sh --quick    # skip the slow end-to-end and foreign-architecture tests
+#
+# Needs root for apt-get and for the chroot-based tests (as CI runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+# --- Debian packages the tests use -------------------------------------------------------
+# gcc/binutils/patchelf: fixtures-elf builds; musl-tools: musl fixtures; redis-server and
+# redis-tools: the rootfs end-to-end test; libtree: the comparison benchmark;
+# qemu-user-static: the foreign-architecture oracle; file: a sanity helper.
+packages=(gcc libc6-dev binutils patchelf musl-tools redis-server redis-tools libtree
+          qemu-user-static python3 curl git xz-utils zstd)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The Debian package starts a redis server; the tests start their own.
+systemctl stop redis-server 2>/dev/null || service redis-server stop 2>/dev/null || true
+
+# --- Rust checks ----------------------------------------------------------------------------
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --all-targets --all-features -- -D warnings
+echo "== cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --quiet
+echo "== cargo build (library only, no default features)"
+cargo build --no-default-features --quiet
+
+# --- Tests ----------------------------------------------------------------------------------
+export DEPCLOSE_REQUIRE_FOREIGN="${DEPCLOSE_REQUIRE_FOREIGN:-1}"
+if [ "$quick" = 1 ]; then
+  export DEPCLOSE_REQUIRE_FOREIGN=0 DEPCLOSE_SKIP_SLOW=1
+fi
+echo "== cargo test (release: the system-wide oracle compares thousands of files)"
+cargo test --release --all-features
