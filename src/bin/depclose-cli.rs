@@ -1,2 +1,472 @@
-//! depclose-cli (placeholder: being written).
-fn main() {}
+//! `depclose-cli`: print the shared-library closure of ELF programs, without running them, and
+//! build a deterministic rootfs from it.
+//!
+//! A thin shell over the library: clap [`Opts`] are validated into a [`Config`], which builds
+//! the [`depclose::Resolver`] and drives [`depclose::emit`]. Everything the library must not
+//! do itself (read `LD_LIBRARY_PATH`, `SOURCE_DATE_EPOCH` and the working directory, look at
+//! terminals, print) happens here.
+//!
+//! Exit status: 0 when every closure is complete; 1 when some library is not found or the
+//! loader would abort (what was found is still printed and written); 2 on a usage error, an
+//! unreadable or invalid input, or an output that cannot be written (no output file is then
+//! left behind). A closed stdout (`| head`) ends the program quietly with 0.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt::Display;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context};
+use clap::{Parser, ValueEnum};
+use rayon::prelude::*;
+
+use depclose::emit::{self, AtomicFile, Compression, DirOptions, Rootfs, TarOptions, TextOptions};
+use depclose::{Closure, Hwcaps, Resolver};
+
+/// Output format on stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// glibc `ldd` layout (`\tNAME => PATH (0x0000000000000000)`), scripts keep working.
+    Ldd,
+    /// Dependency tree with how each library was found (libtree style).
+    Tree,
+    /// Closures (nodes, edges with reasons, misses with the paths tried) and the manifest.
+    Json,
+    /// One canonical path per line for every file the loader maps.
+    Paths,
+}
+
+/// Command-line options, as parsed.
+#[derive(Debug, Parser)]
+#[command(
+    name = "depclose-cli",
+    version,
+    about = "Print the exact shared-library closure of ELF programs without running them, \
+             and build a reproducible rootfs from it.",
+    after_help = "Exit status: 0 all resolved; 1 a library is missing or the loader would abort; \
+                  2 usage error, unreadable or invalid input, unwritable output.\n\
+                  Environment: LD_LIBRARY_PATH (as ldd; root / only), SOURCE_DATE_EPOCH (archive mtimes)."
+)]
+struct Opts {
+    /// ELF programs or libraries (paths inside the root when --root is given).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+
+    /// Output on stdout. Default: ldd, or nothing when --tar, --dir, --manifest or
+    /// --dockerfile is given.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<Format>,
+
+    /// Print the chains of requests that bring NAME (a name, soname, path or file name) in.
+    #[arg(long, value_name = "NAME", conflicts_with = "format")]
+    why: Option<OsString>,
+
+    /// Directory that plays / (a sysroot, unpacked image layers). Default: /.
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+
+    /// LD_LIBRARY_PATH to model. Default: the environment's LD_LIBRARY_PATH when the root is
+    /// /, as ldd; none otherwise. '' for none.
+    #[arg(long, value_name = "PATH")]
+    ld_library_path: Option<OsString>,
+
+    /// Value of $PLATFORM. Default: derived from the target's machine.
+    #[arg(long, value_name = "NAME")]
+    platform: Option<OsString>,
+
+    /// glibc-hwcaps level to resolve for: host, none, x86-64-v2, x86-64-v3, x86-64-v4, or a
+    /// comma-separated list of subdirectories. Given, the rootfs keeps only the copies that
+    /// level loads; by default the host level is resolved and every variant is shipped.
+    #[arg(long, value_name = "LEVEL")]
+    hwcaps: Option<String>,
+
+    /// Working directory of the modelled process (in the root), for relative names.
+    /// Default: the current directory when the root is /.
+    #[arg(long, value_name = "DIR")]
+    cwd: Option<PathBuf>,
+
+    /// Worker threads; 0 = one per CPU. Output does not depend on it.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+
+    /// Write the rootfs as a tarball (.tar, .tar.gz or .tgz), reproducibly.
+    #[arg(long, value_name = "FILE")]
+    tar: Option<PathBuf>,
+
+    /// Write the rootfs as a directory (must not exist, or be empty).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+
+    /// Write the rootfs manifest (JSON: path, kind, mode, size, sha256, target, reasons).
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
+
+    /// Also put this path (in the root) in the rootfs: a file, or a directory and everything
+    /// under it; the libraries its ELF files need come too. Repeatable.
+    #[arg(long = "add", value_name = "PATH")]
+    add: Vec<PathBuf>,
+
+    /// Write a Dockerfile (FROM scratch, ADD the tarball, ENTRYPOINT the first FILE). Needs --tar.
+    #[arg(long, value_name = "FILE", requires = "tar")]
+    dockerfile: Option<PathBuf>,
+}
+
+/// Exit status, most severe wins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Exit {
+    Complete = 0,
+    Missing = 1,
+    Error = 2,
+}
+
+/// What stdout shows.
+#[derive(Clone, Debug)]
+enum Report {
+    None,
+    Format(Format),
+    Why(Vec<u8>),
+}
+
+/// Validated settings.
+struct Config {
+    resolver: Resolver,
+    root_is_host: bool,
+    files: Vec<PathBuf>,
+    report: Report,
+    text: TextOptions,
+    tar: Option<(PathBuf, Compression)>,
+    dir: Option<PathBuf>,
+    manifest: Option<PathBuf>,
+    dockerfile: Option<PathBuf>,
+    add: Vec<PathBuf>,
+    variants: bool,
+    mtime: u64,
+}
+
+impl Config {
+    fn new(o: Opts) -> anyhow::Result<Config> {
+        let root = o.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+        let root_is_host = std::fs::canonicalize(&root).map(|r| r == Path::new("/")).unwrap_or(false);
+        let mut b = Resolver::builder();
+        b.root(&root);
+        let llp = match &o.ld_library_path {
+            Some(v) => Some(v.clone()),
+            None if root_is_host => std::env::var_os("LD_LIBRARY_PATH"),
+            None => None,
+        };
+        b.ld_library_path(llp.filter(|v| !v.is_empty()));
+        let cwd = match &o.cwd {
+            Some(c) => Some(c.clone()),
+            None if root_is_host => std::env::current_dir().ok(),
+            None => None,
+        };
+        b.cwd(cwd);
+        b.platform(o.platform.clone());
+        if let Some(h) = &o.hwcaps {
+            b.hwcaps(parse_hwcaps(h)?);
+        }
+        if let Some(n) = o.threads {
+            b.threads(n);
+            // Hashing and batch work use rayon's global pool; only the first call can set it.
+            let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+        }
+        let resolver = b.build().map_err(|e| anyhow!("{e}"))?;
+        let tar = match &o.tar {
+            Some(p) => Some((p.clone(), compression_for(p)?)),
+            None => None,
+        };
+        let writes = o.tar.is_some() || o.dir.is_some() || o.manifest.is_some() || o.dockerfile.is_some();
+        let report = match (&o.why, o.format) {
+            (Some(q), _) => Report::Why(q.as_bytes().to_vec()),
+            (None, Some(f)) => Report::Format(f),
+            (None, None) if writes => Report::None,
+            (None, None) => Report::Format(Format::Ldd),
+        };
+        let mtime = match std::env::var_os("SOURCE_DATE_EPOCH").filter(|v| !v.is_empty()) {
+            None => 0,
+            Some(v) => v
+                .to_str()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or_else(|| anyhow!("SOURCE_DATE_EPOCH: not a number of seconds: {v:?}"))?,
+        };
+        let add = o
+            .add
+            .iter()
+            .map(|p| {
+                if p.is_absolute() {
+                    Ok(p.clone())
+                } else if root_is_host {
+                    Ok(std::env::current_dir().context("current directory")?.join(p))
+                } else {
+                    bail!("{}: --add needs an absolute path inside the root", p.display())
+                }
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Config {
+            resolver,
+            root_is_host,
+            files: o.files,
+            report,
+            text: TextOptions::new().terminal(io::stdout().is_terminal()),
+            tar,
+            dir: o.dir,
+            manifest: o.manifest,
+            dockerfile: o.dockerfile,
+            add,
+            variants: o.hwcaps.is_none(),
+            mtime,
+        })
+    }
+
+    fn needs_plan(&self) -> bool {
+        self.tar.is_some()
+            || self.dir.is_some()
+            || self.manifest.is_some()
+            || matches!(self.report, Report::Format(Format::Json))
+    }
+
+    /// Closures of host paths (root /) or in-root paths, in input order.
+    fn closures(&self, files: &[PathBuf]) -> Vec<Result<Closure, depclose::Error>> {
+        if self.root_is_host {
+            self.resolver.closures(files)
+        } else {
+            files.par_iter().map(|f| self.resolver.closure_in_root(f)).collect()
+        }
+    }
+}
+
+fn parse_hwcaps(s: &str) -> anyhow::Result<Hwcaps> {
+    Ok(match s {
+        "host" => Hwcaps::Host,
+        "none" | "baseline" | "x86-64" | "x86-64-v1" => Hwcaps::None,
+        "x86-64-v2" => Hwcaps::X86_64Level(2),
+        "x86-64-v3" => Hwcaps::X86_64Level(3),
+        "x86-64-v4" => Hwcaps::X86_64Level(4),
+        other if other.starts_with("x86-64-v") => bail!("--hwcaps: unknown x86-64 level {other:?} (v2 to v4)"),
+        other if !other.is_empty() => Hwcaps::Subdirs(other.split(',').map(str::to_string).collect()),
+        _ => bail!("--hwcaps: empty value"),
+    })
+}
+
+fn compression_for(p: &Path) -> anyhow::Result<Compression> {
+    let name = p.file_name().map(OsStr::as_bytes).unwrap_or_default();
+    if name.ends_with(b".tar.gz") || name.ends_with(b".tgz") {
+        Ok(Compression::Gzip(9))
+    } else if name.ends_with(b".tar") {
+        Ok(Compression::None)
+    } else {
+        bail!("{}: cannot tell the format from the name (use .tar, .tar.gz or .tgz)", p.display())
+    }
+}
+
+/// One line on stderr, `depclose-cli: ...`, control characters escaped.
+fn say(msg: impl Display) {
+    let text = msg.to_string();
+    let esc = emit::escape(text.as_bytes(), &TextOptions::new().terminal(true));
+    let mut err = io::stderr().lock();
+    let _ = err.write_all(b"depclose-cli: ");
+    let _ = err.write_all(&esc);
+    let _ = err.write_all(b"\n");
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>().map(|io| io.kind() == io::ErrorKind::BrokenPipe).unwrap_or(false)
+            || c.downcast_ref::<depclose::Error>()
+                .and_then(|d| d.io_error())
+                .map(|io| io.kind() == io::ErrorKind::BrokenPipe)
+                .unwrap_or(false)
+    })
+}
+
+fn main() {
+    let opts = Opts::parse();
+    let code = match Config::new(opts) {
+        Err(e) => {
+            say(format!("{e:#}"));
+            Exit::Error
+        }
+        Ok(cfg) => match run(&cfg) {
+            Ok(code) => code,
+            Err(e) if is_broken_pipe(&e) => Exit::Complete,
+            Err(e) => {
+                say(format!("{e:#}"));
+                Exit::Error
+            }
+        },
+    };
+    std::process::exit(code as i32);
+}
+
+fn run(cfg: &Config) -> anyhow::Result<Exit> {
+    let mut exit = Exit::Complete;
+    let mut closures = Vec::new();
+    for (file, res) in cfg.files.iter().zip(cfg.closures(&cfg.files)) {
+        match res {
+            Ok(c) => closures.push(c),
+            Err(e) => {
+                say(if e.path() == file { e.to_string() } else { format!("{}: {e}", file.display()) });
+                exit = exit.max(Exit::Error);
+            }
+        }
+    }
+    for c in &closures {
+        if !c.is_complete() {
+            exit = exit.max(Exit::Missing);
+        }
+        if let Some(f) = &c.fatal {
+            say(format!(
+                "{}: error while loading shared libraries: {}: {}: {}",
+                c.input.display(),
+                f.name,
+                f.path.display(),
+                f.message
+            ));
+        }
+        if matches!(cfg.report, Report::None) {
+            for m in &c.missing {
+                say(format!("{}: {}: not found", c.input.display(), m.name));
+            }
+        }
+    }
+    // Outputs are all or nothing: with an unusable input, no rootfs is written.
+    let plan_ok = exit < Exit::Error;
+    let plan = if cfg.needs_plan() && plan_ok {
+        let (plan, code) = build_plan(cfg, &closures)?;
+        exit = exit.max(code);
+        Some(plan)
+    } else {
+        None
+    };
+    if let Some(p) = &plan {
+        for w in p.warnings() {
+            say(format!("warning: {w}"));
+        }
+        for e in p.setid_entries() {
+            let what = match (e.is_setuid(), e.is_setgid()) {
+                (true, true) => "set-user-ID and set-group-ID",
+                (true, false) => "set-user-ID",
+                _ => "set-group-ID",
+            };
+            say(format!("note: {} is {what} (mode {:04o}, kept)", e.path.display(), e.mode));
+        }
+    }
+
+    report(cfg, &closures, plan.as_ref())?;
+
+    if let Some(plan) = &plan {
+        write_outputs(cfg, plan, &closures)?;
+    }
+    Ok(exit)
+}
+
+/// The plan, with the closures of the ELF files among the added paths folded in.
+fn build_plan(cfg: &Config, closures: &[Closure]) -> anyhow::Result<(Rootfs, Exit)> {
+    let mut exit = Exit::Complete;
+    let mut b = Rootfs::builder();
+    b.root(cfg.resolver.root().host_dir()).variants(cfg.variants);
+    for c in closures {
+        b.closure(c);
+    }
+    for a in &cfg.add {
+        b.add(a);
+    }
+    let first = b.build()?;
+    let elves = first.added_elf_files().to_vec();
+    if elves.is_empty() {
+        return Ok((first, exit));
+    }
+    let hosts: Vec<PathBuf> =
+        if cfg.root_is_host { elves.clone() } else { elves.iter().map(|p| cfg.resolver.root().host_path(p)).collect() };
+    let results: Vec<_> = if cfg.root_is_host {
+        cfg.resolver.closures(&hosts)
+    } else {
+        elves.par_iter().map(|p| cfg.resolver.closure_in_root(p)).collect()
+    };
+    let mut added = Vec::new();
+    for (p, r) in elves.iter().zip(results) {
+        match r {
+            Ok(c) => {
+                for m in &c.missing {
+                    say(format!("{} (added): {}: not found", p.display(), m.name));
+                    exit = exit.max(Exit::Missing);
+                }
+                added.push(c);
+            }
+            // Object files, foreign or broken ELF files among added data: shipped as data.
+            Err(e) => say(format!("warning: {} (added): not closed over: {}", p.display(), e.message())),
+        }
+    }
+    let mut b2 = Rootfs::builder();
+    b2.root(cfg.resolver.root().host_dir()).variants(cfg.variants);
+    for c in closures {
+        b2.closure(c);
+    }
+    for c in &added {
+        b2.added_closure(c);
+    }
+    for a in &cfg.add {
+        b2.add(a);
+    }
+    Ok((b2.build()?, exit))
+}
+
+fn report(cfg: &Config, closures: &[Closure], plan: Option<&Rootfs>) -> anyhow::Result<()> {
+    let stdout = io::stdout().lock();
+    let mut out = BufWriter::with_capacity(64 * 1024, stdout);
+    match &cfg.report {
+        Report::None => return Ok(()),
+        Report::Why(q) => emit::write_why(closures, q, &mut out, &cfg.text)?,
+        Report::Format(Format::Ldd) => emit::write_ldd(closures, &mut out, &cfg.text)?,
+        Report::Format(Format::Tree) => emit::write_tree(closures, &mut out, &cfg.text)?,
+        Report::Format(Format::Paths) => emit::write_paths(closures, &mut out, &cfg.text)?,
+        Report::Format(Format::Json) => emit::write_json(closures, plan, &mut out)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn write_outputs(cfg: &Config, plan: &Rootfs, closures: &[Closure]) -> anyhow::Result<()> {
+    if std::io::stderr().is_terminal() && plan.content_bytes() > 64 << 20 {
+        say(format!("writing {} entries ({} MiB)...", plan.entries().len(), plan.content_bytes() >> 20));
+    }
+    let ctx = |p: &Path| p.display().to_string();
+    // Files are written under temporary names first and renamed only once everything,
+    // the directory included, has been written: an error leaves no output behind.
+    let mut pending: Vec<AtomicFile> = Vec::new();
+    if let Some((path, compression)) = &cfg.tar {
+        let mut f = AtomicFile::create(path)?;
+        let opts = TarOptions::new().mtime(cfg.mtime).compression(*compression);
+        emit::write_tar(plan, &mut f, &opts).with_context(|| ctx(path))?;
+        pending.push(f);
+    }
+    if let Some(path) = &cfg.manifest {
+        let mut f = AtomicFile::create(path)?;
+        emit::write_manifest(plan, &mut f).with_context(|| ctx(path))?;
+        pending.push(f);
+    }
+    if let Some(path) = &cfg.dockerfile {
+        let (tar, _) = cfg.tar.as_ref().ok_or_else(|| anyhow!("--dockerfile needs --tar"))?;
+        let entry = closures.first().map(|c| c.input_object().location.path.clone()).unwrap_or_default();
+        let mut f = AtomicFile::create(path)?;
+        f.write_all(dockerfile(tar, &entry).as_bytes()).with_context(|| ctx(path))?;
+        pending.push(f);
+    }
+    if let Some(dir) = &cfg.dir {
+        emit::write_dir(plan, dir, &DirOptions::new().mtime(cfg.mtime))?;
+    }
+    for f in pending {
+        f.commit()?;
+    }
+    Ok(())
+}
+
+/// `FROM scratch`, the tarball added at `/`, the first input as entry point.
+fn dockerfile(tar: &Path, entry: &Path) -> String {
+    let base = tar.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let plain = !base.is_empty() && base.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b));
+    let add = if plain { format!("ADD {base} /") } else { format!("ADD [{}, \"/\"]", serde_json::Value::String(base)) };
+    let entry = serde_json::Value::String(entry.to_string_lossy().into_owned());
+    format!("FROM scratch\n{add}\nENTRYPOINT [{entry}]\n")
+}

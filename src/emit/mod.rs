@@ -1,1 +1,59 @@
-//! Writers for what users ship (placeholder: being written).
+//! What users ship: a rootfs plan, and pure, deterministic writers over it.
+//!
+//! Data flows one way: finished [`Closure`](crate::Closure)s go into a [`Rootfs`] plan (the
+//! sorted set of files, symlinks and directories an image needs, each with the reasons it is
+//! there); the writers turn a plan into bytes:
+//!
+//! - [`write_tar`]: a `.tar` or `.tar.gz`, byte-identical for the same plan and options;
+//! - [`write_dir`]: a directory tree, built beside the destination and renamed into place;
+//! - [`write_manifest`]: a versioned JSON manifest (`depclose-manifest/1`);
+//!
+//! and the reports a user reads or a script parses ([`write_ldd`], [`write_tree`],
+//! [`write_why`], [`write_paths`], [`write_json`]). [`AtomicFile`] writes a file so that it
+//! either appears whole or not at all.
+//!
+//! Nothing here prints, reads the environment or the clock: the modification time stamped on
+//! archive members, for example, is an explicit option ([`TarOptions::mtime`]), which a caller
+//! would take from `SOURCE_DATE_EPOCH`.
+//!
+//! ## Example: a reproducible rootfs
+//!
+//! ```no_run
+//! use depclose::emit::{self, Compression, Rootfs, TarOptions};
+//!
+//! let closure = depclose::closure("/usr/bin/redis-server")?;
+//! let plan = Rootfs::builder().closure(&closure).build()?;
+//! let mut out = emit::AtomicFile::create("rootfs.tar.gz")?;
+//! emit::write_tar(&plan, &mut out, &TarOptions::new().mtime(0).compression(Compression::Gzip(9)))?;
+//! out.commit()?;
+//! # Ok::<(), depclose::Error>(())
+//! ```
+//!
+//! ## Example: a manifest
+//!
+//! ```no_run
+//! let closure = depclose::closure("/bin/ls")?;
+//! let plan = depclose::emit::Rootfs::builder().closure(&closure).build()?;
+//! let mut json = Vec::new();
+//! depclose::emit::write_manifest(&plan, &mut json)?;
+//! # Ok::<(), depclose::Error>(())
+//! ```
+
+mod atomic;
+mod dir;
+mod manifest;
+mod plan;
+mod report;
+mod tar;
+
+#[cfg(test)]
+mod tests;
+
+pub use self::atomic::AtomicFile;
+pub use self::dir::{write_dir, DirOptions};
+pub use self::manifest::{write_manifest, MANIFEST_SCHEMA};
+pub use self::plan::{Entry, EntryKind, Reason, Rootfs, RootfsBuilder};
+pub use self::report::{
+    escape, write_json, write_ldd, write_paths, write_tree, write_why, TextOptions, JSON_SCHEMA, LDD_ADDRESS,
+};
+pub use self::tar::{write_tar, Compression, TarOptions};

@@ -1,0 +1,772 @@
+//! The rootfs plan: which files, symlinks and directories an image needs, and why.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Component, Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::bytes::Bytes;
+use crate::error::{Error, ErrorKind};
+use crate::model::{Closure, FileId, Location, Role};
+use crate::root::Root;
+
+/// What kind of filesystem object an [`Entry`] is.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EntryKind {
+    /// A regular file, copied from [`Entry::source`].
+    File,
+    /// A second name of a regular file already in the plan (same device and inode on the
+    /// host): `target` is the in-root path of the first name, in plan order.
+    HardLink {
+        /// In-root path of the [`EntryKind::File`] entry this is another name of.
+        target: PathBuf,
+    },
+    /// A symbolic link.
+    Symlink {
+        /// The link's target exactly as `readlink` returns it (relative or absolute), except
+        /// that leading `..` components that would climb above the root are dropped (see
+        /// [`Rootfs::warnings`]).
+        target: PathBuf,
+    },
+    /// A directory.
+    Directory,
+}
+
+/// Why an entry is in a [`Rootfs`]. An entry has one or more.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Reason {
+    /// The file a closure was computed for.
+    Input,
+    /// The ELF interpreter (`PT_INTERP`) of an input.
+    Interpreter {
+        /// In-root canonical path of the input.
+        #[serde(with = "crate::serde_path")]
+        of: PathBuf,
+    },
+    /// A preloaded library (`LD_PRELOAD`, `/etc/ld.so.preload`).
+    Preload,
+    /// Requested by an object's `DT_NEEDED` entry.
+    Needed {
+        /// In-root canonical path of the requesting object.
+        #[serde(with = "crate::serde_path")]
+        by: PathBuf,
+        /// The name as written in the requester.
+        name: Bytes,
+    },
+    /// A copy of a library that a CPU of another level loads instead (glibc-hwcaps).
+    Variant {
+        /// In-root canonical path of the copy the closure chose.
+        #[serde(with = "crate::serde_path")]
+        of: PathBuf,
+        /// The hwcaps subdirectory (`glibc-hwcaps/x86-64-v3`), empty for the baseline copy.
+        subdir: Bytes,
+    },
+    /// A symbolic link crossed on the way to a file of the plan.
+    Symlink {
+        /// In-root canonical path of the file reached.
+        #[serde(with = "crate::serde_path")]
+        to: PathBuf,
+    },
+    /// A directory that a path the loader opens passes through before a `..` component.
+    Traversed {
+        /// In-root canonical path of the file reached.
+        #[serde(with = "crate::serde_path")]
+        to: PathBuf,
+    },
+    /// A parent directory of other entries.
+    Parent,
+    /// Asked for with [`RootfsBuilder::add`], directly or as part of a directory.
+    Added {
+        /// The path as given to `add`.
+        #[serde(with = "crate::serde_path")]
+        arg: PathBuf,
+    },
+    /// The target of a symbolic link found under an added directory.
+    LinkTarget {
+        /// In-root path of the link.
+        #[serde(with = "crate::serde_path")]
+        link: PathBuf,
+    },
+}
+
+/// One file, symlink or directory of a [`Rootfs`]. Returned by [`Rootfs::entries`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Entry {
+    /// In-root absolute path, canonical (no symlink, `.` or `..` in it).
+    pub path: PathBuf,
+    /// What it is.
+    pub kind: EntryKind,
+    /// Permission bits, set-user-ID, set-group-ID and sticky bits included
+    /// (`st_mode & 0o7777`). Symlinks: `0o777`.
+    pub mode: u32,
+    /// Size in bytes of a file or hard link's content; 0 otherwise.
+    pub size: u64,
+    /// Host path the content is read from (files and hard links).
+    pub source: Option<PathBuf>,
+    /// Device and inode of the source on the host (files and hard links).
+    pub file_id: Option<FileId>,
+    /// Why it is there, sorted, without duplicates.
+    pub reasons: Vec<Reason>,
+}
+
+impl Entry {
+    /// A directory entry.
+    pub fn directory(path: impl Into<PathBuf>, mode: u32) -> Entry {
+        Entry::bare(path.into(), EntryKind::Directory, mode & 0o7777)
+    }
+
+    /// A regular file entry whose content is read from `source` (a host path).
+    pub fn file(path: impl Into<PathBuf>, source: impl Into<PathBuf>, mode: u32, size: u64) -> Entry {
+        let mut e = Entry::bare(path.into(), EntryKind::File, mode & 0o7777);
+        e.source = Some(source.into());
+        e.size = size;
+        e
+    }
+
+    /// A symbolic link entry.
+    pub fn symlink(path: impl Into<PathBuf>, target: impl Into<PathBuf>) -> Entry {
+        Entry::bare(path.into(), EntryKind::Symlink { target: target.into() }, 0o777)
+    }
+
+    fn bare(path: PathBuf, kind: EntryKind, mode: u32) -> Entry {
+        Entry { path, kind, mode, size: 0, source: None, file_id: None, reasons: Vec::new() }
+    }
+
+    /// Add a reason (builder style).
+    pub fn with_reason(mut self, reason: Reason) -> Entry {
+        self.push_reason(reason);
+        self
+    }
+
+    fn push_reason(&mut self, reason: Reason) {
+        if let Err(pos) = self.reasons.binary_search(&reason) {
+            self.reasons.insert(pos, reason);
+        }
+    }
+
+    /// The set-user-ID bit is set.
+    pub fn is_setuid(&self) -> bool {
+        self.is_content() && self.mode & 0o4000 != 0
+    }
+
+    /// The set-group-ID bit is set (on a file: set-group-ID on execution).
+    pub fn is_setgid(&self) -> bool {
+        self.is_content() && self.mode & 0o2000 != 0
+    }
+
+    fn is_content(&self) -> bool {
+        matches!(self.kind, EntryKind::File | EntryKind::HardLink { .. })
+    }
+
+    /// The archive member name: the path without its leading `/` (`usr/lib/libc.so.6`).
+    pub fn member_name(&self) -> &Path {
+        relative(&self.path)
+    }
+}
+
+pub(super) fn relative(p: &Path) -> &Path {
+    let b = p.as_os_str().as_bytes();
+    let mut i = 0;
+    while i < b.len() && b[i] == b'/' {
+        i += 1;
+    }
+    Path::new(OsStr::from_bytes(&b[i..]))
+}
+
+/// The sorted set of entries a rootfs needs. Built by [`RootfsBuilder`] (from closures) or
+/// [`Rootfs::from_entries`]; written by [`write_tar`](super::write_tar),
+/// [`write_dir`](super::write_dir) and [`write_manifest`](super::write_manifest).
+///
+/// Invariants, checked on construction: paths are absolute, canonical and unique; entries are
+/// sorted by path (component-wise), so every directory precedes its contents; every parent
+/// of an entry is a [`EntryKind::Directory`] entry (so no writer ever creates anything under
+/// a symlink); every hard link points to a file entry that precedes it; no relative symlink
+/// target climbs above the root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rootfs {
+    root: PathBuf,
+    entries: Vec<Entry>,
+    warnings: Vec<String>,
+    added_elf: Vec<PathBuf>,
+}
+
+impl Rootfs {
+    /// A builder with every default.
+    pub fn builder<'a>() -> RootfsBuilder<'a> {
+        RootfsBuilder::default()
+    }
+
+    /// A plan from explicit entries (any order). `root` is the host directory the entries'
+    /// sources live under (informational).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] when an invariant of [`Rootfs`] does not hold: a path that is
+    /// relative, not canonical or repeated, a parent that is missing or not a directory, a
+    /// hard link to something that is not an earlier file, a file without a source.
+    pub fn from_entries(root: impl Into<PathBuf>, entries: Vec<Entry>) -> Result<Rootfs, Error> {
+        let mut plan = Rootfs { root: root.into(), entries, warnings: Vec::new(), added_elf: Vec::new() };
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    fn validate(&mut self) -> Result<(), Error> {
+        self.entries.sort_by(|a, b| a.path.cmp(&b.path));
+        let bad = |p: &Path, what: &str| Error::new(ErrorKind::Config, p, format!("invalid rootfs entry: {what}"));
+        let mut warnings = Vec::new();
+        for i in 0..self.entries.len() {
+            let e = &self.entries[i];
+            let p = e.path.as_path();
+            if !is_canonical(p) {
+                return Err(bad(p, "not an absolute canonical path"));
+            }
+            if i > 0 && self.entries[i - 1].path == e.path {
+                return Err(bad(p, "listed twice"));
+            }
+            if let Some(parent) = p.parent().filter(|q| *q != Path::new("/")) {
+                match self.find(parent) {
+                    Some(d) if d.kind == EntryKind::Directory => {}
+                    Some(_) => return Err(bad(p, "its parent is not a directory")),
+                    None => return Err(bad(p, "its parent directory is missing")),
+                }
+            }
+            match &e.kind {
+                EntryKind::File => {
+                    if e.source.is_none() {
+                        return Err(bad(p, "file without a source"));
+                    }
+                }
+                EntryKind::HardLink { target } => {
+                    if e.source.is_none() {
+                        return Err(bad(p, "hard link without a source"));
+                    }
+                    match self.find(target) {
+                        Some(t) if t.kind == EntryKind::File && t.path < e.path => {}
+                        _ => return Err(bad(p, "hard link target is not an earlier file entry")),
+                    }
+                }
+                EntryKind::Symlink { target } => {
+                    let tb = target.as_os_str().as_bytes();
+                    if tb.is_empty() || tb.contains(&0) {
+                        return Err(bad(p, "empty symlink target or NUL byte in it"));
+                    }
+                    if let Some(clamped) = clamp_link_target(p, target) {
+                        warnings.push(format!(
+                            "{}: symlink target {} climbs above the root; stored as {}",
+                            p.display(),
+                            target.display(),
+                            clamped.display()
+                        ));
+                        self.entries[i].kind = EntryKind::Symlink { target: clamped };
+                    }
+                }
+                EntryKind::Directory => {}
+            }
+        }
+        self.warnings.extend(warnings);
+        Ok(())
+    }
+
+    fn find(&self, path: &Path) -> Option<&Entry> {
+        self.entries.binary_search_by(|e| e.path.as_path().cmp(path)).ok().map(|i| &self.entries[i])
+    }
+
+    /// The entry at an in-root path.
+    pub fn get(&self, path: impl AsRef<Path>) -> Option<&Entry> {
+        self.find(path.as_ref())
+    }
+
+    /// The host directory that plays `/` for the entries' sources.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Every entry, sorted by path.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Files with the set-user-ID or set-group-ID bit, which the plan keeps as they are.
+    pub fn setid_entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter().filter(|e| e.is_setuid() || e.is_setgid())
+    }
+
+    /// Things worth telling the user that did not stop the plan (skipped special files,
+    /// rewritten symlink targets).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// In-root paths of the ELF executables and shared objects among the added entries
+    /// ([`RootfsBuilder::add`]), sorted. A caller closes over them ([`RootfsBuilder::added_closure`]) so that what they
+    /// need is in the rootfs too.
+    pub fn added_elf_files(&self) -> &[PathBuf] {
+        &self.added_elf
+    }
+
+    /// Total bytes of file content.
+    pub fn content_bytes(&self) -> u64 {
+        self.entries.iter().filter(|e| e.kind == EntryKind::File).map(|e| e.size).sum()
+    }
+}
+
+/// Absolute, at least one component, only normal components, no NUL.
+fn is_canonical(p: &Path) -> bool {
+    let b = p.as_os_str().as_bytes();
+    if b.first() != Some(&b'/')
+        || b.len() < 2
+        || b.contains(&0)
+        || b.ends_with(b"/")
+        || b.windows(2).any(|w| w == b"//")
+    {
+        return false;
+    }
+    p.components().skip(1).all(|c| matches!(c, Component::Normal(_)))
+        && b.split(|&c| c == b'/').skip(1).all(|c| c != b"." && c != b"..")
+}
+
+/// For a relative target whose `..` components would climb above the root (lexically,
+/// from the link's directory), the same target with those extra `..` dropped: what a
+/// chroot (and the loader inside the image) resolves it to anyway, and harmless when the
+/// archive is unpacked and followed on a host.
+fn clamp_link_target(link: &Path, target: &Path) -> Option<PathBuf> {
+    let tb = target.as_os_str().as_bytes();
+    if tb.first() == Some(&b'/') {
+        return None;
+    }
+    let mut depth = link.parent().map(|p| p.components().count().saturating_sub(1)).unwrap_or(0);
+    let mut kept: Vec<&[u8]> = Vec::new();
+    let mut clamped = false;
+    for c in tb.split(|&b| b == b'/') {
+        if c == b".." {
+            if depth == 0 {
+                clamped = true;
+                continue;
+            }
+            depth -= 1;
+        } else if !c.is_empty() && c != b"." {
+            depth += 1;
+        }
+        kept.push(c);
+    }
+    if !clamped {
+        return None;
+    }
+    let mut out = kept.join(&b'/');
+    if out.is_empty() {
+        out = b".".to_vec();
+    }
+    Some(PathBuf::from(OsStr::from_bytes(&out)))
+}
+
+/// Builds a [`Rootfs`] from closures and extra paths.
+///
+/// ```no_run
+/// let closure = depclose::closure("/usr/bin/curl")?;
+/// let plan = depclose::emit::Rootfs::builder()
+///     .closure(&closure)
+///     .add("/etc/ssl/certs")
+///     .build()?;
+/// # Ok::<(), depclose::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct RootfsBuilder<'a> {
+    root: Option<PathBuf>,
+    closures: Vec<(&'a Closure, bool)>,
+    adds: Vec<PathBuf>,
+    variants: bool,
+    follow_added_links: bool,
+}
+
+impl Default for RootfsBuilder<'_> {
+    fn default() -> Self {
+        RootfsBuilder { root: None, closures: Vec::new(), adds: Vec::new(), variants: true, follow_added_links: true }
+    }
+}
+
+impl<'a> RootfsBuilder<'a> {
+    /// The host directory that plays `/`. Default: the root of the first closure, else `/`.
+    /// Every closure must have been computed in this root.
+    pub fn root(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+        self.root = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Include everything a closure maps: its input at its own path, every object at its
+    /// canonical path, every symlink crossed on the way (kept as a symlink), every directory
+    /// a path walks through before `..`, and the hwcaps variants (see
+    /// [`variants`](Self::variants)). Can be called any number of times.
+    pub fn closure(&mut self, closure: &'a Closure) -> &mut Self {
+        self.closures.push((closure, false));
+        self
+    }
+
+    /// Like [`closure`](Self::closure) for the closure of an added ELF file: its input is
+    /// recorded as added rather than as an input.
+    pub fn added_closure(&mut self, closure: &'a Closure) -> &mut Self {
+        self.closures.push((closure, true));
+        self
+    }
+
+    /// Include an in-root path (absolute): a file, or a directory with everything under it
+    /// (symlinks kept as symlinks; a symlink's target is included too when it is a file
+    /// inside the root, see [`follow_added_links`](Self::follow_added_links)). Symlinks on
+    /// the way to the path are kept. FIFOs, sockets and device nodes are skipped with a
+    /// warning. Default: nothing added. Can be called any number of times.
+    pub fn add(&mut self, in_root: impl AsRef<Path>) -> &mut Self {
+        self.adds.push(in_root.as_ref().to_path_buf());
+        self
+    }
+
+    /// Whether the glibc-hwcaps variants of each library are included, so that the image
+    /// works on any CPU level (the loader of each machine picks its copy). Turn off to keep
+    /// only the copies the closure chose for its CPU level. Default: true.
+    pub fn variants(&mut self, yes: bool) -> &mut Self {
+        self.variants = yes;
+        self
+    }
+
+    /// Whether a symlink found under an added directory brings its target (when the target
+    /// is a regular file inside the root). Default: true.
+    pub fn follow_added_links(&mut self, yes: bool) -> &mut Self {
+        self.follow_added_links = yes;
+        self
+    }
+
+    /// Compute the plan: `lstat` of every path on the host (inside the root), nothing read.
+    ///
+    /// # Errors
+    /// A path of a closure no longer exists or changed kind ([`ErrorKind::Io`]); closures
+    /// from different roots, or an added path that is relative ([`ErrorKind::Config`]).
+    pub fn build(&self) -> Result<Rootfs, Error> {
+        let root_dir = match (&self.root, self.closures.first()) {
+            (Some(r), _) => r.clone(),
+            (None, Some((c, _))) => c.root.clone(),
+            (None, None) => PathBuf::from("/"),
+        };
+        let root = Root::new(&root_dir).map_err(|e| Error::io(&root_dir, e))?;
+        for (c, _) in &self.closures {
+            if c.root != root_dir && fs::canonicalize(&c.root).ok().as_deref() != Some(root.host_dir()) {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    &c.input,
+                    format!("computed in root {} but the rootfs root is {}", c.root.display(), root_dir.display()),
+                ));
+            }
+        }
+        let mut acc = Acc { root: &root, map: BTreeMap::new(), warnings: Vec::new(), added_elf: Vec::new() };
+        for (c, added) in &self.closures {
+            acc.closure(c, *added, self.variants)?;
+        }
+        for arg in &self.adds {
+            acc.add(arg, self.follow_added_links)?;
+        }
+        acc.parents()?;
+        acc.hard_links();
+        let Acc { map, warnings, mut added_elf, .. } = acc;
+        added_elf.sort();
+        added_elf.dedup();
+        let mut plan = Rootfs {
+            root: root.host_dir().to_path_buf(),
+            entries: map.into_values().map(|s| s.entry).collect(),
+            warnings,
+            added_elf,
+        };
+        plan.validate()?;
+        Ok(plan)
+    }
+}
+
+struct Slot {
+    entry: Entry,
+    nlink: u64,
+}
+
+struct Acc<'r> {
+    root: &'r Root,
+    map: BTreeMap<PathBuf, Slot>,
+    warnings: Vec<String>,
+    added_elf: Vec<PathBuf>,
+}
+
+fn conflict(p: &Path, what: &str) -> Error {
+    Error::new(ErrorKind::Io, p, format!("{what} (did the tree change while it was read?)"))
+}
+
+impl Acc<'_> {
+    fn closure(&mut self, c: &Closure, added: bool, variants: bool) -> Result<(), Error> {
+        let input_real = c.objects.first().map(|o| o.location.realpath.clone()).unwrap_or_default();
+        for (i, o) in c.objects.iter().enumerate() {
+            let real = o.location.realpath.clone();
+            let mut reasons = Vec::new();
+            match o.role {
+                Role::Input if added => reasons.push(Reason::Added { arg: o.location.path.clone() }),
+                Role::Input => reasons.push(Reason::Input),
+                Role::Interpreter => reasons.push(Reason::Interpreter { of: input_real.clone() }),
+                Role::Preload => reasons.push(Reason::Preload),
+                _ => {}
+            }
+            for e in c.edges.iter().filter(|e| e.to == i && e.from != i) {
+                if let Some(by) = c.objects.get(e.from) {
+                    reasons.push(Reason::Needed { by: by.location.realpath.clone(), name: e.name.clone() });
+                }
+            }
+            if reasons.is_empty() {
+                let by = o.loaded_by.and_then(|j| c.objects.get(j)).unwrap_or(&c.objects[0]);
+                let name = o.names.first().cloned().unwrap_or_default();
+                reasons.push(Reason::Needed { by: by.location.realpath.clone(), name });
+            }
+            self.location(&o.location, reasons)?;
+            if variants {
+                for v in &o.variants {
+                    let reason = Reason::Variant { of: real.clone(), subdir: v.subdir.clone() };
+                    self.location(&v.location, vec![reason])?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Everything needed for `loc.path` to open `loc.realpath` inside the image.
+    fn location(&mut self, loc: &Location, reasons: Vec<Reason>) -> Result<(), Error> {
+        let real = &loc.realpath;
+        for hop in &loc.hops {
+            self.symlink(&hop.link, &hop.target, Reason::Symlink { to: real.clone() })?;
+        }
+        for dir in self.traversed(&loc.path)? {
+            self.directory(&dir, Reason::Traversed { to: real.clone() })?;
+        }
+        for r in reasons {
+            self.file(real, r)?;
+        }
+        Ok(())
+    }
+
+    /// Directories `path` walks through before a `..` (they must exist in the image even
+    /// when nothing else in them is shipped), with the symlinks on the way.
+    fn traversed(&mut self, path: &Path) -> Result<Vec<PathBuf>, Error> {
+        let b = path.as_os_str().as_bytes();
+        if b.first() != Some(&b'/') {
+            return Ok(Vec::new());
+        }
+        let comps: Vec<&[u8]> = b.split(|&c| c == b'/').filter(|c| !c.is_empty() && *c != b".").collect();
+        let mut out = Vec::new();
+        for i in 0..comps.len().saturating_sub(1) {
+            if comps[i + 1] == b".." && comps[i] != b".." {
+                let mut prefix = Vec::new();
+                for c in &comps[..=i] {
+                    prefix.push(b'/');
+                    prefix.extend_from_slice(c);
+                }
+                if let Ok(w) = self.root.walk(&prefix, true) {
+                    if w.metadata.is_dir() {
+                        for hop in &w.hops {
+                            self.symlink(&hop.link, &hop.target, Reason::Symlink { to: w.realpath.clone() })?;
+                        }
+                        out.push(w.realpath);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn host(&self, p: &Path) -> PathBuf {
+        self.root.host_path(p)
+    }
+
+    fn lstat(&self, p: &Path) -> Result<(PathBuf, fs::Metadata), Error> {
+        let host = self.host(p);
+        let m = fs::symlink_metadata(&host).map_err(|e| Error::io(&host, e))?;
+        Ok((host, m))
+    }
+
+    fn file(&mut self, p: &Path, reason: Reason) -> Result<(), Error> {
+        if let Some(s) = self.map.get_mut(p) {
+            if s.entry.kind != EntryKind::File {
+                return Err(conflict(p, "needed both as a file and as something else"));
+            }
+            s.entry.push_reason(reason);
+            return Ok(());
+        }
+        let (host, m) = self.lstat(p)?;
+        if !m.file_type().is_file() {
+            return Err(conflict(&host, "not a regular file"));
+        }
+        let mut entry = Entry::file(p, host, m.mode(), m.len()).with_reason(reason);
+        entry.file_id = Some(FileId { dev: m.dev(), ino: m.ino() });
+        self.map.insert(p.to_path_buf(), Slot { entry, nlink: m.nlink() });
+        Ok(())
+    }
+
+    fn symlink(&mut self, p: &Path, target: &Path, reason: Reason) -> Result<(), Error> {
+        if let Some(s) = self.map.get_mut(p) {
+            match &s.entry.kind {
+                EntryKind::Symlink { target: t } if t == target => {}
+                _ => return Err(conflict(p, "needed both as a symlink and as something else")),
+            }
+            s.entry.push_reason(reason);
+            return Ok(());
+        }
+        let (host, m) = self.lstat(p)?;
+        if !m.file_type().is_symlink() {
+            return Err(conflict(&host, "not a symbolic link"));
+        }
+        let on_disk = fs::read_link(&host).map_err(|e| Error::io(&host, e))?;
+        if on_disk != target {
+            return Err(conflict(&host, &format!("symlink now points to {}", on_disk.display())));
+        }
+        self.map.insert(p.to_path_buf(), Slot { entry: Entry::symlink(p, target).with_reason(reason), nlink: 1 });
+        Ok(())
+    }
+
+    fn directory(&mut self, p: &Path, reason: Reason) -> Result<(), Error> {
+        if p == Path::new("/") {
+            return Ok(());
+        }
+        if let Some(s) = self.map.get_mut(p) {
+            if s.entry.kind != EntryKind::Directory {
+                return Err(conflict(p, "needed both as a directory and as something else"));
+            }
+            s.entry.push_reason(reason);
+            return Ok(());
+        }
+        let (host, m) = self.lstat(p)?;
+        if !m.is_dir() {
+            return Err(conflict(&host, "not a directory"));
+        }
+        self.map.insert(p.to_path_buf(), Slot { entry: Entry::directory(p, m.mode()).with_reason(reason), nlink: 1 });
+        Ok(())
+    }
+
+    fn add(&mut self, arg: &Path, follow_links: bool) -> Result<(), Error> {
+        let b = arg.as_os_str().as_bytes();
+        if b.first() != Some(&b'/') {
+            return Err(Error::new(ErrorKind::Config, arg, "an added path must be an absolute path inside the root"));
+        }
+        let reason = Reason::Added { arg: arg.to_path_buf() };
+        let w = self.root.walk(b, true).map_err(|errno| Error::io(arg, io::Error::from_raw_os_error(errno)))?;
+        for hop in &w.hops {
+            self.symlink(&hop.link, &hop.target, reason.clone())?;
+        }
+        if w.metadata.is_file() {
+            self.file(&w.realpath, reason)?;
+            self.sniff_elf(&w.realpath);
+            return Ok(());
+        }
+        if !w.metadata.is_dir() {
+            return Err(Error::new(ErrorKind::Io, arg, "not a regular file or a directory"));
+        }
+        let host_dir = self.host(&w.realpath);
+        let walker = walkdir::WalkDir::new(&host_dir).follow_links(false).sort_by_file_name();
+        for item in walker {
+            let item = item.map_err(|e| {
+                let p = e.path().map(Path::to_path_buf).unwrap_or_else(|| host_dir.clone());
+                Error::io(p, e.into())
+            })?;
+            let rel = item.path().strip_prefix(&host_dir).unwrap_or(Path::new(""));
+            let in_root = if rel.as_os_str().is_empty() { w.realpath.clone() } else { w.realpath.join(rel) };
+            let ft = item.file_type();
+            if ft.is_dir() {
+                self.directory(&in_root, reason.clone())?;
+            } else if ft.is_file() {
+                self.file(&in_root, reason.clone())?;
+                self.sniff_elf(&in_root);
+            } else if ft.is_symlink() {
+                let target = fs::read_link(item.path()).map_err(|e| Error::io(item.path(), e))?;
+                self.symlink(&in_root, &target, reason.clone())?;
+                if follow_links {
+                    self.link_target(&in_root)?;
+                }
+            } else {
+                let what = if ft.is_fifo() {
+                    "FIFO"
+                } else if ft.is_socket() {
+                    "socket"
+                } else {
+                    "device node"
+                };
+                self.warnings.push(format!("{}: {what} skipped", in_root.display()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Bring the file a symlink found under an added directory points to (inside the root).
+    fn link_target(&mut self, link: &Path) -> Result<(), Error> {
+        let Ok(w) = self.root.walk(link.as_os_str().as_bytes(), true) else {
+            return Ok(()); // dangling: kept as it is
+        };
+        if !w.metadata.is_file() {
+            return Ok(());
+        }
+        for hop in &w.hops {
+            self.symlink(&hop.link, &hop.target, Reason::Symlink { to: w.realpath.clone() })?;
+        }
+        self.file(&w.realpath, Reason::LinkTarget { link: link.to_path_buf() })?;
+        self.sniff_elf(&w.realpath);
+        Ok(())
+    }
+
+    /// Remember `p` if it is an ELF executable or shared object (not an object file or a
+    /// core dump: those are shipped as data).
+    fn sniff_elf(&mut self, p: &Path) {
+        let mut head = [0u8; 18];
+        let ok = fs::File::open(self.host(p)).and_then(|mut f| f.read_exact(&mut head)).is_ok();
+        if !ok || &head[..4] != b"\x7fELF" {
+            return;
+        }
+        let e_type = match head[5] {
+            2 => u16::from_be_bytes([head[16], head[17]]),
+            _ => u16::from_le_bytes([head[16], head[17]]),
+        };
+        if e_type == 2 || e_type == 3 {
+            self.added_elf.push(p.to_path_buf());
+        }
+    }
+
+    fn parents(&mut self) -> Result<(), Error> {
+        let mut need: Vec<PathBuf> = Vec::new();
+        for p in self.map.keys() {
+            let mut cur = p.parent();
+            while let Some(d) = cur.filter(|d| *d != Path::new("/")) {
+                if !self.map.contains_key(d) {
+                    need.push(d.to_path_buf());
+                }
+                cur = d.parent();
+            }
+        }
+        need.sort();
+        need.dedup();
+        for d in need {
+            self.directory(&d, Reason::Parent)?;
+        }
+        Ok(())
+    }
+
+    /// Files that are the same host inode (and have more than one link) become hard links
+    /// to the first of them in plan order.
+    fn hard_links(&mut self) {
+        let mut first: BTreeMap<FileId, PathBuf> = BTreeMap::new();
+        for s in self.map.values_mut() {
+            if s.entry.kind != EntryKind::File || s.nlink < 2 {
+                continue;
+            }
+            let Some(id) = s.entry.file_id else { continue };
+            match first.get(&id) {
+                Some(target) => s.entry.kind = EntryKind::HardLink { target: target.clone() },
+                None => {
+                    first.insert(id, s.entry.path.clone());
+                }
+            }
+        }
+    }
+}
