@@ -3,6 +3,7 @@
 //! a batch over many programs.
 //!
 //! `cargo bench --bench layers`
+#![allow(missing_docs)] // criterion_group! generates an undocumented function
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -59,5 +60,9 @@ fn batch(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, parse, cache, closure, batch);
+criterion_group! {
+    name = benches;
+    config = Criterion::default();
+    targets = parse, cache, closure, batch
+}
 criterion_main!(benches);

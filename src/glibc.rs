@@ -107,6 +107,8 @@ pub(crate) struct Loader<'a> {
     errno: Errno,
     /// Set when the current search saw an errno other than ENOENT/EACCES.
     weird: bool,
+    /// Set when `/etc/ld.so.preload` named something.
+    used_preload_file: bool,
     /// `LD_LIBRARY_PATH` directories, expanded once (`_dl_init_paths`).
     llp: Option<Vec<Vec<u8>>>,
     /// Expanded `DT_RPATH` / `DT_RUNPATH` lists per map (`l_rpath_dirs`, `l_runpath_dirs`).
@@ -126,6 +128,7 @@ impl<'a> Loader<'a> {
             status: HashMap::new(),
             errno: libc::ENOENT,
             weird: false,
+            used_preload_file: false,
             llp: None,
             rpath_cache: HashMap::new(),
         };
@@ -154,6 +157,7 @@ impl<'a> Loader<'a> {
             lazy: None,
         });
         let closure_base = |l: Loader<'_>, fatal: Option<LoadError>| Closure {
+            loader_files: l.loader_files(),
             input: input.host_path.clone(),
             root: res.root().host_dir().to_path_buf(),
             libc: if linkage == Linkage::Static { Libc::None } else { target.libc },
@@ -261,6 +265,45 @@ impl<'a> Loader<'a> {
             }
         }
         Ok(closure_base(l, None))
+    }
+
+    /// See [`Closure::loader_files`].
+    fn loader_files(&self) -> Vec<Location> {
+        let mut files = Vec::new();
+        let needs_cache = self.edges.iter().any(|e| {
+            e.via == FoundVia::LdCache && {
+                let p = self.objects[e.to].location.path.as_os_str().as_bytes();
+                let dir = dirname_bytes(p);
+                let base = match dir.iter().rposition(|&b| b == b'/') {
+                    Some(s) if dir[..s].ends_with(b"/glibc-hwcaps") => dir[..s - b"/glibc-hwcaps".len()].to_vec(),
+                    _ => dir,
+                };
+                let base = [base, b"/".to_vec()].concat();
+                !self.target.default_dirs.iter().any(|d| d.as_bytes() == base.as_slice())
+            }
+        });
+        let cache: Option<&[u8]> = match &self.res.settings.cache {
+            crate::config::CacheSource::Root => Some(b"/etc/ld.so.cache"),
+            crate::config::CacheSource::Path(p) => Some(p.as_os_str().as_bytes()),
+            _ => None,
+        };
+        let mut wanted: Vec<&[u8]> = Vec::new();
+        if let (true, Some(c)) = (needs_cache, cache) {
+            wanted.push(c);
+        }
+        if self.used_preload_file {
+            wanted.push(b"/etc/ld.so.preload");
+        }
+        for w in wanted {
+            if let Ok(walked) = self.res.root().walk(w, true) {
+                files.push(Location {
+                    path: PathBuf::from(OsStr::from_bytes(w)),
+                    realpath: walked.realpath,
+                    hops: walked.hops,
+                });
+            }
+        }
+        files
     }
 
     fn finish_fatal<F>(mut self, m: usize, name: &[u8], f: Fatal, build: F) -> Closure
@@ -374,6 +417,7 @@ impl<'a> Loader<'a> {
                     for part in line.split(|&b| b == b' ' || b == b'\t' || b == b':') {
                         if !part.is_empty() {
                             out.push(part.to_vec());
+                            self.used_preload_file = true;
                         }
                     }
                 }
@@ -721,6 +765,20 @@ impl<'a> Loader<'a> {
                     }
                     Probe::Fatal(msg, detail) => return Err(fatal(&cached, msg, detail)),
                 }
+            }
+        }
+        // assume_ldconfig: search the directories ldconfig would have cached (an emulation:
+        // by file name rather than by DT_SONAME).
+        if let Some(dirs) = self.res.ldconfig_dirs(self.target) {
+            let dirs: Vec<Vec<u8>> = if nodeflib {
+                dirs.into_iter()
+                    .filter(|d| !self.target.system_dirs.iter().any(|s| d.starts_with(s.as_bytes())))
+                    .collect()
+            } else {
+                dirs
+            };
+            if let Some(c) = self.open_path(name, &dirs, FoundVia::LdCache, STAGE_CACHE, log)? {
+                return Ok(Some((c, STAGE_CACHE)));
             }
         }
         if !nodeflib {

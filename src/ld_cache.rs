@@ -621,6 +621,7 @@ pub fn libcmp(a: &[u8], b: &[u8]) -> Ordering {
 /// `e_machine`, class (true = 64-bit) and `e_flags`. The last element is the loader's
 /// `_DL_CACHE_DEFAULT_ID`.
 ///
+/// ```text
 /// x86_64 => [0x0303]; x32 (EM_X86_64 + 32-bit) => [0x0803]; i386 => [1,3];
 /// aarch64 => [0x0a03]; armhf (EF_ARM_ABI_FLOAT_HARD 0x400) => [0x0903, 0x0003]; armel
 /// (SOFT 0x200, or neither) => [0x0b03, 0x0003]; ppc64 => [0x0503]; s390x => [0x0403];
@@ -628,6 +629,7 @@ pub fn libcmp(a: &[u8], b: &[u8]) -> Ordering {
 /// => [0x0f03]; mips n64/n32 => [0x0703]/[0x0603] (NaN2008: [0x0e03]/[0x0d03]), mips o32
 /// NaN2008 => [0x0c03]; everything else (i386, ppc32, s390, sparc32, mips o32, loongarch
 /// in 2.36, ...) => the generic [1,3].
+/// ```
 pub fn accepted_flags(machine: u16, class64: bool, e_flags: u32) -> &'static [i32] {
     const EM_386: u16 = 3;
     const EM_MIPS: u16 = 8;

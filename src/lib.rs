@@ -71,3 +71,8 @@ pub use crate::resolver::Resolver;
 pub fn closure(path: impl AsRef<std::path::Path>) -> Result<Closure, Error> {
     Resolver::builder().build()?.closure(path)
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

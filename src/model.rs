@@ -299,6 +299,11 @@ pub struct Closure {
     pub fatal: Option<LoadError>,
     /// Notes that do not change the result.
     pub diagnostics: Vec<Diagnostic>,
+    /// Files the loader reads at start on which this result depends, so that a rootfs must
+    /// carry them: the root's `ld.so.cache` when a library was found only through it (in a
+    /// directory the default search does not cover), `/etc/ld.so.preload` when it preloaded
+    /// something, musl's `etc/ld-musl-<arch>.path` when a library came from it.
+    pub loader_files: Vec<Location>,
 }
 
 impl Closure {

@@ -67,6 +67,7 @@ pub(crate) fn run(res: &Resolver, target: &Target, input: Input) -> Result<Closu
         diagnostics: input.diagnostics.iter().map(|d| Diagnostic { object: None, message: d.clone() }).collect(),
         ldso: None,
         sys_path: None,
+        path_file: None,
     };
     m.objects.push(object_of(Role::Input, input.location.clone(), None, &info, input.facts.mode, input.facts.size));
     let d = info.dynamic.clone().unwrap_or_default();
@@ -126,6 +127,7 @@ pub(crate) fn run(res: &Resolver, target: &Target, input: Input) -> Result<Closu
         edges: m.edges,
         missing: m.missing,
         fatal: None,
+        loader_files: m.path_file.into_iter().collect(),
         diagnostics: m.diagnostics,
     })
 }
@@ -141,6 +143,8 @@ struct Musl<'a> {
     /// Index in `dsos` of the loader (`ldso`), once it is in the list.
     ldso: Option<usize>,
     sys_path: Option<Vec<u8>>,
+    /// The system path file, once a library was found through it.
+    path_file: Option<crate::model::Location>,
 }
 
 impl Musl<'_> {
@@ -254,6 +258,16 @@ impl Musl<'_> {
                 let sys = self.sys_path();
                 via = FoundVia::MuslSystemPath;
                 r = self.path_open(name, &sys, FoundVia::MuslSystemPath, &mut tried);
+                if matches!(r, PathOpen::Opened(..)) && self.path_file.is_none() {
+                    let file = self.path_file_name();
+                    if let Ok(w) = self.res.root().walk(&file, true) {
+                        self.path_file = Some(crate::model::Location {
+                            path: PathBuf::from(OsStr::from_bytes(&file)),
+                            realpath: w.realpath,
+                            hops: w.hops,
+                        });
+                    }
+                }
             }
             match r {
                 PathOpen::Opened(path, o) => (Some((path, o)), via, true),
@@ -284,9 +298,14 @@ impl Musl<'_> {
                 tried.push(attempt(&path, via, Rejection::WrongClass));
                 return Ok(Found::Failed(tried));
             }
+            // No machine check in musl's map_library: the file is mapped (and fails later,
+            // at relocation or when run).
             Verdict::Skip(elf::SkipReason::Machine) => {
-                tried.push(attempt(&path, via, Rejection::WrongMachine));
-                return Ok(Found::Failed(tried));
+                self.diag(format!(
+                    "{}: e_machine {} differs from the program's; musl loads it anyway",
+                    Bytes(path.clone()),
+                    facts.head.get(18).copied().unwrap_or(0)
+                ));
             }
             Verdict::Fatal(_) => {
                 tried.push(attempt(&path, via, Rejection::OpenError(libc::ENOEXEC)));
@@ -400,12 +419,9 @@ impl Musl<'_> {
         Some(out)
     }
 
-    /// The system path: `<prefix>/etc/ld-musl-<arch>.path`, where the prefix is the loader's
-    /// name without its last two components.
-    fn sys_path(&mut self) -> Vec<u8> {
-        if let Some(s) = &self.sys_path {
-            return s.clone();
-        }
+    /// `<prefix>/etc/ld-musl-<arch>.path`, where the prefix is the loader's name without its
+    /// last two components.
+    fn path_file_name(&self) -> Vec<u8> {
         let name = self.interp();
         let base = basename(&name).unwrap_or(&name);
         let arch = base.strip_prefix(b"ld-musl-").and_then(|r| r.strip_suffix(b".so.1")).unwrap_or(b"");
@@ -420,6 +436,15 @@ impl Musl<'_> {
         file.extend_from_slice(b"/etc/ld-musl-");
         file.extend_from_slice(arch);
         file.extend_from_slice(b".path");
+        file
+    }
+
+    /// The system path from [`Musl::path_file_name`], or the default when it is absent.
+    fn sys_path(&mut self) -> Vec<u8> {
+        if let Some(s) = &self.sys_path {
+            return s.clone();
+        }
+        let file = self.path_file_name();
         let s = match self.res.root().read(&file, 1 << 20) {
             Ok(text) => text,
             Err(libc::ENOENT) => DEFAULT_SYS_PATH.to_vec(),

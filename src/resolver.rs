@@ -60,6 +60,8 @@ type TargetKey = (Option<Bytes>, u16, bool, u32, bool);
 type CacheCell = Arc<OnceLock<Option<LdCache>>>;
 /// A derived target profile with the diagnostics its derivation produced.
 type TargetEntry = Arc<(Target, Vec<String>)>;
+/// A located file: where a path leads and what the file is.
+type Located = Option<(Location, Arc<FileFacts>)>;
 
 /// State shared by every closure a resolver computes (and by its threads).
 pub(crate) struct Shared {
@@ -68,7 +70,8 @@ pub(crate) struct Shared {
     targets: RwLock<HashMap<TargetKey, TargetEntry>>,
     caches: RwLock<HashMap<bool, CacheCell>>,
     searches: RwLock<HashMap<SearchKey, Arc<CachedSearch>>>,
-    located: RwLock<HashMap<Vec<u8>, Option<(Location, Arc<FileFacts>)>>>,
+    ldconfig: OnceLock<Vec<Vec<u8>>>,
+    located: RwLock<HashMap<Vec<u8>, Located>>,
     variants: RwLock<HashMap<PathBuf, Vec<Variant>>>,
 }
 
@@ -80,6 +83,7 @@ impl Shared {
             targets: RwLock::new(HashMap::new()),
             caches: RwLock::new(HashMap::new()),
             searches: RwLock::new(HashMap::new()),
+            ldconfig: OnceLock::new(),
             located: RwLock::new(HashMap::new()),
             variants: RwLock::new(HashMap::new()),
         }
@@ -261,7 +265,7 @@ impl Resolver {
 
     /// [`Resolver::locate`], remembered per path (for interpreters, which every closure of a
     /// target shares).
-    pub(crate) fn locate_cached(&self, abs: &[u8]) -> Option<(Location, Arc<FileFacts>)> {
+    pub(crate) fn locate_cached(&self, abs: &[u8]) -> Located {
         if let Some(hit) = self.shared.located.read().unwrap_or_else(|e| e.into_inner()).get(abs) {
             return hit.clone();
         }
@@ -392,25 +396,53 @@ impl Resolver {
         out
     }
 
-    /// glibc's cache step: the one path the root's `ld.so.cache` gives for `name`.
-    pub(crate) fn cache_lookup(&self, target: &Target, name: &[u8]) -> Option<Vec<u8>> {
-        let be = target.abi.big_endian;
+    /// The parsed `ld.so.cache` for a byte order (read once), `None` when absent, unusable
+    /// or disabled.
+    fn ld_cache(&self, big_endian: bool) -> CacheCell {
         let cell = {
             let mut map = self.shared.caches.write().unwrap_or_else(|e| e.into_inner());
-            map.entry(be).or_insert_with(|| Arc::new(OnceLock::new())).clone()
+            map.entry(big_endian).or_insert_with(|| Arc::new(OnceLock::new())).clone()
         };
-        let cache = cell.get_or_init(|| {
+        cell.get_or_init(|| {
             let path: &[u8] = match &self.settings.cache {
                 CacheSource::Root => b"/etc/ld.so.cache",
                 CacheSource::Path(p) => p.as_os_str().as_bytes(),
                 CacheSource::None => return None,
             };
             let data = self.root().read(path, self.settings.limits.max_file_bytes.min(256 << 20)).ok()?;
-            LdCache::parse(&data, be).ok()
+            LdCache::parse(&data, big_endian).ok()
         });
-        let cache = cache.as_ref()?;
+        cell
+    }
+
+    /// glibc's cache step: the one path the root's `ld.so.cache` gives for `name`.
+    pub(crate) fn cache_lookup(&self, target: &Target, name: &[u8]) -> Option<Vec<u8>> {
+        let cell = self.ld_cache(target.abi.big_endian);
+        let cache = cell.get()?.as_ref()?;
         let q = Lookup { accepted_flags: target.cache_flags, hwcaps: &target.glibc_hwcaps, legacy: target.legacy };
         cache.lookup(name, &q).map(|e| e.value.0.clone())
+    }
+
+    /// With [`assume_ldconfig`](ResolverBuilder::assume_ldconfig) and no usable cache: the
+    /// directories `ldconfig` would have put in it (`/etc/ld.so.conf` inside the root, then
+    /// the system directories), each ending in `/`. `None` otherwise.
+    pub(crate) fn ldconfig_dirs(&self, target: &Target) -> Option<Vec<Vec<u8>>> {
+        if !self.settings.assume_ldconfig || self.ld_cache(target.abi.big_endian).get().is_some_and(|c| c.is_some()) {
+            return None;
+        }
+        let cell = self.shared.ldconfig.get_or_init(|| {
+            crate::ld_so_conf::directories_with_system(self.root(), b"/etc/ld.so.conf", &target.system_dirs)
+                .into_iter()
+                .map(|d| {
+                    let mut v = d.0;
+                    if !v.ends_with(b"/") {
+                        v.push(b'/');
+                    }
+                    v
+                })
+                .collect()
+        });
+        Some(cell.clone())
     }
 }
 

@@ -341,8 +341,9 @@ struct OracleRun {
     seconds: f64,
 }
 
-static RUNS: std::sync::Mutex<Vec<(&'static str, Option<std::sync::Arc<OracleRun>>)>> =
-    std::sync::Mutex::new(Vec::new());
+/// Oracle runs per architecture, computed once.
+type Runs = Vec<(&'static str, Option<std::sync::Arc<OracleRun>>)>;
+static RUNS: std::sync::Mutex<Runs> = std::sync::Mutex::new(Vec::new());
 
 /// Build the root and run its loader on every ELF file (once per process); `None` after a skip.
 fn oracle_run(deb: &'static str) -> Option<std::sync::Arc<OracleRun>> {
@@ -656,7 +657,7 @@ fn check_hwcaps_subdirs(deb: &str) -> Vec<String> {
     for (subdirs, cache, line) in differences {
         let key = subdirs.join("+");
         let known =
-            KNOWN_HWCAPS.iter().position(|(a, sub, c, _)| *a == deb && *sub == key && c.map_or(true, |c| c == cache));
+            KNOWN_HWCAPS.iter().position(|(a, sub, c, _)| *a == deb && *sub == key && c.is_none_or(|c| c == cache));
         match known {
             Some(i) => {
                 seen_known.insert(i);

@@ -50,8 +50,13 @@ enum Format {
 )]
 struct Opts {
     /// ELF programs or libraries (paths inside the root when --root is given).
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(required_unless_present = "scan", value_name = "FILE")]
     files: Vec<PathBuf>,
+
+    /// Also take every ELF file under DIR (recognised by its magic, not its name; symlinks
+    /// not followed; hard links to one file counted once). Repeatable.
+    #[arg(long, value_name = "DIR")]
+    scan: Vec<PathBuf>,
 
     /// Output on stdout. Default: ldd, or nothing when --tar, --dir, --manifest or
     /// --dockerfile is given.
@@ -203,10 +208,14 @@ impl Config {
                 }
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut files = o.files.clone();
+        for dir in &o.scan {
+            files.extend(scan(&root, root_is_host, dir)?);
+        }
         Ok(Config {
             resolver,
             root_is_host,
-            files: o.files,
+            files,
             report,
             text: TextOptions::new().terminal(io::stdout().is_terminal()),
             tar,
@@ -234,6 +243,49 @@ impl Config {
             files.par_iter().map(|f| self.resolver.closure_in_root(f)).collect()
         }
     }
+}
+
+/// Every ELF file under `dir` (in the root), sorted, one path per (device, inode).
+fn scan(root: &Path, root_is_host: bool, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let host_dir = if root_is_host { dir.to_path_buf() } else { root.join(dir.strip_prefix("/").unwrap_or(dir)) };
+    let mut candidates = Vec::new();
+    for e in walkdir::WalkDir::new(&host_dir).follow_links(false).sort_by_file_name() {
+        let e = e.with_context(|| format!("--scan {}", dir.display()))?;
+        if e.file_type().is_file() {
+            candidates.push(e.into_path());
+        }
+    }
+    let elf: Vec<Option<(u64, u64, PathBuf)>> = candidates
+        .into_par_iter()
+        .map(|p| {
+            let mut f = std::fs::File::open(&p).ok()?;
+            // Magic, then e_type (ET_EXEC or ET_DYN, either byte order): object files and
+            // core dumps are ELF but not loadable, so a scan passes over them.
+            let mut head = [0u8; 18];
+            f.read_exact(&mut head).ok()?;
+            let e_type = if head[5] == 2 {
+                u16::from_be_bytes([head[16], head[17]])
+            } else {
+                u16::from_le_bytes([head[16], head[17]])
+            };
+            let m = f.metadata().ok()?;
+            (head.starts_with(b"\x7fELF") && (e_type == 2 || e_type == 3)).then_some((m.dev(), m.ino(), p))
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (dev, ino, p) in elf.into_iter().flatten() {
+        if seen.insert((dev, ino)) {
+            out.push(if root_is_host {
+                p
+            } else {
+                Path::new("/").join(p.strip_prefix(&host_dir).map(|r| dir.join(r)).unwrap_or(p))
+            });
+        }
+    }
+    Ok(out)
 }
 
 fn parse_hwcaps(s: &str) -> anyhow::Result<Hwcaps> {

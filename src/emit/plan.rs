@@ -89,6 +89,9 @@ pub enum Reason {
         #[serde(with = "crate::serde_path")]
         arg: PathBuf,
     },
+    /// A file the loader reads at start on which the closure depends (`ld.so.cache`,
+    /// `ld.so.preload`, musl's path file).
+    LoaderConfig,
     /// The target of a symbolic link found under an added directory.
     LinkTarget {
         /// In-root path of the link.
@@ -503,6 +506,9 @@ fn conflict(p: &Path, what: &str) -> Error {
 
 impl Acc<'_> {
     fn closure(&mut self, c: &Closure, added: bool, variants: bool) -> Result<(), Error> {
+        for f in &c.loader_files {
+            self.location(f, vec![Reason::LoaderConfig])?;
+        }
         let input_real = c.objects.first().map(|o| o.location.realpath.clone()).unwrap_or_default();
         for (i, o) in c.objects.iter().enumerate() {
             let real = o.location.realpath.clone();

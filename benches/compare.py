@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Time depclose against ldd, libtree and lddtree-rs on the same file list, side by side.
+
+    benches/compare.py [--rounds N] [--limit N]
+
+The file list is every ELF file under /usr/bin, /usr/sbin, /usr/lib and /usr/libexec that the
+host's ld.so accepts (`ld.so --verify` exits 0 or 2), so that every tool is asked about files
+it can answer for. For each tool it runs, in one go:
+
+  - one process per file (the way `ldd` is used in loops), total wall time;
+  - batch mode where the tool has one (all files as arguments of one process);
+
+and repeats each measurement --rounds times, printing the median and the ratio to depclose.
+It also prints depclose's peak memory in batch mode and the batch time for growing prefixes of
+the list (the scaling curve). Installs libtree (apt) and lddtree-rs (cargo install) if missing.
+"""
+
+import argparse
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+LDSO = "/lib64/ld-linux-x86-64.so.2"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLI = os.path.join(ROOT, "target", "release", "depclose-cli")
+
+
+def elf_files():
+    out = []
+    for d in ["/usr/bin", "/usr/sbin", "/usr/lib", "/usr/libexec"]:
+        for dirpath, _dirs, names in os.walk(d):
+            for n in names:
+                p = os.path.join(dirpath, n)
+                if os.path.islink(p) or not os.path.isfile(p):
+                    continue
+                try:
+                    with open(p, "rb") as f:
+                        head = f.read(18)
+                except OSError:
+                    continue
+                if head[:4] == b"\x7fELF" and head[16] in (2, 3):
+                    out.append(p)
+    out.sort()
+    ok = []
+    for p in out:
+        r = subprocess.run([LDSO, "--verify", p], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if r.returncode in (0, 2):
+            ok.append(p)
+    return ok
+
+
+def ensure_tools():
+    if not shutil.which("libtree"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "libtree"], check=False)
+    lddtree = shutil.which("lddtree") or os.path.expanduser("~/.cargo/bin/lddtree")
+    if not os.path.exists(lddtree):
+        subprocess.run(["cargo", "install", "--quiet", "--locked", "lddtree"], check=False)
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--features", "cli"], cwd=ROOT, check=True)
+    return lddtree if os.path.exists(lddtree) else None
+
+
+def timed(cmds):
+    """Run each command (argv list) in turn; total wall seconds."""
+    t0 = time.perf_counter()
+    for c in cmds:
+        subprocess.run(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def peak_kb(cmd):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(before, after)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N files (0 = all)")
+    args = ap.parse_args()
+
+    lddtree = ensure_tools()
+    files = elf_files()
+    if args.limit:
+        files = files[: args.limit]
+    n = len(files)
+    print(f"{n} ELF files accepted by {LDSO}; {args.rounds} rounds; {os.cpu_count()} CPUs")
+
+    cli = [CLI, "--format", "paths"]
+    per_file = {
+        "depclose": lambda f: cli + [f],
+        "ldd": lambda f: ["ldd", f],
+        "libtree": lambda f: ["libtree", "-p", f],
+    }
+    if lddtree:
+        per_file["lddtree-rs"] = lambda f: [lddtree, f]
+    batch = {
+        "depclose": cli + files,
+        "ldd": ["ldd"] + files,
+        "libtree": ["libtree", "-p"] + files,
+    }
+
+    results = {}
+    for r in range(args.rounds):
+        for tool, mk in per_file.items():
+            results.setdefault(("per-file", tool), []).append(timed([mk(f) for f in files]))
+        for tool, cmd in batch.items():
+            results.setdefault(("batch", tool), []).append(timed([cmd]))
+        print(f"  round {r + 1} done", file=sys.stderr)
+
+    print()
+    print(f"{'mode':<9} {'tool':<11} {'median s':>9} {'ms/file':>8} {'vs depclose':>12}")
+    for mode in ("per-file", "batch"):
+        base = statistics.median(results[(mode, "depclose")])
+        for (m, tool), ts in sorted(results.items()):
+            if m != mode:
+                continue
+            med = statistics.median(ts)
+            print(f"{mode:<9} {tool:<11} {med:9.3f} {1000 * med / n:8.3f} {med / base:11.2f}x")
+    print()
+    print(f"depclose batch peak memory: {peak_kb(batch['depclose']) / 1024:.1f} MB")
+
+    print()
+    print("scaling (depclose batch, random prefixes of the list, median of rounds):")
+    shuffled = files[:]
+    random.Random(42).shuffle(shuffled)
+    k = 128
+    while k <= n:
+        ts = [timed([cli + shuffled[:k]]) for _ in range(args.rounds)]
+        print(f"  {k:5d} files  {statistics.median(ts):7.3f} s")
+        k *= 2
+    ts = [timed([cli + shuffled]) for _ in range(args.rounds)]
+    print(f"  {n:5d} files  {statistics.median(ts):7.3f} s")
+
+
+if __name__ == "__main__":
+    main()
