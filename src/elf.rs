@@ -383,6 +383,94 @@ fn parse_dynamic(
     Ok(info)
 }
 
+/// True when the dynamic symbol table defines (`st_shndx != SHN_UNDEF`) every one of `names`.
+///
+/// musl uses this test to recognise a C library and replace it with itself
+/// (`__libc_start_main` and `stdin`, ldso/dynlink.c `load_library`). The table's size comes
+/// from `DT_HASH` (`nchain`) or `DT_GNU_HASH` (the highest chain end); every read is bounded
+/// by the data.
+pub fn defines_all(data: &[u8], names: &[&[u8]]) -> bool {
+    defines_all_inner(data, names).unwrap_or(false)
+}
+
+fn defines_all_inner(data: &[u8], names: &[&[u8]]) -> Option<bool> {
+    let raw = RawHeader::read(data)?;
+    let be = raw.big_endian();
+    let is64 = raw.class() == Class::Elf64;
+    let phsize = if is64 { 56usize } else { 32 };
+    let phoff = usize::try_from(raw.phoff).ok()?;
+    let hdr: Header = goblin::elf::Elf::parse_header(data).ok()?;
+    let ctx = goblin::container::Ctx::new(
+        if is64 { goblin::container::Container::Big } else { goblin::container::Container::Little },
+        if be { goblin::container::Endian::Big } else { goblin::container::Endian::Little },
+    );
+    let phnum = usize::from(hdr.e_phnum);
+    if phoff.checked_add(phnum.checked_mul(phsize)?)? > data.len() {
+        return None;
+    }
+    let phdrs = ProgramHeader::parse(data, phoff, phnum, ctx).ok()?;
+    let dynph = phdrs.iter().find(|p| p.p_type == program_header::PT_DYNAMIC && p.p_filesz > 0)?;
+    let table = file_slice(data, dynph.p_offset, dynph.p_filesz)?;
+    let entsize = if is64 { 16 } else { 8 };
+    let (mut symtab, mut strtab, mut hash, mut gnu_hash) = (None, None, None, None);
+    for ent in table.chunks_exact(entsize) {
+        let (tag, val) = if is64 {
+            (rd_u64(ent, 0, be)?, rd_u64(ent, 8, be)?)
+        } else {
+            (u64::from(rd_u32(ent, 0, be)?), u64::from(rd_u32(ent, 4, be)?))
+        };
+        match tag {
+            0 => break,
+            4 => hash = Some(val),
+            5 => strtab = Some(val),
+            6 => symtab = Some(val),
+            0x6fff_fef5 => gnu_hash = Some(val),
+            _ => {}
+        }
+    }
+    let off = |v: u64| vaddr_to_offset(&phdrs, v).and_then(|(o, _)| usize::try_from(o).ok());
+    let (symtab, strtab) = (off(symtab?)?, off(strtab?)?);
+    let count: usize = if let Some(h) = hash.and_then(off) {
+        rd_u32(data, h + 4, be)? as usize
+    } else {
+        let g = off(gnu_hash?)?;
+        let nbuckets = rd_u32(data, g, be)? as usize;
+        let symoffset = rd_u32(data, g + 4, be)? as usize;
+        let bloom = rd_u32(data, g + 8, be)? as usize;
+        let buckets = g.checked_add(16)?.checked_add(bloom.checked_mul(if is64 { 8 } else { 4 })?)?;
+        let chains = buckets.checked_add(nbuckets.checked_mul(4)?)?;
+        let mut last = 0usize;
+        for b in 0..nbuckets {
+            last = last.max(rd_u32(data, buckets + 4 * b, be)? as usize);
+        }
+        if last < symoffset {
+            symoffset
+        } else {
+            let mut i = last;
+            while rd_u32(data, chains.checked_add(4 * (i - symoffset))?, be)? & 1 == 0 {
+                i += 1;
+            }
+            i + 1
+        }
+    };
+    let symsize = if is64 { 24 } else { 16 };
+    let mut found = vec![false; names.len()];
+    for i in 0..count.min(data.len() / symsize) {
+        let at = symtab.checked_add(i * symsize)?;
+        let name = rd_u32(data, at, be)? as usize;
+        let shndx = rd_u16(data, at + if is64 { 6 } else { 14 }, be)?;
+        if shndx == 0 {
+            continue;
+        }
+        let s = data.get(strtab.checked_add(name)?..)?;
+        let s = &s[..s.iter().position(|&b| b == 0)?];
+        for (k, n) in names.iter().enumerate() {
+            found[k] |= s == *n;
+        }
+    }
+    Some(found.iter().all(|&f| f))
+}
+
 // ---------------------------------------------------------------------------------------
 // Machine facts
 // ---------------------------------------------------------------------------------------

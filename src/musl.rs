@@ -319,6 +319,14 @@ impl Musl<'_> {
                 return Ok(Found::Failed(tried));
             }
         };
+        // "Avoid the danger of getting two versions of libc mapped into the same process":
+        // a library defining both __libc_start_main and stdin is replaced by the loader.
+        if let Ok(data) = self.res.root().read(&abs, self.res.settings.limits.max_file_bytes) {
+            if elf::defines_all(&data, &[b"__libc_start_main", b"stdin"]) {
+                self.diag(format!("{}: a C library; musl uses itself instead", Bytes(path.clone())));
+                return self.load_library(b"libc.so", needed_by);
+            }
+        }
         let loc = match self.res.root().walk(&abs, true) {
             Ok(w) => crate::model::Location {
                 path: PathBuf::from(OsStr::from_bytes(&abs)),
