@@ -361,6 +361,10 @@ fn parse_dynamic(
     let (off, avail) = vaddr_to_offset(phdrs, strtab).ok_or(ParseError("DT_STRTAB outside every PT_LOAD segment"))?;
     let size = strsz.map_or(avail, |s| s.min(avail));
     let table = file_slice(data, off, size).ok_or(ParseError("string table outside the file"))?;
+    // Entries may share one string; copying it per entry must not turn a small file into an
+    // enormous allocation. Distinct strings fit in the table, so its size (plus slack for
+    // a few shared suffixes) bounds an honest file's total.
+    let mut budget = table.len().saturating_mul(2).saturating_add(64 << 10);
     for (tag, val) in strings {
         let s = usize::try_from(val)
             .ok()
@@ -370,6 +374,7 @@ fn parse_dynamic(
             Some(n) => &s[..n],
             None => return Err(ParseError("unterminated dynamic string")),
         };
+        budget = budget.checked_sub(s.len()).ok_or(ParseError("dynamic strings repeat far beyond the string table"))?;
         let s = Bytes::from(s);
         match tag {
             DT_NEEDED => info.needed.push(s),

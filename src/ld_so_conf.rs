@@ -29,6 +29,10 @@ pub const MAX_CONF_SIZE: u64 = 4 << 20;
 /// A single include pattern yields at most this many files.
 pub const MAX_GLOB_MATCHES: usize = 65536;
 
+/// Most directory listings one [`directories`] call makes for `include` patterns, all
+/// patterns together (patterns like `/*/../*/../*/..` would otherwise multiply without end).
+pub const MAX_GLOB_LISTINGS: usize = 16384;
+
 /// One meaningful line of an `ld.so.conf` file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Directive {
@@ -125,7 +129,7 @@ pub fn directories(root: &Root, conf: &[u8]) -> Vec<Bytes> {
 /// `/usr/lib/x86_64-linux-gnu`, `/lib`, `/usr/lib`), all de-duplicated together by
 /// (dev, ino), keeping the first occurrence, as ldconfig's `add_system_dir` does.
 pub fn directories_with_system(root: &Root, conf: &[u8], system_dirs: &[Bytes]) -> Vec<Bytes> {
-    let mut st = State { seen: HashSet::new(), visited: HashSet::new(), out: Vec::new() };
+    let mut st = State { listings: MAX_GLOB_LISTINGS, seen: HashSet::new(), visited: HashSet::new(), out: Vec::new() };
     parse_file(root, conf, 0, &mut st);
     for d in system_dirs {
         add_dir(root, d.as_bytes(), &mut st);
@@ -134,6 +138,8 @@ pub fn directories_with_system(root: &Root, conf: &[u8], system_dirs: &[Bytes]) 
 }
 
 struct State {
+    /// Directory listings left for glob patterns ([`MAX_GLOB_LISTINGS`]).
+    listings: usize,
     seen: HashSet<FileId>,
     visited: HashSet<Vec<u8>>,
     out: Vec<Bytes>,
@@ -205,7 +211,7 @@ fn parse_file(root: &Root, path: &[u8], depth: usize, st: &mut State) {
                     } else {
                         pat.to_vec()
                     };
-                    for m in glob(root, &full) {
+                    for m in glob(root, &full, &mut st.listings) {
                         parse_file(root, &m, depth + 1, st);
                     }
                 }
@@ -250,7 +256,7 @@ fn unescape(comp: &[u8]) -> Vec<u8> {
 /// sorted directory listings (a leading `.` only by a literal `.`), literal trailing
 /// components checked with `lstat`, results sorted bytewise (ldconfig runs with
 /// `LC_COLLATE=C`).
-fn glob(root: &Root, pattern: &[u8]) -> Vec<Vec<u8>> {
+fn glob(root: &Root, pattern: &[u8], listings: &mut usize) -> Vec<Vec<u8>> {
     let comps: Vec<&[u8]> = pattern.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
     if comps.is_empty() {
         return Vec::new();
@@ -262,6 +268,10 @@ fn glob(root: &Root, pattern: &[u8]) -> Vec<Vec<u8>> {
         if has_magic(comp) {
             let mut next = Vec::new();
             for c in &cands {
+                if *listings == 0 {
+                    break;
+                }
+                *listings -= 1;
                 let dir: &[u8] = if c.is_empty() { b"/" } else { c };
                 let Ok(names) = root.read_dir(dir) else { continue };
                 for name in names {

@@ -23,6 +23,14 @@ use crate::target::Target;
 
 /// How many leading bytes of a file are kept for the loader's header checks.
 const HEAD: usize = 64;
+/// How much of a file is read (rather than mapped) in the hope that it holds every fact.
+const PREFIX: usize = 16 << 10;
+
+/// Fill `buf` from the start of `file`.
+fn read_at_start(file: &File, buf: &mut [u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.read_exact_at(buf, 0)
+}
 
 /// What one file is, once read: identity, mode, size, header bytes and parsed facts.
 /// Cached by file identity and shared by every closure of a resolver.
@@ -307,8 +315,20 @@ impl Resolver {
             return Err(OpenFailure::Fatal("file larger than depclose's configured limit", None));
         }
         let host = self.root().host_path(&walked.realpath);
-        let facts = if meta.len() == 0 {
-            self.facts_from(host, meta, &[])
+        // Most files keep their headers, dynamic section and strings in the first pages: a
+        // plain read of those avoids setting up a mapping. A file whose facts lie further in
+        // (or that is small enough to read whole) falls through to the map.
+        let mut head = vec![0u8; (meta.len() as usize).min(PREFIX)];
+        let prefix_facts = if meta.len() == 0 {
+            Some(self.facts_from(host.clone(), meta, &[]))
+        } else if read_at_start(&file, &mut head).is_ok() {
+            let f = self.facts_from(host.clone(), meta, &head);
+            (f.parsed.is_ok() || head.len() as u64 == meta.len()).then_some(f)
+        } else {
+            None
+        };
+        let facts = if let Some(f) = prefix_facts {
+            f
         } else {
             // SAFETY: the map is read-only and private to this function; it is dropped before
             // returning (only owned facts escape). A file truncated concurrently by another
