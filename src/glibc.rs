@@ -109,6 +109,12 @@ pub(crate) struct Loader<'a> {
     weird: bool,
     /// Set when `/etc/ld.so.preload` named something.
     used_preload_file: bool,
+    /// First map (in list order) per `l_name` / `l_libname` entry.
+    by_name: HashMap<Vec<u8>, usize>,
+    /// Maps whose DT_SONAME has not been matched yet, per SONAME, in list order.
+    by_soname: HashMap<Vec<u8>, Vec<usize>>,
+    /// Maps already queued for the breadth-first walk.
+    queued: Vec<bool>,
     /// `LD_LIBRARY_PATH` directories, expanded once (`_dl_init_paths`).
     llp: Option<Vec<Vec<u8>>>,
     /// Expanded `DT_RPATH` / `DT_RUNPATH` lists per map (`l_rpath_dirs`, `l_runpath_dirs`).
@@ -129,6 +135,9 @@ impl<'a> Loader<'a> {
             errno: libc::ENOENT,
             weird: false,
             used_preload_file: false,
+            by_name: HashMap::new(),
+            by_soname: HashMap::new(),
+            queued: Vec::new(),
             llp: None,
             rpath_cache: HashMap::new(),
         };
@@ -145,7 +154,7 @@ impl<'a> Loader<'a> {
         // _dl_map_object: its name is the path as given and its file id is registered.
         let explicit = res.settings.origin == crate::config::OriginMode::AsGiven;
         let exe_name = if explicit { input.location.path.as_os_str().as_bytes().to_vec() } else { Vec::new() };
-        l.maps.push(Map {
+        l.push_map(Map {
             name: exe_name.clone(),
             libnames: vec![exe_name],
             soname_pending: info.dynamic.as_ref().and_then(|d| d.soname.clone()).map(|b| b.0),
@@ -187,15 +196,14 @@ impl<'a> Loader<'a> {
         }
 
         // Breadth-first: the queue is the executable, then preloads, then each new object.
-        let mut queue: Vec<usize> = vec![0];
+        let mut queue: Vec<usize> = Vec::new();
+        l.enqueue(&mut queue, 0);
         let preloads = l.preload_names();
         for name in preloads {
             match l.map_object(0, &name, true) {
                 Ok(Mapped::Object(m, via)) => {
                     l.push_edge(0, &name, m, via);
-                    if !queue.contains(&m) {
-                        queue.push(m);
-                    }
+                    l.enqueue(&mut queue, m);
                 }
                 Ok(_) => l.diag(None, format!("{}: cannot be preloaded, ignored", Bytes(name.clone()))),
                 Err(f) => return Ok(l.finish_fatal(0, &name, f, closure_base)),
@@ -233,9 +241,7 @@ impl<'a> Loader<'a> {
                 match l.map_object(m, &name, false) {
                     Ok(Mapped::Object(t, via)) => {
                         l.push_edge(m, raw.as_bytes(), t, via);
-                        if !queue.contains(&t) {
-                            queue.push(t);
-                        }
+                        l.enqueue(&mut queue, t);
                         if l.objects.len() > res.settings.limits.max_objects {
                             return Err(Error::new(
                                 ErrorKind::LimitExceeded,
@@ -321,6 +327,33 @@ impl<'a> Loader<'a> {
         build(self, Some(err))
     }
 
+    /// Append a map to the namespace list and index its names.
+    fn push_map(&mut self, m: Map) {
+        let i = self.maps.len();
+        let mut names = vec![m.name.clone()];
+        names.extend(m.libnames.iter().cloned());
+        if let Some(s) = &m.soname_pending {
+            self.by_soname.entry(s.clone()).or_default().push(i);
+        }
+        self.maps.push(m);
+        self.queued.push(false);
+        for n in names {
+            self.register_name(i, &n);
+        }
+    }
+
+    fn register_name(&mut self, i: usize, name: &[u8]) {
+        self.by_name.entry(name.to_vec()).and_modify(|e| *e = (*e).min(i)).or_insert(i);
+    }
+
+    /// Queue map `m` for the breadth-first walk unless it already was.
+    fn enqueue(&mut self, queue: &mut Vec<usize>, m: usize) {
+        if !self.queued[m] {
+            self.queued[m] = true;
+            queue.push(m);
+        }
+    }
+
     fn obj_of(&self, m: usize) -> usize {
         self.maps[m].object.unwrap_or(0)
     }
@@ -387,7 +420,7 @@ impl<'a> Loader<'a> {
         } else {
             (None, Some(Box::new(obj)))
         };
-        self.maps.push(Map {
+        self.push_map(Map {
             name: interp.0.clone(),
             libnames,
             soname_pending: None,
@@ -562,18 +595,20 @@ impl<'a> Loader<'a> {
     // ---------------------------------------------------------------------------------
 
     fn map_object(&mut self, req: usize, name: &[u8], _preload: bool) -> Result<Mapped, Fatal> {
-        // 1. Already loaded: l_name, l_libname, then DT_SONAME (cached as an alias).
-        for i in 0..self.maps.len() {
-            let hit = {
-                let mp = &self.maps[i];
-                mp.name == name || mp.libnames.iter().any(|n| n == name)
-            };
-            if hit {
-                return Ok(Mapped::Object(i, FoundVia::AlreadyLoaded));
-            }
-            if self.maps[i].soname_pending.as_deref() == Some(name) {
+        // 1. Already loaded: the first map, in list order, whose l_name or a l_libname is
+        // the name, or else whose DT_SONAME is (then cached as an alias). Indexed, so that
+        // long chains do not make this quadratic.
+        let by_name = self.by_name.get(name).copied();
+        let by_soname = self.by_soname.get(name).and_then(|v| v.first().copied());
+        match (by_name, by_soname) {
+            (Some(i), s) if s.is_none_or(|s| i < s) => return Ok(Mapped::Object(i, FoundVia::AlreadyLoaded)),
+            (_, Some(i)) => {
                 let s = self.maps[i].soname_pending.take().unwrap_or_default();
+                if let Some(v) = self.by_soname.get_mut(name) {
+                    v.retain(|&j| j != i);
+                }
                 self.maps[i].libnames.push(s);
+                self.register_name(i, name);
                 if let Some(o) = self.maps[i].object {
                     let names = &mut self.objects[o].names;
                     if !names.iter().any(|n| n.as_bytes() == name) {
@@ -582,6 +617,7 @@ impl<'a> Loader<'a> {
                 }
                 return Ok(Mapped::Object(i, FoundVia::AlreadyLoaded));
             }
+            _ => {}
         }
         if name == self.target.vdso {
             return Ok(Mapped::Vdso);
@@ -615,6 +651,7 @@ impl<'a> Loader<'a> {
         let id = cand.facts.file_id;
         if let Some(i) = self.maps.iter().position(|mp| mp.file_id == Some(id)) {
             self.maps[i].libnames.push(name.to_vec());
+            self.register_name(i, name);
             if let Some(o) = self.maps[i].object {
                 self.objects[o].names.push(Bytes::from(name));
             }
@@ -649,7 +686,7 @@ impl<'a> Loader<'a> {
         let soname = info.dynamic.as_ref().and_then(|d| d.soname.clone()).map(|s| s.0);
         self.objects.push(obj);
         let o = self.objects.len() - 1;
-        self.maps.push(Map {
+        self.push_map(Map {
             name: cand.realname,
             libnames: vec![name.to_vec()],
             soname_pending: soname,
@@ -922,11 +959,13 @@ fn fatal(path: &[u8], msg: &'static str, detail: Option<String>) -> Fatal {
     }
 }
 
-fn attempt(path: &[u8], via: FoundVia, rejection: Rejection) -> Attempt {
+/// An [`Attempt`] record for a path string.
+pub(crate) fn attempt(path: &[u8], via: FoundVia, rejection: Rejection) -> Attempt {
     Attempt { path: PathBuf::from(OsStr::from_bytes(path)), via, rejection }
 }
 
-fn rejection_of(e: Errno) -> Rejection {
+/// The [`Rejection`] for an `open` errno.
+pub(crate) fn rejection_of(e: Errno) -> Rejection {
     match e {
         libc::ENOENT => Rejection::NotFound,
         libc::ENOTDIR => Rejection::NotDirectory,

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use crate::bytes::Bytes;
 use crate::elf::{self, Verdict};
 use crate::error::{Error, ErrorKind};
-use crate::glibc::object_of;
+use crate::glibc::{attempt, object_of, rejection_of};
 use crate::model::{
     Attempt, Closure, Diagnostic, Edge, FileId, FoundVia, Libc, Linkage, Missing, Object, Rejection, Role,
 };
@@ -471,18 +471,4 @@ enum PathOpen {
 
 fn basename(p: &[u8]) -> Option<&[u8]> {
     p.iter().rposition(|&b| b == b'/').map(|i| &p[i + 1..])
-}
-
-fn attempt(path: &[u8], via: FoundVia, rejection: Rejection) -> Attempt {
-    Attempt { path: PathBuf::from(OsStr::from_bytes(path)), via, rejection }
-}
-
-fn rejection_of(e: Errno) -> Rejection {
-    match e {
-        libc::ENOENT => Rejection::NotFound,
-        libc::ENOTDIR => Rejection::NotDirectory,
-        libc::ELOOP => Rejection::SymlinkLoop,
-        libc::EACCES => Rejection::PermissionDenied,
-        e => Rejection::OpenError(e),
-    }
 }
