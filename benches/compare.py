@@ -18,7 +18,6 @@ the list (the scaling curve). Installs libtree (apt) and lddtree-rs (cargo insta
 import argparse
 import os
 import random
-import resource
 import shutil
 import statistics
 import subprocess
@@ -55,6 +54,8 @@ def elf_files():
 
 
 def ensure_tools():
+    if not os.path.exists("/usr/bin/time"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "time"], check=False)
     if not shutil.which("libtree"):
         subprocess.run(["apt-get", "install", "-y", "-qq", "libtree"], check=False)
     lddtree = shutil.which("lddtree") or os.path.expanduser("~/.cargo/bin/lddtree")
@@ -73,10 +74,9 @@ def timed(cmds):
 
 
 def peak_kb(cmd):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(before, after)
+    """Peak resident memory of one fresh run (GNU time's %M), in KiB."""
+    r = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return int(r.stderr.strip().splitlines()[-1])
 
 
 def main():

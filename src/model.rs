@@ -320,10 +320,12 @@ impl Closure {
     /// Canonical in-root paths of every file the loader maps besides the input (the
     /// interpreter included, the vDSO excluded), in load order, without duplicates.
     pub fn loaded_files(&self) -> Vec<&Path> {
+        use std::os::unix::ffi::OsStrExt;
         let mut out: Vec<&Path> = Vec::new();
         for o in &self.objects[1..] {
             let p = o.location.realpath.as_path();
-            if !out.contains(&p) {
+            // Compare bytes: `Path` equality walks components, which is slow in bulk.
+            if !out.iter().any(|q| q.as_os_str().as_bytes() == p.as_os_str().as_bytes()) {
                 out.push(p);
             }
         }

@@ -23,8 +23,8 @@ use crate::target::Target;
 
 /// How many leading bytes of a file are kept for the loader's header checks.
 const HEAD: usize = 64;
-/// How much of a file is read (rather than mapped) in the hope that it holds every fact.
-const PREFIX: usize = 16 << 10;
+/// Files up to this size are read rather than mapped.
+const SMALL: u64 = 64 << 10;
 
 /// Fill `buf` from the start of `file`.
 fn read_at_start(file: &File, buf: &mut [u8]) -> std::io::Result<()> {
@@ -80,7 +80,7 @@ pub(crate) struct Shared {
     searches: RwLock<HashMap<SearchKey, Arc<CachedSearch>>>,
     ldconfig: OnceLock<Vec<Vec<u8>>>,
     located: RwLock<HashMap<Vec<u8>, Located>>,
-    variants: RwLock<HashMap<PathBuf, Vec<Variant>>>,
+    variants: RwLock<HashMap<Vec<u8>, Vec<Variant>>>,
 }
 
 impl Shared {
@@ -315,15 +315,13 @@ impl Resolver {
             return Err(OpenFailure::Fatal("file larger than depclose's configured limit", None));
         }
         let host = self.root().host_path(&walked.realpath);
-        // Most files keep their headers, dynamic section and strings in the first pages: a
-        // plain read of those avoids setting up a mapping. A file whose facts lie further in
-        // (or that is small enough to read whole) falls through to the map.
-        let mut head = vec![0u8; (meta.len() as usize).min(PREFIX)];
+        // A small file is read whole (one pread, no mapping to set up and tear down); a
+        // larger one is mapped and only the pages the parser touches are read.
         let prefix_facts = if meta.len() == 0 {
             Some(self.facts_from(host.clone(), meta, &[]))
-        } else if read_at_start(&file, &mut head).is_ok() {
-            let f = self.facts_from(host.clone(), meta, &head);
-            (f.parsed.is_ok() || head.len() as u64 == meta.len()).then_some(f)
+        } else if meta.len() <= SMALL {
+            let mut buf = vec![0u8; meta.len() as usize];
+            read_at_start(&file, &mut buf).ok().map(|_| self.facts_from(host.clone(), meta, &buf))
         } else {
             None
         };
@@ -373,7 +371,9 @@ impl Resolver {
 
     /// Other copies of a library for other CPU levels: `D/name` and `D/glibc-hwcaps/*/name`.
     pub(crate) fn variants(&self, loc: &Location) -> Vec<Variant> {
-        if let Some(v) = self.shared.variants.read().unwrap_or_else(|e| e.into_inner()).get(&loc.path) {
+        if let Some(v) =
+            self.shared.variants.read().unwrap_or_else(|e| e.into_inner()).get(loc.path.as_os_str().as_bytes())
+        {
             return v.clone();
         }
         let p = loc.path.as_os_str().as_bytes();
@@ -412,16 +412,24 @@ impl Resolver {
                 }
             }
         }
-        self.shared.variants.write().unwrap_or_else(|e| e.into_inner()).insert(loc.path.clone(), out.clone());
+        self.shared
+            .variants
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(loc.path.as_os_str().as_bytes().to_vec(), out.clone());
         out
     }
 
     /// The parsed `ld.so.cache` for a byte order (read once), `None` when absent, unusable
     /// or disabled.
     fn ld_cache(&self, big_endian: bool) -> CacheCell {
-        let cell = {
-            let mut map = self.shared.caches.write().unwrap_or_else(|e| e.into_inner());
-            map.entry(big_endian).or_insert_with(|| Arc::new(OnceLock::new())).clone()
+        let hit = self.shared.caches.read().unwrap_or_else(|e| e.into_inner()).get(&big_endian).cloned();
+        let cell = match hit {
+            Some(c) => c,
+            None => {
+                let mut map = self.shared.caches.write().unwrap_or_else(|e| e.into_inner());
+                map.entry(big_endian).or_insert_with(|| Arc::new(OnceLock::new())).clone()
+            }
         };
         cell.get_or_init(|| {
             let path: &[u8] = match &self.settings.cache {

@@ -40,8 +40,13 @@ pub(crate) fn loader_facts(image: &[u8]) -> LoaderFacts {
     }
     // Candidate runs start right after a NUL with "/" and consist of "/…/\0" strings.
     let mut i = 0;
-    while let Some(off) = find(&image[i..], b"\0/") {
-        let start = i + off + 1;
+    // Look for '/' (rare in code) and check the byte before it, rather than for NUL (dense).
+    while let Some(off) = memchr::memchr(b'/', &image[i..]) {
+        let start = i + off;
+        if start == 0 || image[start - 1] != 0 {
+            i = start + 1;
+            continue;
+        }
         let mut dirs = Vec::new();
         let mut pos = start;
         while let Some(len) = image[pos..].iter().take(512).position(|&b| b == 0) {
@@ -62,7 +67,7 @@ pub(crate) fn loader_facts(image: &[u8]) -> LoaderFacts {
             facts.system_dirs = Some(dirs);
             break;
         }
-        i = start;
+        i = start + 1;
     }
     if let Some(p) = find(image, b"release version 2.") {
         let rest = &image[p + 18..];
@@ -74,8 +79,9 @@ pub(crate) fn loader_facts(image: &[u8]) -> LoaderFacts {
     facts
 }
 
+/// Position of `needle` in `hay` (SIMD substring search).
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 /// Debian's multiarch triplet for a target.
@@ -280,9 +286,18 @@ impl Target {
         // Facts from the interpreter file inside the root.
         let facts = match (&interp, libc) {
             (Some(i), Libc::Glibc) if i.as_bytes().starts_with(b"/") => {
-                match root.read(i.as_bytes(), s.limits.max_file_bytes.min(64 << 20)) {
-                    Ok(img) => loader_facts(&img),
-                    Err(_) => LoaderFacts::default(),
+                match root.open(i.as_bytes()) {
+                    Ok(crate::root::Opened::File(w, f))
+                        if w.metadata.len() <= s.limits.max_file_bytes.min(64 << 20) =>
+                    {
+                        // SAFETY: a read-only private map, dropped at the end of this block;
+                        // only owned facts leave it (see Resolver::open_facts on truncation).
+                        match unsafe { memmap2::Mmap::map(&f) } {
+                            Ok(map) => loader_facts(&map),
+                            Err(_) => LoaderFacts::default(),
+                        }
+                    }
+                    _ => LoaderFacts::default(),
                 }
             }
             _ => LoaderFacts::default(),
