@@ -922,7 +922,13 @@ impl<'a> Loader<'a> {
     /// `open_verify` on one path string (relative to the modelled cwd when not absolute).
     fn probe(&mut self, path: &[u8]) -> Result<Probe, Fatal> {
         let Some(abs) = self.absolute(path) else {
-            self.diag(None, format!("{}: relative path and no working directory configured", Bytes::from(path)));
+            // Depends on a setting rather than on the files: keep it out of the shared cache,
+            // and say it once.
+            self.weird = true;
+            let msg = format!("{}: relative path and no working directory configured", Bytes::from(path));
+            if !self.diagnostics.iter().any(|d| d.message == msg) {
+                self.diag(None, msg);
+            }
             return Ok(Probe::Open(libc::ENOENT));
         };
         let (facts, walked) = match self.res.open_facts(&abs) {
