@@ -107,6 +107,18 @@ pub(crate) struct Loader<'a> {
     errno: Errno,
     /// Set when the current search saw an errno other than ENOENT/EACCES.
     weird: bool,
+    /// Set when the current search depends on something other than the files (a relative
+    /// path with no working directory configured).
+    uncacheable: bool,
+    /// Whether shared search outcomes may be used.
+    use_cache: bool,
+    /// Set once a shared outcome was used (its per-directory side effects were skipped).
+    used_cache: bool,
+    /// Set when an errno-dependent path was met after a shared outcome was used.
+    restart: bool,
+    /// Set once any errno other than ENOENT/EACCES was met in this closure: from then on
+    /// the per-directory memory may steer searches, so none is shared.
+    ever_weird: bool,
     /// Set when `/etc/ld.so.preload` named something.
     used_preload_file: bool,
     /// First map (in list order) per `l_name` / `l_libname` entry.
@@ -122,7 +134,25 @@ pub(crate) struct Loader<'a> {
 }
 
 impl<'a> Loader<'a> {
+    /// The closure of `input`. Searches are shared through the resolver's cache; if the
+    /// closure then meets an errno that makes glibc's per-directory memory matter (see
+    /// [`Loader::search`]), it is computed again without the cache, so the result never
+    /// depends on what other closures did before.
     pub(crate) fn run(res: &'a Resolver, target: &'a Target, input: Input) -> Result<Closure, Error> {
+        match Self::run_with(res, target, input.clone(), true)? {
+            Some(c) => Ok(c),
+            None => Self::run_with(res, target, input, false)
+                .map(|c| c.expect("a closure computed without the cache never restarts")),
+        }
+    }
+
+    /// `None`: restart without the cache.
+    fn run_with(
+        res: &'a Resolver,
+        target: &'a Target,
+        input: Input,
+        use_cache: bool,
+    ) -> Result<Option<Closure>, Error> {
         let mut l = Loader {
             res,
             target,
@@ -134,6 +164,11 @@ impl<'a> Loader<'a> {
             status: HashMap::new(),
             errno: libc::ENOENT,
             weird: false,
+            uncacheable: false,
+            use_cache,
+            used_cache: false,
+            restart: false,
+            ever_weird: false,
             used_preload_file: false,
             by_name: HashMap::new(),
             by_soname: HashMap::new(),
@@ -179,7 +214,7 @@ impl<'a> Loader<'a> {
             diagnostics: l.diagnostics,
         };
         if linkage == Linkage::Static {
-            return Ok(closure_base(l, None));
+            return Ok(Some(closure_base(l, None)));
         }
 
         // The interpreter (rtld map): names are the PT_INTERP string and its SONAME; it has
@@ -200,13 +235,17 @@ impl<'a> Loader<'a> {
         l.enqueue(&mut queue, 0);
         let preloads = l.preload_names();
         for name in preloads {
-            match l.map_object(0, &name, true) {
+            let mapped = l.map_object(0, &name, true);
+            if l.restart {
+                return Ok(None);
+            }
+            match mapped {
                 Ok(Mapped::Object(m, via)) => {
                     l.push_edge(0, &name, m, via);
                     l.enqueue(&mut queue, m);
                 }
                 Ok(_) => l.diag(None, format!("{}: cannot be preloaded, ignored", Bytes(name.clone()))),
-                Err(f) => return Ok(l.finish_fatal(0, &name, f, closure_base)),
+                Err(f) => return Ok(Some(l.finish_fatal(0, &name, f, closure_base))),
             }
         }
         let mut qi = 0;
@@ -226,7 +265,7 @@ impl<'a> Loader<'a> {
                 let name = if dst_count(raw.as_bytes()) > 0 {
                     if res.settings.secure {
                         let f = Fatal { path: raw.0.clone(), message: "DST not allowed in SUID/SGID programs".into() };
-                        return Ok(l.finish_fatal(m, raw.as_bytes(), f, closure_base));
+                        return Ok(Some(l.finish_fatal(m, raw.as_bytes(), f, closure_base)));
                     }
                     match l.substitute(m, raw.as_bytes()) {
                         Some(n) if !n.is_empty() => n,
@@ -238,7 +277,11 @@ impl<'a> Loader<'a> {
                 } else {
                     raw.0.clone()
                 };
-                match l.map_object(m, &name, false) {
+                let mapped = l.map_object(m, &name, false);
+                if l.restart {
+                    return Ok(None);
+                }
+                match mapped {
                     Ok(Mapped::Object(t, via)) => {
                         l.push_edge(m, raw.as_bytes(), t, via);
                         l.enqueue(&mut queue, t);
@@ -265,12 +308,12 @@ impl<'a> Loader<'a> {
                             l.diag(Some(m), format!("{raw}: auxiliary filter cannot be loaded: {}", f.message));
                             continue;
                         }
-                        return Ok(l.finish_fatal(m, raw.as_bytes(), f, closure_base));
+                        return Ok(Some(l.finish_fatal(m, raw.as_bytes(), f, closure_base)));
                     }
                 }
             }
         }
-        Ok(closure_base(l, None))
+        Ok(Some(closure_base(l, None)))
     }
 
     /// See [`Closure::loader_files`].
@@ -760,16 +803,19 @@ impl<'a> Loader<'a> {
             stages.iter().map(|(_, d)| d.clone()).collect(),
             nodeflib,
         );
-        if clean_start {
+        let shareable = clean_start && self.use_cache && !self.ever_weird;
+        if shareable {
             if let Some(hit) = self.res.cached_search(&key) {
+                self.used_cache = true;
                 tried.extend(hit.tried.iter().map(|(st, a)| Attempt { via: via_of(*st, &stages), ..a.clone() }));
                 return Ok(hit.found.as_ref().map(|(c, st)| (c.clone(), via_of(*st, &stages))));
             }
         }
         self.weird = false;
+        self.uncacheable = false;
         let mut log: Vec<(usize, Attempt)> = Vec::new();
         let found = self.search_uncached(name, &stages, nodeflib, &mut log)?;
-        if clean_start && !self.weird {
+        if shareable && !self.weird && !self.uncacheable {
             self.res.store_search(key, CachedSearch { found: found.clone(), tried: log.clone() });
         }
         tried.extend(log.into_iter().map(|(st, a)| Attempt { via: via_of(st, &stages), ..a }));
@@ -832,6 +878,8 @@ impl<'a> Loader<'a> {
     fn note_errno(&mut self, e: Errno) {
         if e != libc::ENOENT && e != libc::EACCES {
             self.weird = true;
+            self.ever_weird = true;
+            self.restart |= self.used_cache;
         }
     }
 
@@ -855,6 +903,14 @@ impl<'a> Loader<'a> {
             #[allow(clippy::needless_range_loop)]
             for cnt in 0..nsub {
                 if status[cnt] == DirStatus::Nonexisting {
+                    // Known not to exist: glibc skips the open. The attempt is still listed
+                    // for the bare directory, so that what a miss reports does not depend on
+                    // which searches ran before.
+                    if self.target.subdirs[cnt].0.is_empty() {
+                        let mut buf = dir.clone();
+                        buf.extend_from_slice(name);
+                        log.push((stage, attempt(&buf, via.clone(), Rejection::NotFound)));
+                    }
                     continue;
                 }
                 let sub = self.target.subdirs[cnt].0.clone();
@@ -924,7 +980,7 @@ impl<'a> Loader<'a> {
         let Some(abs) = self.absolute(path) else {
             // Depends on a setting rather than on the files: keep it out of the shared cache,
             // and say it once.
-            self.weird = true;
+            self.uncacheable = true;
             let msg = format!("{}: relative path and no working directory configured", Bytes::from(path));
             if !self.diagnostics.iter().any(|d| d.message == msg) {
                 self.diag(None, msg);

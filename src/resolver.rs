@@ -55,6 +55,7 @@ impl FileFacts {
 }
 
 /// The input of one closure.
+#[derive(Clone)]
 pub(crate) struct Input {
     pub host_path: PathBuf,
     pub location: Location,
