@@ -5,7 +5,7 @@
 //! Sources are glibc's `elf/dl-deps.c`, `elf/dl-load.c`, `elf/dl-object.c`, `elf/dl-misc.c`,
 //! `elf/rtld.c`, as summarised with references in `ldso-spec.md` (sections 1 to 6).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
@@ -161,7 +161,7 @@ impl<'a> Loader<'a> {
             edges: Vec::new(),
             missing: Vec::new(),
             diagnostics: input.diagnostics.iter().map(|m| Diagnostic { object: None, message: m.clone() }).collect(),
-            status: HashMap::new(),
+            status: HashMap::default(),
             errno: libc::ENOENT,
             weird: false,
             uncacheable: false,
@@ -170,11 +170,11 @@ impl<'a> Loader<'a> {
             restart: false,
             ever_weird: false,
             used_preload_file: false,
-            by_name: HashMap::new(),
-            by_soname: HashMap::new(),
+            by_name: HashMap::default(),
+            by_soname: HashMap::default(),
             queued: Vec::new(),
             llp: None,
-            rpath_cache: HashMap::new(),
+            rpath_cache: HashMap::default(),
         };
         let info = input.facts.info()?;
         let linkage = match &info.dynamic {

@@ -1,6 +1,6 @@
 //! The resolver: settings plus caches shared by every closure it computes.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Read;
@@ -88,13 +88,13 @@ impl Shared {
     pub fn new(root: Root) -> Self {
         Shared {
             root,
-            files: RwLock::new(HashMap::new()),
-            targets: RwLock::new(HashMap::new()),
-            caches: RwLock::new(HashMap::new()),
-            searches: RwLock::new(HashMap::new()),
+            files: RwLock::new(HashMap::default()),
+            targets: RwLock::new(HashMap::default()),
+            caches: RwLock::new(HashMap::default()),
+            searches: RwLock::new(HashMap::default()),
             ldconfig: OnceLock::new(),
-            located: RwLock::new(HashMap::new()),
-            variants: RwLock::new(HashMap::new()),
+            located: RwLock::new(HashMap::default()),
+            variants: RwLock::new(HashMap::default()),
         }
     }
 }
@@ -321,8 +321,14 @@ impl Resolver {
         let prefix_facts = if meta.len() == 0 {
             Some(self.facts_from(host.clone(), meta, &[]))
         } else if meta.len() <= SMALL {
-            let mut buf = vec![0u8; meta.len() as usize];
-            read_at_start(&file, &mut buf).ok().map(|_| self.facts_from(host.clone(), meta, &buf))
+            // One buffer per thread: a fresh 64 KiB allocation per file makes malloc
+            // consolidate its free lists every time.
+            thread_local!(static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) });
+            BUF.with(|b| {
+                let mut buf = b.borrow_mut();
+                buf.resize(meta.len() as usize, 0);
+                read_at_start(&file, &mut buf).ok().map(|_| self.facts_from(host.clone(), meta, &buf))
+            })
         } else {
             None
         };

@@ -13,7 +13,7 @@
 //! Directory prefixes are cached (the loader probes many names in few directories), so the
 //! view assumes the tree does not change while it is in use.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read};
@@ -77,7 +77,7 @@ impl Root {
         if !fs::metadata(&host)?.is_dir() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "root is not a directory"));
         }
-        Ok(Root { host, max_hops: 40, dirs: RwLock::new(HashMap::new()) })
+        Ok(Root { host, max_hops: 40, dirs: RwLock::new(HashMap::default()) })
     }
 
     /// Set the symlink hop limit (default 40, Linux's `MAXSYMLINKS`).
