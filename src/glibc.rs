@@ -991,6 +991,9 @@ impl<'a> Loader<'a> {
             Ok(f) => f,
             Err(OpenFailure::Errno(e)) => return Ok(Probe::Open(e)),
             Err(OpenFailure::Fatal(msg, detail)) => return Ok(Probe::Fatal(msg, detail)),
+            Err(OpenFailure::TooLarge) => {
+                return Ok(Probe::Fatal("file larger than depclose's configured limit", None))
+            }
         };
         Ok(match elf::verify_candidate(&facts.head, facts.size, &self.target.abi) {
             Verdict::Accept => {
@@ -1009,6 +1012,8 @@ pub(crate) enum OpenFailure {
     Errno(Errno),
     /// The loader would abort on this file.
     Fatal(&'static str, Option<String>),
+    /// The file is larger than [`Limits::max_file_bytes`](crate::Limits::max_file_bytes).
+    TooLarge,
 }
 
 fn fatal(path: &[u8], msg: &'static str, detail: Option<String>) -> Fatal {

@@ -5,7 +5,7 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, RwLock};
 
@@ -206,6 +206,9 @@ impl Resolver {
     fn closure_at(&self, given: &Path, in_root: &[u8]) -> Result<Closure, Error> {
         let (facts, walked) = self.open_facts(in_root).map_err(|f| match f {
             OpenFailure::Errno(e) => io_err(given, e),
+            OpenFailure::TooLarge => {
+                Error::new(ErrorKind::LimitExceeded, given, "file larger than the configured limit")
+            }
             OpenFailure::Fatal(m, d) => Error::new(
                 ErrorKind::Io,
                 given,
@@ -225,7 +228,12 @@ impl Resolver {
     }
 
     fn closure_external(&self, given: &Path) -> Result<Closure, Error> {
-        let mut f = File::open(given).map_err(|e| Error::io(given, e))?;
+        // Never block: a FIFO named as input would stall a plain open.
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(given)
+            .map_err(|e| Error::io(given, e))?;
         let meta = f.metadata().map_err(|e| Error::io(given, e))?;
         if !meta.is_file() {
             return Err(Error::new(ErrorKind::Io, given, "not a regular file"));
@@ -289,6 +297,7 @@ impl Resolver {
         let (facts, w) = self.open_facts(abs).map_err(|f| match f {
             OpenFailure::Errno(e) => io_err(p, e),
             OpenFailure::Fatal(m, _) => Error::new(ErrorKind::Io, p, m),
+            OpenFailure::TooLarge => Error::new(ErrorKind::LimitExceeded, p, "file larger than the configured limit"),
         })?;
         Ok((Location { path: p.to_path_buf(), realpath: w.realpath, hops: w.hops }, facts))
     }
@@ -313,7 +322,7 @@ impl Resolver {
         }
         let meta = &walked.metadata;
         if meta.len() > self.settings.limits.max_file_bytes {
-            return Err(OpenFailure::Fatal("file larger than depclose's configured limit", None));
+            return Err(OpenFailure::TooLarge);
         }
         let host = self.root().host_path(&walked.realpath);
         // A small file is read whole (one pread, no mapping to set up and tear down); a

@@ -67,7 +67,9 @@ pub(crate) fn loader_facts(image: &[u8]) -> LoaderFacts {
             facts.system_dirs = Some(dirs);
             break;
         }
-        i = start + 1;
+        // Resume after the strings just read: each byte is looked at a bounded number of
+        // times, whatever the image holds.
+        i = pos.max(start + 1);
     }
     if let Some(p) = find(image, b"release version 2.") {
         let rest = &image[p + 18..];

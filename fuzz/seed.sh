@@ -1,0 +1,28 @@
+#!/bin/sh
+# Copies the real-file seeds into fuzz/corpus/ (run from fuzz/ on a Debian/x86_64 host with
+# gcc and ldconfig), then generates the synthetic ones. Keep the corpora small (< 2 MB).
+set -eu
+cd "$(dirname "$0")"
+mkdir -p corpus/parse_elf corpus/ld_cache corpus/ld_so_conf corpus/resolve_small_root
+cp /bin/true corpus/parse_elf/real-true
+cp /lib/x86_64-linux-gnu/libutil.so.1 corpus/parse_elf/real-libutil.so.1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+printf 'int f(void) { return 1; }\n' >"$tmp/l.c"
+gcc -m32 -shared -fPIC -nostdlib -Wl,-soname,libl32.so -o corpus/parse_elf/real-lib32 "$tmp/l.c"
+# ld.so.cache: the host's, and small ones in each format from a two-library root.
+cp /etc/ld.so.cache corpus/ld_cache/real-host
+mkdir -p "$tmp/root/lib" "$tmp/root/etc" "$tmp/root/usr/lib/glibc-hwcaps/x86-64-v3"
+gcc -shared -fPIC -nostdlib -Wl,-soname,liba.so.1 -o "$tmp/root/lib/liba.so.1" "$tmp/l.c"
+gcc -shared -fPIC -nostdlib -Wl,-soname,libb.so.2 -o "$tmp/root/usr/lib/libb.so.2" "$tmp/l.c"
+cp "$tmp/root/usr/lib/libb.so.2" "$tmp/root/usr/lib/glibc-hwcaps/x86-64-v3/"
+printf '/lib\n/usr/lib\n' >"$tmp/root/etc/ld.so.conf"
+for f in new old compat; do
+    ldconfig -r "$tmp/root" -c "$f" -C /etc/ld.so.cache -f /etc/ld.so.conf -X
+    cp "$tmp/root/etc/ld.so.cache" "corpus/ld_cache/small-$f"
+done
+cp /etc/ld.so.conf corpus/ld_so_conf/real-ld.so.conf
+for f in /etc/ld.so.conf.d/*.conf; do cp "$f" "corpus/ld_so_conf/real-$(basename "$f")"; done
+printf 'include /etc/ld.so.conf.d/*.conf\ninclude ld.so.conf.d/[ab].conf\n/usr/local/lib=libc6\n\n  # c\nhwcap 1 x\nHWCAP 2 y\n/opt/a/ /opt/b\n' \
+    >corpus/ld_so_conf/handmade
+cargo +nightly run -q --example gen_seeds

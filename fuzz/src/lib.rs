@@ -1,0 +1,815 @@
+//! Fuzz target bodies for depclose, shared by the cargo-fuzz targets (`fuzz_targets/*.rs`)
+//! and by the stable replay test (`tests/fuzz_corpus.rs`, which includes this file with
+//! `#[path]`). Only `depclose`, `std`, `libc` and `tempfile` may be used here.
+//!
+//! Every body panics (fails) when an invariant is broken; the library itself must never
+//! panic, hang or allocate without bound on any input.
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Component, Path, PathBuf};
+
+use depclose::elf::{self, Verdict};
+use depclose::ld_cache::{self, LdCache, LegacyHwcaps, Lookup};
+use depclose::{Bytes, CacheSource, Class, Closure, Hwcaps, Limits, OriginMode, Resolver};
+
+// ---------------------------------------------------------------------------------------
+// parse_elf
+// ---------------------------------------------------------------------------------------
+
+fn abis() -> [elf::LoaderAbi; 4] {
+    [
+        elf::LoaderAbi { class: Class::Elf64, big_endian: false, machine: elf::EM_X86_64, flags: 0, abi_max: 4 },
+        elf::LoaderAbi { class: Class::Elf32, big_endian: false, machine: elf::EM_386, flags: 0, abi_max: 4 },
+        elf::LoaderAbi { class: Class::Elf64, big_endian: true, machine: elf::EM_PPC64, flags: 1, abi_max: 3 },
+        elf::LoaderAbi { class: Class::Elf64, big_endian: false, machine: elf::EM_RISCV, flags: 4, abi_max: 3 },
+    ]
+}
+
+/// `elf::parse` on raw bytes, every field walked; `verify_candidate` for a few loaders.
+pub fn parse_elf(data: &[u8]) {
+    let full = elf::parse(data);
+    if let Ok(info) = &full {
+        assert!(elf::is_elf(data));
+        assert_eq!(&info.ident[..], &data[..16]);
+        let _ = (info.class, info.big_endian, info.e_type, info.machine, info.version, info.flags, info.phentsize);
+        let _ = (info.flags_1(), info.is_pie());
+        if let Some(i) = &info.interp {
+            assert!(!i.as_bytes().contains(&0), "interpreter with a NUL");
+            assert!(i.as_bytes().len() <= data.len());
+            let _ = format!("{i} {i:?}");
+        }
+        if let Some(d) = &info.dynamic {
+            let strings = d.needed.iter().chain(&d.filter).chain(&d.auxiliary).chain(&d.soname).chain(&d.rpath);
+            let mut copied = 0usize;
+            for s in strings.chain(&d.runpath) {
+                assert!(!s.as_bytes().contains(&0), "dynamic string with a NUL");
+                assert!(s.as_bytes().len() < data.len());
+                copied += s.as_bytes().len();
+                let _ = format!("{s} {s:?}");
+            }
+            // Memory for the facts stays within a small multiple of the input (as in the
+            // ld.so.cache reader): no amplification by many entries sharing one string.
+            assert!(copied <= 16 * data.len() + (64 << 10), "{copied} string bytes from {} bytes", data.len());
+            let n = d.needed.len() + d.filter.len() + d.auxiliary.len();
+            // Each string comes from one dynamic entry, each entry takes at least 8 bytes.
+            assert!(n <= data.len() / 8, "more strings than dynamic entries");
+            let _ = (d.flags, d.flags_1);
+        }
+        let _ = format!("{info:?}");
+    } else if let Err(e) = &full {
+        assert!(!e.reason().is_empty());
+        let _ = e.to_string();
+    }
+    // A limit of 0 entries may only turn a success into an error, never the reverse.
+    if let Ok(i) = elf::parse_with_limit(data, 0) {
+        assert!(full.as_ref().is_ok_and(|f| *f == i));
+    }
+    // A larger limit gives the same answer as the default when the default succeeds.
+    if full.is_ok() {
+        assert_eq!(elf::parse_with_limit(data, 1 << 20), full);
+    }
+
+    if let Some(raw) = elf::RawHeader::read(data) {
+        let _ = (raw.class(), raw.big_endian(), raw.phnum, raw.phoff, raw.phentsize);
+    }
+    let head = &data[..data.len().min(64)];
+    for abi in abis() {
+        let v = elf::verify_candidate(data, data.len() as u64, &abi);
+        // The resolver only keeps the first 64 bytes: the verdict must not depend on more.
+        assert_eq!(v, elf::verify_candidate(head, data.len() as u64, &abi), "verdict depends on bytes past 64");
+        if v == Verdict::Accept {
+            assert!(elf::is_elf(data));
+        }
+        let _ = elf::machine_matches(abi.machine, abi.flags, data.get(18).copied().unwrap_or(0).into(), 0);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// ld_cache
+// ---------------------------------------------------------------------------------------
+
+const CACHE_NAMES: &[&[u8]] =
+    &[b"libc.so.6", b"libm.so.6", b"libz.so.1", b"libstdc++.so.6", b"ld-linux-x86-64.so.2", b"", b"lib", b"a"];
+
+/// `LdCache::parse` in both byte orders, every entry walked, lookups of a few names.
+pub fn ld_cache(data: &[u8]) {
+    let hw: Vec<Bytes> = vec![Bytes::from("x86-64-v3"), Bytes::from("x86-64-v2")];
+    for be in [false, true] {
+        let cache = match LdCache::parse(data, be) {
+            Ok(c) => c,
+            Err(e) => {
+                assert!(!e.reason().is_empty());
+                continue;
+            }
+        };
+        let _ = cache.format();
+        let _ = cache.generator();
+        let _ = cache.hwcaps_names();
+        let mut total = 0usize;
+        for e in cache.entries() {
+            total += e.key.as_bytes().len() + e.value.as_bytes().len();
+            let _ = (e.flags, e.hwcap, e.is_hwcaps_extension(), e.isa_level(), &e.hwcaps_subdir);
+        }
+        // Copies are bounded by the input size (with the parser's factor of 16 and slack).
+        assert!(total <= data.len() * 16 + 64 * 1024 + 1, "cache strings not bounded by the input");
+        let queries = [
+            Lookup { accepted_flags: ld_cache::accepted_flags(62, true, 0), hwcaps: &[], legacy: None },
+            Lookup { accepted_flags: ld_cache::accepted_flags(62, true, 0), hwcaps: &hw, legacy: None },
+            Lookup {
+                accepted_flags: ld_cache::accepted_flags(3, false, 0),
+                hwcaps: &hw,
+                legacy: Some(LegacyHwcaps { mask: u64::MAX, platform: Some(1 << 48) }),
+            },
+            Lookup {
+                accepted_flags: ld_cache::accepted_flags(40, false, 0x400),
+                hwcaps: &[],
+                legacy: Some(LegacyHwcaps { mask: 0, platform: None }),
+            },
+        ];
+        let mut names: Vec<Vec<u8>> = CACHE_NAMES.iter().map(|n| n.to_vec()).collect();
+        names.extend(cache.entries().iter().take(8).map(|e| e.key.0.clone()));
+        for q in &queries {
+            for n in &names {
+                if let Some(e) = cache.lookup(n, q) {
+                    assert_eq!(ld_cache::libcmp(n, e.key.as_bytes()), std::cmp::Ordering::Equal);
+                    assert!(q.accepted_flags.contains(&e.flags));
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// ld_so_conf
+// ---------------------------------------------------------------------------------------
+
+/// A small root for `ld_so_conf::directories`, with self-including configuration files.
+fn conf_root() -> &'static (tempfile::TempDir, depclose::root::Root) {
+    static ROOT: std::sync::OnceLock<(tempfile::TempDir, depclose::root::Root)> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        let t = tempfile::Builder::new().prefix("depclose-fuzz-conf").tempdir().expect("tempdir");
+        let r = t.path();
+        fs::create_dir_all(r.join("etc/ld.so.conf.d")).expect("mkdir");
+        fs::create_dir_all(r.join("usr/local/lib")).expect("mkdir");
+        fs::write(r.join("etc/ld.so.conf"), b"include /etc/ld.so.conf.d/*.conf\ninclude /etc/ld.so.conf\n/a\n")
+            .expect("write");
+        fs::write(r.join("etc/ld.so.conf.d/a.conf"), b"/usr/local/lib\ninclude *.conf\ninclude /etc/ld.so.conf\n")
+            .expect("write");
+        fs::write(r.join("etc/ld.so.conf.d/b.conf"), b"hwcap 0 nosegneg\n/opt/lib:/x,/y\tz=libc5\n").expect("write");
+        let _ = std::os::unix::fs::symlink("/etc/ld.so.conf.d", r.join("etc/ld.so.conf.d/loop.conf"));
+        let _ = std::os::unix::fs::symlink("../../../../../etc/passwd", r.join("etc/ld.so.conf.d/up.conf"));
+        let root = depclose::root::Root::new(r).expect("root");
+        (t, root)
+    })
+}
+
+/// `ld_so_conf::parse` on raw bytes; then the bytes become a configuration file of a small
+/// root whose other files include one another, and `directories` follows it.
+pub fn ld_so_conf(data: &[u8]) {
+    use depclose::ld_so_conf::{self, Directive};
+    let directives = ld_so_conf::parse(data);
+    for d in &directives {
+        match d {
+            Directive::Include(pats) => pats.iter().for_each(|p| assert!(!p.as_bytes().contains(&0))),
+            Directive::Dir(dir) => assert!(!dir.as_bytes().is_empty() && !dir.as_bytes().contains(&0)),
+        }
+    }
+    let _ = format!("{directives:?}");
+    let (t, root) = conf_root();
+    // One file per thread: the replay test may run bodies in parallel.
+    let name = format!("etc/fuzz-{:?}.conf", std::thread::current().id()).replace(['(', ')'], "");
+    fs::write(t.path().join(&name), data).expect("write the configuration");
+    let conf = format!("/{name}");
+    let dirs = ld_so_conf::directories(root, conf.as_bytes());
+    for d in &dirs {
+        let abs = if d.as_bytes().first() == Some(&b'/') { d.0.clone() } else { [b"/", d.as_bytes()].concat() };
+        assert!(root.walk(&abs, true).is_ok(), "directories() returned {d}, which does not exist");
+    }
+    assert_eq!(dirs, ld_so_conf::directories(root, conf.as_bytes()), "directories() not deterministic");
+    let sys = [Bytes::from("/usr/local/lib"), Bytes::from("/etc")];
+    let with = ld_so_conf::directories_with_system(root, conf.as_bytes(), &sys);
+    assert!(with.len() <= dirs.len() + sys.len() && with[..dirs.len()] == dirs[..]);
+}
+
+// ---------------------------------------------------------------------------------------
+// A tiny ELF writer
+// ---------------------------------------------------------------------------------------
+
+/// A tiny ELF writer: header, `PT_INTERP`, one `PT_LOAD` over the whole file, `PT_DYNAMIC`
+/// and a string table. Any class, byte order and machine.
+pub mod elfgen {
+    /// `ET_EXEC`.
+    pub const ET_EXEC: u16 = 2;
+    /// `ET_DYN`.
+    pub const ET_DYN: u16 = 3;
+
+    /// What to write.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Spec {
+        pub class64: bool,
+        pub big_endian: bool,
+        pub machine: u16,
+        pub e_type: u16,
+        pub interp: Option<Vec<u8>>,
+        /// Whether there is a `PT_DYNAMIC` at all.
+        pub dynamic: bool,
+        pub needed: Vec<Vec<u8>>,
+        pub soname: Option<Vec<u8>>,
+        pub rpath: Option<Vec<u8>>,
+        pub runpath: Option<Vec<u8>>,
+        pub flags_1: u64,
+    }
+
+    impl Default for Spec {
+        fn default() -> Self {
+            Spec {
+                class64: true,
+                big_endian: false,
+                machine: 62,
+                e_type: ET_DYN,
+                interp: None,
+                dynamic: true,
+                needed: Vec::new(),
+                soname: None,
+                rpath: None,
+                runpath: None,
+                flags_1: 0,
+            }
+        }
+    }
+
+    impl Spec {
+        /// An x86-64 shared library with a SONAME.
+        pub fn lib(soname: &str, needed: &[&str]) -> Spec {
+            Spec {
+                soname: Some(soname.as_bytes().to_vec()),
+                needed: needed.iter().map(|n| n.as_bytes().to_vec()).collect(),
+                ..Spec::default()
+            }
+        }
+
+        /// An x86-64 PIE with an interpreter.
+        pub fn exe(interp: &str, needed: &[&str]) -> Spec {
+            Spec {
+                interp: Some(interp.as_bytes().to_vec()),
+                needed: needed.iter().map(|n| n.as_bytes().to_vec()).collect(),
+                flags_1: 0x0800_0000,
+                ..Spec::default()
+            }
+        }
+    }
+
+    /// Where things are in a written file (for tests that damage it).
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct Layout {
+        pub phoff: usize,
+        pub phentsize: usize,
+        pub phnum: usize,
+        /// Index of `PT_LOAD` / `PT_DYNAMIC` among the program headers.
+        pub load_index: usize,
+        pub dynamic_index: Option<usize>,
+        pub strtab_off: usize,
+        pub strsz: usize,
+        pub dyn_off: usize,
+        /// Number of dynamic entries including the terminating `DT_NULL`.
+        pub dyn_count: usize,
+        pub dyn_entsize: usize,
+        /// Load address of file offset 0.
+        pub base: u64,
+    }
+
+    pub struct Writer {
+        pub buf: Vec<u8>,
+        pub be: bool,
+    }
+
+    impl Writer {
+        pub fn put(&mut self, off: usize, width: usize, v: u64) {
+            if self.buf.len() < off + width {
+                self.buf.resize(off + width, 0);
+            }
+            let bytes = if self.be { v.to_be_bytes() } else { v.to_le_bytes() };
+            let src = if self.be { &bytes[8 - width..] } else { &bytes[..width] };
+            self.buf[off..off + width].copy_from_slice(src);
+        }
+    }
+
+    /// Write an ELF file for `spec`.
+    pub fn build(spec: &Spec) -> Vec<u8> {
+        build_with_layout(spec).0
+    }
+
+    /// Write an ELF file for `spec` and tell where its parts are.
+    pub fn build_with_layout(spec: &Spec) -> (Vec<u8>, Layout) {
+        let c64 = spec.class64;
+        let (ehsize, phentsize, word, entsize) = if c64 { (64, 56, 8, 16) } else { (52, 32, 4, 8) };
+        let phnum = usize::from(spec.interp.is_some()) + 1 + usize::from(spec.dynamic);
+        let base: u64 = if spec.e_type == ET_EXEC { 0x40_0000 } else { 0 };
+        let mut w = Writer { buf: vec![0; ehsize], be: spec.big_endian };
+        let mut lay = Layout { phoff: ehsize, phentsize, phnum, dyn_entsize: entsize, base, ..Layout::default() };
+        let mut off = ehsize + phnum * phentsize;
+        let interp_off = off;
+        if let Some(i) = &spec.interp {
+            w.buf.resize(off, 0);
+            w.buf.extend_from_slice(i);
+            w.buf.push(0);
+            off = w.buf.len();
+        }
+        // String table: "\0" then each string.
+        let strtab_off = off;
+        let mut strtab = vec![0u8];
+        let mut add = |s: &[u8]| -> u64 {
+            let o = strtab.len() as u64;
+            strtab.extend_from_slice(s);
+            strtab.push(0);
+            o
+        };
+        let mut dyns: Vec<(u64, u64)> = Vec::new();
+        if spec.dynamic {
+            for n in &spec.needed {
+                dyns.push((1, add(n)));
+            }
+            if let Some(s) = &spec.soname {
+                dyns.push((14, add(s)));
+            }
+            if let Some(s) = &spec.rpath {
+                dyns.push((15, add(s)));
+            }
+            if let Some(s) = &spec.runpath {
+                dyns.push((29, add(s)));
+            }
+            if spec.flags_1 != 0 {
+                dyns.push((0x6fff_fffb, spec.flags_1));
+            }
+            dyns.push((5, base + strtab_off as u64));
+            dyns.push((10, strtab.len() as u64));
+            dyns.push((0, 0));
+        }
+        w.buf.resize(strtab_off, 0);
+        w.buf.extend_from_slice(&strtab);
+        lay.strtab_off = strtab_off;
+        lay.strsz = strtab.len();
+        let dyn_off = (w.buf.len() + 7) & !7;
+        w.buf.resize(dyn_off, 0);
+        for (i, (t, v)) in dyns.iter().enumerate() {
+            w.put(dyn_off + i * entsize, word, *t);
+            w.put(dyn_off + i * entsize + word, word, *v);
+        }
+        lay.dyn_off = dyn_off;
+        lay.dyn_count = dyns.len();
+        let total = w.buf.len().max(dyn_off);
+        w.buf.resize(total, 0);
+
+        // Header.
+        w.buf[..4].copy_from_slice(b"\x7fELF");
+        w.buf[4] = if c64 { 2 } else { 1 };
+        w.buf[5] = if spec.big_endian { 2 } else { 1 };
+        w.buf[6] = 1;
+        w.put(16, 2, u64::from(spec.e_type));
+        w.put(18, 2, u64::from(spec.machine));
+        w.put(20, 4, 1);
+        if c64 {
+            w.put(32, 8, ehsize as u64); // e_phoff
+            w.put(52, 2, ehsize as u64);
+            w.put(54, 2, phentsize as u64);
+            w.put(56, 2, phnum as u64);
+            w.put(58, 2, 64);
+        } else {
+            w.put(28, 4, ehsize as u64);
+            w.put(40, 2, ehsize as u64);
+            w.put(42, 2, phentsize as u64);
+            w.put(44, 2, phnum as u64);
+            w.put(46, 2, 40);
+        }
+        // Program headers: (type, offset, size, flags, align).
+        let mut phs: Vec<(u32, usize, usize, u32, u64)> = Vec::new();
+        if let Some(i) = &spec.interp {
+            phs.push((3, interp_off, i.len() + 1, 4, 1));
+        }
+        lay.load_index = phs.len();
+        phs.push((1, 0, total, 5, 0x1000));
+        if spec.dynamic {
+            lay.dynamic_index = Some(phs.len());
+            phs.push((2, dyn_off, dyns.len() * entsize, 6, 8));
+        }
+        for (n, (ty, o, sz, fl, al)) in phs.into_iter().enumerate() {
+            let p = ehsize + n * phentsize;
+            let vaddr = base + o as u64;
+            if c64 {
+                w.put(p, 4, u64::from(ty));
+                w.put(p + 4, 4, u64::from(fl));
+                w.put(p + 8, 8, o as u64);
+                w.put(p + 16, 8, vaddr);
+                w.put(p + 24, 8, vaddr);
+                w.put(p + 32, 8, sz as u64);
+                w.put(p + 40, 8, sz as u64);
+                w.put(p + 48, 8, al);
+            } else {
+                w.put(p, 4, u64::from(ty));
+                w.put(p + 4, 4, o as u64);
+                w.put(p + 8, 4, vaddr);
+                w.put(p + 12, 4, vaddr);
+                w.put(p + 16, 4, sz as u64);
+                w.put(p + 20, 4, sz as u64);
+                w.put(p + 24, 4, u64::from(fl));
+                w.put(p + 28, 4, al);
+            }
+        }
+        (w.buf, lay)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// resolve_small_root
+// ---------------------------------------------------------------------------------------
+
+/// Reads the fuzz input as a stream of small decisions; past the end everything is 0.
+pub struct Cursor<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+/// Strings the decoder can pick by index (byte < 0xc0), so that the fuzzer reaches
+/// meaningful names quickly; bytes 0xc0..=0xff introduce a raw string of up to 63 bytes.
+pub const DICT: &[&str] = &[
+    "libc.so.6",
+    "liba.so.1",
+    "libb.so.1",
+    "libc.so",
+    "ld-linux-x86-64.so.2",
+    "/lib64/ld-linux-x86-64.so.2",
+    "/lib",
+    "/usr/lib",
+    "$ORIGIN",
+    "$ORIGIN/../lib",
+    "${ORIGIN}/lib:/lib",
+    "$LIB",
+    "$PLATFORM",
+    "/lib/x86_64-linux-gnu",
+    "../../../../../../etc/passwd",
+    "/etc/passwd",
+    "..",
+    ".",
+    "",
+    "/bin/prog",
+    "lib/liba.so.1",
+    "linux-vdso.so.1",
+    "/lib/liba.so.1",
+    "glibc-hwcaps",
+    "x86-64-v2",
+    "/",
+    "../lib",
+    "liba.so.1:libb.so.1",
+    "ld.so.cache",
+    "ld.so.preload",
+    "ld-musl-x86_64.so.1",
+    "/lib/ld-musl-x86_64.so.1",
+    "libx.so",
+    "a",
+    "loop",
+    "../loop",
+];
+
+/// Directories (relative to the root) where entries are created.
+pub const DIRS: &[&str] = &[
+    "",
+    "lib",
+    "lib64",
+    "usr/lib",
+    "lib/x86_64-linux-gnu",
+    "usr/lib/x86_64-linux-gnu",
+    "etc",
+    "bin",
+    "opt/app",
+    "lib/glibc-hwcaps/x86-64-v2",
+    "usr/lib/x86_64-linux-gnu/glibc-hwcaps/x86-64-v3",
+    "lib/tls",
+];
+
+impl<'a> Cursor<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Cursor { data, pos: 0 }
+    }
+
+    pub fn done(&self) -> bool {
+        self.pos >= self.data.len()
+    }
+
+    pub fn byte(&mut self) -> u8 {
+        let b = self.data.get(self.pos).copied().unwrap_or(0);
+        self.pos += 1;
+        b
+    }
+
+    pub fn take(&mut self, n: usize) -> &'a [u8] {
+        let start = self.pos.min(self.data.len());
+        let end = self.pos.saturating_add(n).min(self.data.len());
+        self.pos = self.pos.saturating_add(n);
+        &self.data[start..end]
+    }
+
+    pub fn string(&mut self) -> Vec<u8> {
+        let b = self.byte();
+        if b < 0xc0 {
+            DICT[usize::from(b) % DICT.len()].as_bytes().to_vec()
+        } else {
+            let n = usize::from(b & 0x3f);
+            self.take(n).to_vec()
+        }
+    }
+
+    /// A single path component: no `/`, no NUL, not empty, `.` or `..`.
+    pub fn name(&mut self) -> Vec<u8> {
+        let mut s: Vec<u8> = self.string().into_iter().map(|c| if c == b'/' || c == 0 { b'_' } else { c }).collect();
+        if s.is_empty() || s == b"." || s == b".." {
+            s = b"x".to_vec();
+        }
+        s
+    }
+
+    pub fn rel_path(&mut self) -> PathBuf {
+        let d = DIRS[usize::from(self.byte()) % DIRS.len()];
+        let n = self.name();
+        Path::new(d).join(std::ffi::OsStr::from_bytes(&n))
+    }
+
+    pub fn elf_spec(&mut self) -> elfgen::Spec {
+        let f = self.byte();
+        let mut s = elfgen::Spec {
+            e_type: if f & 1 != 0 { elfgen::ET_EXEC } else { elfgen::ET_DYN },
+            ..elfgen::Spec::default()
+        };
+        if f & 2 != 0 {
+            s.interp = Some(self.string());
+        }
+        s.dynamic = f & 4 == 0;
+        if f & 8 != 0 {
+            s.class64 = false;
+            s.machine = 3;
+        }
+        if f & 16 != 0 {
+            s.soname = Some(self.string());
+        }
+        if f & 32 != 0 {
+            s.rpath = Some(self.string());
+        }
+        if f & 64 != 0 {
+            s.runpath = Some(self.string());
+        }
+        if f & 128 != 0 {
+            let g = self.byte();
+            s.flags_1 = if g & 1 != 0 { 0x800 } else { 0 } | if g & 2 != 0 { 0x0800_0000 } else { 0 };
+            if g & 4 != 0 {
+                s.big_endian = true;
+            }
+            if g & 8 != 0 {
+                s.machine = 183;
+            }
+        }
+        let n = self.byte() % 5;
+        for _ in 0..n {
+            s.needed.push(self.string());
+        }
+        s
+    }
+}
+
+/// Create the parents of `rel` below `root` one at a time, refusing to go through anything
+/// that is not a real directory (an earlier symlink could otherwise lead outside the root).
+fn safe_parent(root: &Path, rel: &Path) -> Option<PathBuf> {
+    let mut cur = root.to_path_buf();
+    let parent = rel.parent()?;
+    for c in parent.components() {
+        let Component::Normal(c) = c else { return None };
+        cur.push(c);
+        match fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_dir() => {}
+            Ok(_) => return None,
+            Err(_) => fs::create_dir(&cur).ok()?,
+        }
+    }
+    Some(cur)
+}
+
+fn write_new(root: &Path, rel: &Path, bytes: &[u8]) {
+    if safe_parent(root, rel).is_none() {
+        return;
+    }
+    let opened = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(0o755)
+        .open(root.join(rel));
+    if let Ok(mut f) = opened {
+        let _ = f.write_all(bytes);
+    }
+}
+
+/// What the decoder built, besides the files.
+pub struct Scenario {
+    pub settings: u8,
+    pub ld_library_path: Vec<u8>,
+    pub preload: Vec<u8>,
+}
+
+/// Decode the fuzz input into a tree under `root`: `/bin/prog` (an ELF skeleton with
+/// fuzz-chosen names), then up to 24 operations (ELF libraries, raw files, symlinks with any
+/// target, directories, FIFOs and sockets, damaged ELF files). Symlinks are created last,
+/// and nothing is ever created through a symlink.
+pub fn build_tree(data: &[u8], root: &Path) -> Scenario {
+    let mut c = Cursor::new(data);
+    let settings = c.byte();
+    let ld_library_path = if settings & 2 != 0 { c.string() } else { Vec::new() };
+    let preload = if settings & 4 != 0 { c.string() } else { Vec::new() };
+    let mut prog = c.elf_spec();
+    if prog.interp.is_none() && settings & 1 == 0 {
+        prog.interp = Some(b"/lib64/ld-linux-x86-64.so.2".to_vec());
+    }
+    write_new(root, Path::new("bin/prog"), &elfgen::build(&prog));
+    let mut links: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    for _ in 0..24 {
+        if c.done() {
+            break;
+        }
+        let op = c.byte() % 7;
+        let rel = c.rel_path();
+        match op {
+            0 => {
+                let spec = c.elf_spec();
+                write_new(root, &rel, &elfgen::build(&spec));
+            }
+            1 => {
+                let n = usize::from(c.byte());
+                let bytes = c.take(n).to_vec();
+                write_new(root, &rel, &bytes);
+            }
+            2 => links.push((rel, c.string())),
+            3 => {
+                if safe_parent(root, &rel).is_some() {
+                    let _ = fs::create_dir(root.join(&rel));
+                }
+            }
+            4 => {
+                if safe_parent(root, &rel).is_some() {
+                    let p = std::ffi::CString::new(root.join(&rel).as_os_str().as_bytes()).expect("no NUL");
+                    // SAFETY: a valid NUL-terminated path.
+                    unsafe { libc::mkfifo(p.as_ptr(), 0o644) };
+                }
+            }
+            5 => {
+                if safe_parent(root, &rel).is_some() {
+                    let _ = std::os::unix::net::UnixListener::bind(root.join(&rel));
+                }
+            }
+            _ => {
+                // A damaged ELF library: truncated, or one byte replaced.
+                let spec = c.elf_spec();
+                let mut bytes = elfgen::build(&spec);
+                let at = usize::from(c.byte()) | usize::from(c.byte()) << 8;
+                let v = c.byte();
+                if v == 0 {
+                    bytes.truncate(at % (bytes.len() + 1));
+                } else if !bytes.is_empty() {
+                    let i = at % bytes.len();
+                    bytes[i] = v;
+                }
+                write_new(root, &rel, &bytes);
+            }
+        }
+    }
+    for (rel, target) in links {
+        if safe_parent(root, &rel).is_some() {
+            let _ = std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&target), root.join(&rel));
+        }
+    }
+    Scenario { settings, ld_library_path, preload }
+}
+
+fn resolver_for(root: &Path, s: &Scenario) -> Resolver {
+    let mut b = Resolver::builder();
+    b.root(root);
+    let mut limits = Limits::default();
+    limits.max_objects = 256;
+    limits.max_file_bytes = 1 << 20;
+    b.limits(limits);
+    b.threads(1);
+    if s.settings & 1 != 0 {
+        b.cwd(Some("/"));
+    }
+    if s.settings & 2 != 0 {
+        b.ld_library_path(Some(std::ffi::OsStr::from_bytes(&s.ld_library_path)));
+    }
+    if s.settings & 4 != 0 {
+        b.preload([std::ffi::OsStr::from_bytes(&s.preload)]);
+    }
+    if s.settings & 8 != 0 {
+        b.origin(OriginMode::AsGiven);
+    }
+    if s.settings & 16 != 0 {
+        b.secure(true);
+    }
+    if s.settings & 32 != 0 {
+        b.cache(CacheSource::None);
+    }
+    if s.settings & 64 != 0 {
+        b.assume_ldconfig(true);
+    }
+    if s.settings & 128 != 0 {
+        b.hwcaps(Hwcaps::None);
+    }
+    b.build().expect("root is a directory")
+}
+
+/// True when `p` (an in-root path) is absolute and has no `..` component.
+fn in_root_path(p: &Path) -> bool {
+    p.as_os_str().as_bytes().first() == Some(&b'/') && !p.components().any(|c| c == Component::ParentDir)
+}
+
+/// The invariants every closure must satisfy over the root at `root` (canonical).
+pub fn check_closure(c: &Closure, root: &Path) {
+    let n = c.objects.len();
+    assert!(n >= 1, "a closure holds at least the input");
+    assert_eq!(c.root, root);
+    for e in &c.edges {
+        assert!(e.from < n && e.to < n, "edge index out of range: {e:?} with {n} objects");
+        if let depclose::FoundVia::Rpath { owner } = e.via {
+            assert!(owner < n, "rpath owner out of range");
+        }
+    }
+    for m in &c.missing {
+        assert!(m.from < n, "missing.from out of range");
+        for a in &m.tried {
+            let _ = (&a.path, &a.via, &a.rejection);
+        }
+    }
+    if let Some(f) = &c.fatal {
+        assert!(f.from < n, "fatal.from out of range");
+        assert!(!f.message.is_empty());
+    }
+    for d in &c.diagnostics {
+        assert!(d.object.is_none_or(|o| o < n), "diagnostic object out of range");
+    }
+    let check_location = |loc: &depclose::Location| {
+        let real = &loc.realpath;
+        assert!(in_root_path(real), "realpath not an absolute in-root path: {real:?}");
+        let host = root.join(real.strip_prefix("/").expect("absolute"));
+        let meta = fs::symlink_metadata(&host).unwrap_or_else(|e| panic!("realpath {real:?} not under the root: {e}"));
+        assert!(!meta.file_type().is_symlink(), "realpath {real:?} is a symlink");
+        let canon = fs::canonicalize(&host).expect("canonicalize");
+        assert!(canon.starts_with(root), "realpath {real:?} resolves outside the root: {canon:?}");
+        for h in &loc.hops {
+            assert!(in_root_path(&h.link), "hop link not an absolute in-root path: {:?}", h.link);
+            let host = root.join(h.link.strip_prefix("/").expect("absolute"));
+            let m = fs::symlink_metadata(&host).unwrap_or_else(|e| panic!("hop {:?} not under the root: {e}", h.link));
+            assert!(m.file_type().is_symlink(), "hop {:?} is not a symlink", h.link);
+            let parent = fs::canonicalize(host.parent().expect("parent")).expect("canonicalize");
+            assert!(parent.starts_with(root), "hop {:?} outside the root", h.link);
+        }
+    };
+    for (i, o) in c.objects.iter().enumerate() {
+        check_location(&o.location);
+        for v in &o.variants {
+            check_location(&v.location);
+        }
+        assert!(o.loaded_by.is_none_or(|l| l < n), "loaded_by out of range");
+        if i > 0 {
+            assert_ne!(o.role, depclose::Role::Input, "only objects[0] is the input");
+        }
+    }
+    assert_eq!(c.objects[0].role, depclose::Role::Input);
+    let _ = c.loaded_files();
+    let _ = c.is_complete();
+}
+
+/// Build a small root from the input, resolve `/bin/prog` in it three times (twice with one
+/// resolver, once with a fresh one) and check the invariants and determinism.
+pub fn resolve_small_root(data: &[u8]) {
+    let tmp = tempfile::Builder::new().prefix("depclose-fuzz").tempdir().expect("tempdir");
+    let root = fs::canonicalize(tmp.path()).expect("canonicalize");
+    let s = build_tree(data, &root);
+    let r = resolver_for(&root, &s);
+    let first = r.closure_in_root("/bin/prog");
+    let again = r.closure_in_root("/bin/prog");
+    let fresh = resolver_for(&root, &s).closure_in_root("/bin/prog");
+    match (&first, &again, &fresh) {
+        (Ok(a), Ok(b), Ok(c)) => {
+            check_closure(a, &root);
+            assert_eq!(a, b, "same resolver, different closures");
+            assert_eq!(a, c, "fresh resolver, different closure");
+        }
+        (Err(a), Err(b), Err(c)) => {
+            let text = a.to_string();
+            assert!(text.starts_with(&a.path().display().to_string()), "error does not name the file: {text}");
+            assert!(!a.message().is_empty());
+            assert_eq!(text, b.to_string());
+            assert_eq!(text, c.to_string());
+            assert_eq!(a.kind(), c.kind());
+        }
+        _ => panic!("non-deterministic: {first:?} / {again:?} / {fresh:?}"),
+    }
+}
