@@ -47,3 +47,15 @@ if [ "$quick" = 1 ]; then
 fi
 echo "== cargo test"
 cargo test --all-features
+
+# --- A short fuzz run of every target (the stable replay of the corpora ran above) ----------
+# cargo-fuzz needs a nightly toolchain; the machine ships one. Skipped without it.
+if [ "$quick" = 0 ] && cargo +nightly --version >/dev/null 2>&1; then
+  if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+    echo "== cargo install cargo-fuzz"
+    cargo install --quiet --locked cargo-fuzz
+  fi
+  echo "== fuzz smoke run (${SECONDS_PER_TARGET:-30} s per target)"
+  fuzz/ci-smoke.sh
+fi
+echo "== all tests passed"
