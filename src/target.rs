@@ -428,6 +428,109 @@ fn with_slash(d: &[u8]) -> Bytes {
 mod tests {
     use super::*;
 
+    fn info(machine: u16, class: Class, big_endian: bool, flags: u32) -> ElfInfo {
+        ElfInfo {
+            ident: [0; 16],
+            class,
+            big_endian,
+            e_type: 3,
+            machine,
+            version: 1,
+            flags,
+            phentsize: 0,
+            interp: None,
+            dynamic: None,
+        }
+    }
+
+    /// Golden table for the architectures depclose supports, in a Debian-layout root without
+    /// an interpreter to read (so the built-in tables are what is checked): multiarch default
+    /// directories and `$LIB`, the standard interpreter, the cache flags the loader accepts.
+    /// The values are those of glibc 2.36 (`shlib-versions`, `dl-cache.h`) and Debian's
+    /// multiarch triplets.
+    #[test]
+    fn architecture_table() {
+        let cases: &[(&str, u16, Class, bool, u32, &str, &str, &[i32])] = &[
+            (
+                "x86_64",
+                elf::EM_X86_64,
+                Class::Elf64,
+                false,
+                0,
+                "x86_64-linux-gnu",
+                "/lib64/ld-linux-x86-64.so.2",
+                &[0x0303],
+            ),
+            ("i386", elf::EM_386, Class::Elf32, false, 0, "i386-linux-gnu", "/lib/ld-linux.so.2", &[1, 3]),
+            (
+                "aarch64",
+                elf::EM_AARCH64,
+                Class::Elf64,
+                false,
+                0,
+                "aarch64-linux-gnu",
+                "/lib/ld-linux-aarch64.so.1",
+                &[0x0a03],
+            ),
+            (
+                "armhf",
+                elf::EM_ARM,
+                Class::Elf32,
+                false,
+                0x0500_0400,
+                "arm-linux-gnueabihf",
+                "/lib/ld-linux-armhf.so.3",
+                &[0x0903, 0x0003],
+            ),
+            (
+                "riscv64",
+                elf::EM_RISCV,
+                Class::Elf64,
+                false,
+                0x5,
+                "riscv64-linux-gnu",
+                "/lib/ld-linux-riscv64-lp64d.so.1",
+                &[0x1003],
+            ),
+            ("ppc64el", elf::EM_PPC64, Class::Elf64, false, 2, "powerpc64le-linux-gnu", "/lib64/ld64.so.2", &[0x0503]),
+            ("s390x", elf::EM_S390, Class::Elf64, true, 0, "s390x-linux-gnu", "/lib/ld64.so.1", &[0x0403]),
+        ];
+        for &(name, machine, class, be, flags, triplet, interp, cache) in cases {
+            let t = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(t.path().join("usr/lib").join(triplet)).unwrap();
+            let root = Root::new(t.path()).unwrap();
+            let s = crate::Resolver::builder().build().unwrap().settings;
+            let target = Target::derive(&info(machine, class, be, flags), &root, &s, &mut Vec::new());
+            let dirs: Vec<String> = target.default_dirs.iter().map(|d| d.to_string()).collect();
+            assert_eq!(
+                dirs,
+                [format!("/lib/{triplet}/"), format!("/usr/lib/{triplet}/"), "/lib/".into(), "/usr/lib/".into()],
+                "{name}"
+            );
+            assert_eq!(target.lib.to_string(), format!("lib/{triplet}"), "{name}");
+            assert_eq!(target.interp.as_ref().map(|i| i.to_string()).as_deref(), Some(interp), "{name}");
+            assert_eq!(target.cache_flags, cache, "{name}");
+            assert_eq!(target.abi.big_endian, be, "{name}");
+            assert_eq!((target.abi.machine, target.abi.class), (machine, class), "{name}");
+            // glibc-hwcaps: only x86-64 has levels a host CPU can supply by default.
+            if machine != elf::EM_X86_64 {
+                assert!(target.glibc_hwcaps.is_empty(), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn machine_checks_follow_dl_machine_h() {
+        // riscv: the float ABI bits must agree; ppc64: ELFv1 vs ELFv2 when both are marked.
+        assert!(elf::machine_matches(elf::EM_RISCV, 0x5, elf::EM_RISCV, 0x5));
+        assert!(!elf::machine_matches(elf::EM_RISCV, 0x5, elf::EM_RISCV, 0x1));
+        assert!(!elf::machine_matches(elf::EM_PPC64, 2, elf::EM_PPC64, 1));
+        assert!(elf::machine_matches(elf::EM_PPC64, 2, elf::EM_PPC64, 0));
+        assert!(!elf::machine_matches(elf::EM_X86_64, 0, elf::EM_AARCH64, 0));
+        // arm: no float-ABI check in elf_machine_matches_host (only the cache flags differ).
+        assert!(elf::machine_matches(elf::EM_ARM, 0x0500_0400, elf::EM_ARM, 0x0500_0200));
+    }
+
     #[test]
     fn legacy_order_matches_glibc_236_on_amd() {
         let v: Vec<String> =
