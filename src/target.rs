@@ -448,9 +448,12 @@ mod tests {
     /// directories and `$LIB`, the standard interpreter, the cache flags the loader accepts.
     /// The values are those of glibc 2.36 (`shlib-versions`, `dl-cache.h`) and Debian's
     /// multiarch triplets.
+    /// (name, e_machine, class, big-endian, e_flags, triplet, interpreter, cache flags)
+    type Case = (&'static str, u16, Class, bool, u32, &'static str, &'static str, &'static [i32]);
+
     #[test]
     fn architecture_table() {
-        let cases: &[(&str, u16, Class, bool, u32, &str, &str, &[i32])] = &[
+        let cases: &[Case] = &[
             (
                 "x86_64",
                 elf::EM_X86_64,
