@@ -30,6 +30,8 @@
 //! Set `DEPCLOSE_KEEP_FIXTURES=1` to keep the built trees (their paths are printed), and
 //! `DEPCLOSE_FIXTURES_VERBOSE=1` to print both outcomes of every check.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::ffi::{CString, OsStr};
 use std::fmt::Write as _;
@@ -212,28 +214,7 @@ fn parse_check(v: &Value, out: &Path, index: usize) -> Check {
 
 fn run_case(name: &str) {
     let case_dir = fixtures_dir().join(name);
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!("{name}."))
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .expect("temporary directory");
-    let out = tmp.path().canonicalize().unwrap();
-    let build = Command::new("bash")
-        .arg(case_dir.join("build.sh"))
-        .arg(&out)
-        .env_remove("LD_LIBRARY_PATH")
-        .env_remove("LD_PRELOAD")
-        .output()
-        .expect("cannot run bash");
-    assert!(
-        build.status.success(),
-        "{name}: build.sh failed ({}):\n{}{}",
-        build.status,
-        String::from_utf8_lossy(&build.stdout),
-        String::from_utf8_lossy(&build.stderr)
-    );
-
-    let json = std::fs::read_to_string(case_dir.join("case.json")).expect("case.json");
-    let json: Value = serde_json::from_str(&json).expect("case.json is not valid JSON");
+    let (tmp, out, json) = common::build_case(&case_dir, &format!("{name}."));
     let checks = json["checks"].as_array().expect("case.json: \"checks\" array");
     let mut failures = String::new();
     for (i, v) in checks.iter().enumerate() {

@@ -41,6 +41,8 @@
 //! Time (debug build, 2 cores, roots cached): about 2 minutes; a fresh machine adds about 40 s
 //! of downloads and extraction per architecture.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
@@ -169,24 +171,13 @@ fn canon(root: &Root, p: &str) -> PathBuf {
 }
 
 fn parse_trace(root: &Root, stdout: &str, o: &mut Oracle) {
-    for line in stdout.lines() {
-        let line = line.trim();
-        if line == "statically linked" || line.is_empty() {
-            continue;
-        }
-        if let Some((name, rest)) = line.split_once(" => ") {
-            if rest.trim() == "not found" {
-                o.missing.push(name.to_string());
-                continue;
-            }
-            let path = rest.rsplit_once(" (0x").map_or(rest, |(p, _)| p).trim();
-            if path.starts_with('/') {
+    for line in common::parse_trace(stdout) {
+        match line {
+            common::TraceLine::Mapped(path) => {
                 o.files.insert(canon(root, path));
             }
-        } else if let Some((path, _)) = line.rsplit_once(" (0x") {
-            if path.starts_with('/') {
-                o.files.insert(canon(root, path));
-            }
+            common::TraceLine::NotFound(name) => o.missing.push(name.to_string()),
+            common::TraceLine::Static => {}
         }
     }
     o.missing.sort();

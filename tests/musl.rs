@@ -41,6 +41,8 @@
 //! print both sides of every check. Without musl-gcc the tests print SKIPPED and pass, unless
 //! `DEPCLOSE_REQUIRE_MUSL=1` (CI).
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::os::unix::process::CommandExt;
@@ -445,27 +447,7 @@ fn run_case(name: &str) {
         return;
     }
     let case_dir = fixtures_dir().join(name);
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!("musl-{name}."))
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .expect("temporary directory");
-    let out = tmp.path().canonicalize().unwrap();
-    let build = Command::new("bash")
-        .arg(case_dir.join("build.sh"))
-        .arg(&out)
-        .env_remove("LD_LIBRARY_PATH")
-        .env_remove("LD_PRELOAD")
-        .output()
-        .expect("cannot run bash");
-    assert!(
-        build.status.success(),
-        "{name}: build.sh failed ({}):\n{}{}",
-        build.status,
-        String::from_utf8_lossy(&build.stdout),
-        String::from_utf8_lossy(&build.stderr)
-    );
-    let json = std::fs::read_to_string(case_dir.join("case.json")).expect("case.json");
-    let json: Value = serde_json::from_str(&json).expect("case.json is not valid JSON");
+    let (tmp, out, json) = common::build_case(&case_dir, &format!("musl-{name}."));
     let checks = json["checks"].as_array().expect("case.json: \"checks\" array");
     let verbose = std::env::var_os("DEPCLOSE_FIXTURES_VERBOSE").is_some();
     let mut failures = String::new();

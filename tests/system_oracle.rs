@@ -9,6 +9,8 @@
 //! loader rule that explains it; an unlisted difference or a listed one that no longer
 //! occurs fails the test.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Read;
@@ -71,23 +73,11 @@ fn oracle(file: &Path) -> Oracle {
     if !out.status.success() || stderr.contains("error while loading shared libraries") {
         o.fatal = true;
     }
-    for line in stdout.lines() {
-        let line = line.trim();
-        if line == "statically linked" {
-            o.statically_linked = true;
-            continue;
-        }
-        if let Some((name, rest)) = line.split_once(" => ") {
-            if rest.trim() == "not found" {
-                o.missing.push(name.to_string());
-                continue;
-            }
-            let path = rest.rsplit_once(" (0x").map_or(rest, |(p, _)| p).trim();
-            if !path.is_empty() {
-                o.files.insert(fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path)));
-            }
-        } else if let Some((path, _)) = line.rsplit_once(" (0x") {
-            if path.starts_with('/') {
+    for line in common::parse_trace(&stdout) {
+        match line {
+            common::TraceLine::Static => o.statically_linked = true,
+            common::TraceLine::NotFound(name) => o.missing.push(name.to_string()),
+            common::TraceLine::Mapped(path) => {
                 o.files.insert(fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path)));
             }
         }

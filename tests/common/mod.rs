@@ -1,0 +1,70 @@
+//! Helpers shared by the integration tests that ask a real loader.
+#![allow(dead_code)] // each test crate uses a part
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One line of a loader's trace-mode output (`LD_TRACE_LOADED_OBJECTS=1`, `ld.so --list`,
+/// musl's `ldd`).
+#[derive(Debug, PartialEq, Eq)]
+pub enum TraceLine<'a> {
+    /// `name => /path (0x…)` or `/path (0x…)`: a mapped file (the path as printed).
+    Mapped(&'a str),
+    /// `name => not found`.
+    NotFound(&'a str),
+    /// `statically linked`.
+    Static,
+}
+
+/// The lines of a trace that say something about files; others (vDSO names without a path,
+/// blank lines) are dropped.
+pub fn parse_trace(stdout: &str) -> Vec<TraceLine<'_>> {
+    let mut out = Vec::new();
+    for line in stdout.lines() {
+        let line = line.trim();
+        if line == "statically linked" {
+            out.push(TraceLine::Static);
+        } else if let Some((name, rest)) = line.split_once(" => ") {
+            if rest.trim() == "not found" {
+                out.push(TraceLine::NotFound(name));
+            } else {
+                let path = rest.rsplit_once(" (0x").map_or(rest, |(p, _)| p).trim();
+                if path.starts_with('/') {
+                    out.push(TraceLine::Mapped(path));
+                }
+            }
+        } else if let Some((path, _)) = line.rsplit_once(" (0x") {
+            if path.starts_with('/') {
+                out.push(TraceLine::Mapped(path));
+            }
+        }
+    }
+    out
+}
+
+/// Build the fixture case in `case_dir` (its `build.sh OUTDIR`) into a fresh directory under
+/// the target's temporary directory; returns the directory (kept alive by the guard), its
+/// canonical path and the case's `case.json`.
+pub fn build_case(case_dir: &Path, prefix: &str) -> (tempfile::TempDir, PathBuf, serde_json::Value) {
+    let tmp =
+        tempfile::Builder::new().prefix(prefix).tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temporary directory");
+    let out = tmp.path().canonicalize().unwrap();
+    let build = Command::new("bash")
+        .arg(case_dir.join("build.sh"))
+        .arg(&out)
+        .env_remove("LD_LIBRARY_PATH")
+        .env_remove("LD_PRELOAD")
+        .output()
+        .expect("cannot run bash");
+    assert!(
+        build.status.success(),
+        "{}: build.sh failed ({}):\n{}{}",
+        case_dir.display(),
+        build.status,
+        String::from_utf8_lossy(&build.stdout),
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let json = std::fs::read_to_string(case_dir.join("case.json")).expect("case.json");
+    let json: serde_json::Value = serde_json::from_str(&json).expect("case.json is not valid JSON");
+    (tmp, out, json)
+}
