@@ -30,6 +30,7 @@
 //! Set `DEPCLOSE_KEEP_FIXTURES=1` to keep the built trees (their paths are printed), and
 //! `DEPCLOSE_FIXTURES_VERBOSE=1` to print both outcomes of every check.
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeSet;
@@ -42,18 +43,6 @@ use std::process::Command;
 
 use depclose::{Hwcaps, Linkage, OriginMode, Resolver};
 use serde_json::Value;
-
-macro_rules! cases {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $name() {
-                run_case(stringify!($name));
-            }
-        )*
-        const CASES: &[&str] = &[$(stringify!($name)),*];
-    };
-}
 
 cases!(
     rpath_inherited_through_chain,

@@ -41,6 +41,7 @@
 //! print both sides of every check. Without musl-gcc the tests print SKIPPED and pass, unless
 //! `DEPCLOSE_REQUIRE_MUSL=1` (CI).
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeSet;
@@ -52,18 +53,6 @@ use std::process::{Command, Output};
 use depclose::root::Root;
 use depclose::{Closure, Libc, OriginMode, Rejection, Resolver};
 use serde_json::Value;
-
-macro_rules! cases {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $name() {
-                run_case(stringify!($name));
-            }
-        )*
-        const CASES: &[&str] = &[$(stringify!($name)),*];
-    };
-}
 
 cases!(
     ld_library_path_first,

@@ -1,8 +1,22 @@
 //! Helpers shared by the integration tests that ask a real loader.
-#![allow(dead_code)] // each test crate uses a part
+#![allow(dead_code, unused_macros)] // each test crate uses a part
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// One `#[test]` per fixture case, each calling the crate's `run_case(name)`, and `CASES`,
+/// the list of names (checked against the case directories).
+macro_rules! cases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                run_case(stringify!($name));
+            }
+        )*
+        const CASES: &[&str] = &[$(stringify!($name)),*];
+    };
+}
 
 /// One line of a loader's trace-mode output (`LD_TRACE_LOADED_OBJECTS=1`, `ld.so --list`,
 /// musl's `ldd`).
