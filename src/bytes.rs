@@ -4,20 +4,44 @@ use std::ffi::OsStr;
 use std::fmt;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// An owned byte string taken from an ELF file or a configuration file.
+/// An immutable byte string taken from an ELF file or a configuration file.
 ///
 /// ELF strings are bytes, not UTF-8. They are kept as bytes everywhere and decoded only
-/// for display or JSON, where invalid sequences become U+FFFD.
-#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Bytes(pub Vec<u8>);
+/// for display or JSON, where invalid sequences become U+FFFD. The bytes are shared:
+/// cloning a `Bytes` is cheap (a reference count), which matters when thousands of closures
+/// name the same libraries.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Bytes(Arc<[u8]>);
+
+impl Default for Bytes {
+    fn default() -> Self {
+        Bytes(Arc::from(&[][..]))
+    }
+}
 
 impl Bytes {
     /// The raw bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
+    }
+
+    /// A copy of the bytes.
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.0.to_vec()
+    }
+
+    /// The length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True for the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// The bytes as a path (no conversion on Unix).
@@ -33,19 +57,33 @@ impl Bytes {
 
 impl From<&[u8]> for Bytes {
     fn from(b: &[u8]) -> Self {
-        Bytes(b.to_vec())
+        Bytes(Arc::from(b))
     }
 }
 
 impl From<Vec<u8>> for Bytes {
     fn from(b: Vec<u8>) -> Self {
-        Bytes(b)
+        Bytes(Arc::from(b))
     }
 }
 
 impl From<&str> for Bytes {
     fn from(s: &str) -> Self {
-        Bytes(s.as_bytes().to_vec())
+        Bytes(Arc::from(s.as_bytes()))
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for Bytes {
+    fn borrow(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
     }
 }
 
@@ -57,13 +95,13 @@ impl AsRef<[u8]> for Bytes {
 
 impl PartialEq<[u8]> for Bytes {
     fn eq(&self, other: &[u8]) -> bool {
-        self.0 == other
+        &*self.0 == other
     }
 }
 
 impl PartialEq<&str> for Bytes {
     fn eq(&self, other: &&str) -> bool {
-        self.0 == other.as_bytes()
+        &*self.0 == other.as_bytes()
     }
 }
 
@@ -88,6 +126,6 @@ impl Serialize for Bytes {
 impl<'de> Deserialize<'de> for Bytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Ok(Bytes(s.into_bytes()))
+        Ok(Bytes::from(s.into_bytes()))
     }
 }

@@ -135,7 +135,7 @@ impl Default for ResolverBuilder {
 
 fn bytes_of(s: impl AsRef<std::ffi::OsStr>) -> Bytes {
     use std::os::unix::ffi::OsStrExt;
-    Bytes(s.as_ref().as_bytes().to_vec())
+    Bytes::from(s.as_ref().as_bytes().to_vec())
 }
 
 impl ResolverBuilder {

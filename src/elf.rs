@@ -12,6 +12,7 @@
 //! assert!(info.dynamic.is_some() || info.interp.is_none());
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 
 use goblin::elf::header::{self, Header};
@@ -208,6 +209,32 @@ impl RawHeader {
     }
 }
 
+/// Random access to a file's bytes, so that the parser reads only what it needs: the header,
+/// the program headers, `PT_INTERP`, `PT_DYNAMIC` and the strings it names. A byte slice
+/// is one; so is an open file read with `pread` (see the resolver).
+pub(crate) trait Source {
+    /// The file's length in bytes.
+    fn size(&self) -> u64;
+    /// Bytes `[off, off + len)`, or `None` when the range is not inside the file or cannot be
+    /// read.
+    fn get(&self, off: u64, len: u64) -> Option<Cow<'_, [u8]>>;
+}
+
+impl Source for [u8] {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn get(&self, off: u64, len: u64) -> Option<Cow<'_, [u8]>> {
+        file_slice(self, off, len).map(Cow::Borrowed)
+    }
+}
+
+/// True when `[off, off + len)` lies inside a file of `size` bytes.
+fn in_file(size: u64, off: u64, len: u64) -> bool {
+    off.checked_add(len).is_some_and(|end| end <= size)
+}
+
 /// Parse the dynamic-linking facts of an ELF file.
 ///
 /// # Errors
@@ -215,6 +242,15 @@ impl RawHeader {
 /// `PT_DYNAMIC` outside the file, a `DT_STRTAB` outside every `PT_LOAD`, string offsets past
 /// the table. `max_dynamic_entries` bounds how many dynamic entries are read.
 pub fn parse_with_limit(data: &[u8], max_dynamic_entries: usize) -> Result<ElfInfo, ParseError> {
+    parse_source(data, max_dynamic_entries)
+}
+
+/// [`parse_with_limit`] over any [`Source`]. Reads are bounded by the file's size and by
+/// `max_dynamic_entries`, never by a length field alone.
+pub(crate) fn parse_source<S: Source + ?Sized>(src: &S, max_dynamic_entries: usize) -> Result<ElfInfo, ParseError> {
+    let size = src.size();
+    let head = src.get(0, size.min(64)).ok_or(ParseError("cannot read file data"))?;
+    let data: &[u8] = &head;
     if !is_elf(data) {
         return Err(ParseError("not an ELF file (bad magic)"));
     }
@@ -238,13 +274,14 @@ pub fn parse_with_limit(data: &[u8], max_dynamic_entries: usize) -> Result<ElfIn
         .checked_mul(phsize)
         .and_then(|n| n.checked_add(phoff))
         .ok_or(ParseError("program header table overflows"))?;
-    if phnum > 0 && end > data.len() {
+    if phnum > 0 && end as u64 > size {
         return Err(ParseError("program headers past end of file"));
     }
     let phdrs = if phnum == 0 {
         Vec::new()
     } else {
-        ProgramHeader::parse(data, phoff, phnum, ctx).map_err(|_| ParseError("malformed program headers"))?
+        let table = src.get(phoff as u64, (phnum * phsize) as u64).ok_or(ParseError("cannot read file data"))?;
+        ProgramHeader::parse(&table, 0, phnum, ctx).map_err(|_| ParseError("malformed program headers"))?
     };
 
     let mut interp = None;
@@ -254,10 +291,15 @@ pub fn parse_with_limit(data: &[u8], max_dynamic_entries: usize) -> Result<ElfIn
             // The kernel refuses a PT_INTERP shorter than 2 bytes; debuginfo files carry one
             // with p_filesz 0. Such a file has no interpreter.
             program_header::PT_INTERP if interp.is_none() && ph.p_filesz >= 2 => {
-                let s = file_slice(data, ph.p_offset, ph.p_filesz).ok_or(ParseError("PT_INTERP outside the file"))?;
+                if !in_file(size, ph.p_offset, ph.p_filesz) {
+                    return Err(ParseError("PT_INTERP outside the file"));
+                }
+                // The string ends at the first NUL; the kernel refuses anything longer than
+                // PATH_MAX, so reading more than 64 KiB of it would only cost memory.
+                let s = src.get(ph.p_offset, ph.p_filesz.min(64 << 10)).ok_or(ParseError("cannot read file data"))?;
                 let s = match s.iter().position(|&b| b == 0) {
                     Some(n) => &s[..n],
-                    None => s,
+                    None => &s[..],
                 };
                 interp = Some(Bytes::from(s));
             }
@@ -270,7 +312,7 @@ pub fn parse_with_limit(data: &[u8], max_dynamic_entries: usize) -> Result<ElfIn
 
     let dynamic = match dyn_ph {
         None => None,
-        Some(ph) => Some(parse_dynamic(data, ph, &phdrs, raw.class(), raw.big_endian(), max_dynamic_entries)?),
+        Some(ph) => Some(parse_dynamic(src, ph, &phdrs, raw.class(), raw.big_endian(), max_dynamic_entries)?),
     };
 
     Ok(ElfInfo {
@@ -318,16 +360,86 @@ fn vaddr_to_offset(phdrs: &[ProgramHeader], vaddr: u64) -> Option<(u64, u64)> {
     None
 }
 
-fn parse_dynamic(
-    data: &[u8],
+/// The strings of a string table that lives at `[base, base + size)` of the file, read with
+/// as few reads as the offsets allow: one window over all of them when they lie close
+/// together (the usual case), otherwise a growing read per string.
+struct StringReader<'a, S: Source + ?Sized> {
+    src: &'a S,
+    base: u64,
+    size: u64,
+    window_start: u64,
+    window: Cow<'a, [u8]>,
+}
+
+/// Strings lying within this many bytes of each other are read in one go.
+const STRING_WINDOW: u64 = 32 << 10;
+
+impl<'a, S: Source + ?Sized> StringReader<'a, S> {
+    fn new(src: &'a S, base: u64, size: u64, offsets: impl Iterator<Item = u64>) -> Self {
+        let (mut lo, mut hi) = (u64::MAX, 0u64);
+        for o in offsets.filter(|&o| o < size) {
+            lo = lo.min(o);
+            hi = hi.max(o);
+        }
+        let mut r = StringReader { src, base, size, window_start: 0, window: Cow::Borrowed(&[]) };
+        if lo <= hi && hi - lo <= STRING_WINDOW {
+            // Room for the last string too; a longer one is completed by `string`.
+            let len = (hi - lo + 512).min(size - lo);
+            if let Some(w) = src.get(base + lo, len) {
+                r.window_start = lo;
+                r.window = w;
+            }
+        }
+        r
+    }
+
+    /// The NUL-terminated string at table offset `off`, without its NUL.
+    fn string(&self, off: u64) -> Result<Vec<u8>, ParseError> {
+        if off > self.size {
+            return Err(ParseError("dynamic string offset past the string table"));
+        }
+        if off == self.size {
+            return Err(ParseError("unterminated dynamic string"));
+        }
+        let wlen = self.window.len() as u64;
+        if off >= self.window_start && off < self.window_start + wlen {
+            let from = (off - self.window_start) as usize;
+            let tail = &self.window[from..];
+            if let Some(n) = tail.iter().position(|&b| b == 0) {
+                return Ok(tail[..n].to_vec());
+            }
+        }
+        // Read on, doubling, up to the end of the table.
+        let mut want = 256u64;
+        loop {
+            let len = want.min(self.size - off);
+            let chunk = self.src.get(self.base + off, len).ok_or(ParseError("cannot read file data"))?;
+            if let Some(n) = chunk.iter().position(|&b| b == 0) {
+                return Ok(chunk[..n].to_vec());
+            }
+            if len == self.size - off {
+                return Err(ParseError("unterminated dynamic string"));
+            }
+            want = want.saturating_mul(2);
+        }
+    }
+}
+
+fn parse_dynamic<S: Source + ?Sized>(
+    src: &S,
     ph: &ProgramHeader,
     phdrs: &[ProgramHeader],
     class: Class,
     be: bool,
     max_entries: usize,
 ) -> Result<DynamicInfo, ParseError> {
-    let table = file_slice(data, ph.p_offset, ph.p_filesz).ok_or(ParseError("PT_DYNAMIC outside the file"))?;
+    if !in_file(src.size(), ph.p_offset, ph.p_filesz) {
+        return Err(ParseError("PT_DYNAMIC outside the file"));
+    }
     let entsize = if class == Class::Elf64 { 16 } else { 8 };
+    // Never read more entries than the limit allows (one more, to tell that it was passed).
+    let want = ph.p_filesz.min((max_entries as u64).saturating_add(1).saturating_mul(entsize as u64));
+    let table = src.get(ph.p_offset, want).ok_or(ParseError("cannot read file data"))?;
     let mut strtab = None;
     let mut strsz = None;
     // (tag, value) pairs for string-valued tags, resolved once the table is known.
@@ -360,21 +472,19 @@ fn parse_dynamic(
     let strtab = strtab.ok_or(ParseError("dynamic strings without DT_STRTAB"))?;
     let (off, avail) = vaddr_to_offset(phdrs, strtab).ok_or(ParseError("DT_STRTAB outside every PT_LOAD segment"))?;
     let size = strsz.map_or(avail, |s| s.min(avail));
-    let table = file_slice(data, off, size).ok_or(ParseError("string table outside the file"))?;
+    if !in_file(src.size(), off, size) {
+        return Err(ParseError("string table outside the file"));
+    }
     // Entries may share one string; copying it per entry must not turn a small file into an
     // enormous allocation. Distinct strings fit in the table, so its size (plus slack for
     // a few shared suffixes) bounds an honest file's total.
-    let mut budget = table.len().saturating_mul(2).saturating_add(64 << 10);
+    let mut budget = size.saturating_mul(2).saturating_add(64 << 10);
+    let reader = StringReader::new(src, off, size, strings.iter().map(|&(_, v)| v));
     for (tag, val) in strings {
-        let s = usize::try_from(val)
-            .ok()
-            .and_then(|o| table.get(o..))
-            .ok_or(ParseError("dynamic string offset past the string table"))?;
-        let s = match s.iter().position(|&b| b == 0) {
-            Some(n) => &s[..n],
-            None => return Err(ParseError("unterminated dynamic string")),
-        };
-        budget = budget.checked_sub(s.len()).ok_or(ParseError("dynamic strings repeat far beyond the string table"))?;
+        let s = reader.string(val)?;
+        budget = budget
+            .checked_sub(s.len() as u64)
+            .ok_or(ParseError("dynamic strings repeat far beyond the string table"))?;
         let s = Bytes::from(s);
         match tag {
             DT_NEEDED => info.needed.push(s),

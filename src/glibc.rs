@@ -4,19 +4,25 @@
 //!
 //! Sources are glibc's `elf/dl-deps.c`, `elf/dl-load.c`, `elf/dl-object.c`, `elf/dl-misc.c`,
 //! `elf/rtld.c`, as summarised with references in `ldso-spec.md` (sections 1 to 6).
+//!
+//! Cost: a closure of many inputs is mostly cache hits, so the per-closure work avoids
+//! allocation where it can. Names are shared [`Bytes`], search outcomes and the
+//! [`ObjectFile`] of each found file are shared between closures, and a search is looked up
+//! by a key built in a reused buffer.
 
 use rustc_hash::FxHashMap as HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::rc::Rc;
+use std::sync::{Arc, OnceLock};
 
 use crate::bytes::Bytes;
 use crate::elf::{self, ElfInfo, SkipReason, Verdict};
 use crate::error::{Error, ErrorKind};
 use crate::model::{
     Attempt, Closure, Diagnostic, Edge, FileId, FoundVia, Libc, Linkage, LoadError, Location, Missing, Object,
-    Rejection, Role,
+    ObjectFile, Rejection, Role,
 };
 use crate::resolver::{FileFacts, Input, Resolver};
 use crate::root::{dirname_bytes, join_bytes, Errno};
@@ -25,17 +31,17 @@ use crate::target::Target;
 /// One entry of the loader's namespace list (`struct link_map`, the parts that matter).
 struct Map {
     /// `l_name`: the path string it was opened under ("" for the executable).
-    name: Vec<u8>,
-    /// `l_libname`: names it was requested under.
-    libnames: Vec<Vec<u8>>,
-    /// `DT_SONAME`, until it has been added to `libnames` (`l_soname_added`).
-    soname_pending: Option<Vec<u8>>,
+    name: Bytes,
+    /// `DT_SONAME`, until it has been matched as a name (`l_soname_added`).
+    soname_pending: Option<Bytes>,
     file_id: Option<FileId>,
     info: Arc<ElfInfo>,
     /// `l_loader`.
     loader: Option<usize>,
-    /// `l_origin`; `None` = unknown (elements using `$ORIGIN` are dropped).
-    origin: Option<Vec<u8>>,
+    /// `l_origin` when fixed at creation (the executable); `None`: the directory of the
+    /// absolute form of `name`, computed when a `$ORIGIN` needs it. Inside: `None` = unknown
+    /// (elements using `$ORIGIN` are dropped).
+    origin: Option<Option<Vec<u8>>>,
     /// Index in `Closure::objects`; `None` for the lazily materialised rtld of an input
     /// without `PT_INTERP`.
     object: Option<usize>,
@@ -51,14 +57,15 @@ enum DirStatus {
     Nonexisting,
 }
 
-/// A candidate that passed `open_verify`.
-#[derive(Clone)]
+/// A candidate that passed `open_verify`. Shared between closures through the search cache.
 pub(crate) struct Candidate {
-    realname: Vec<u8>,
+    realname: Bytes,
     facts: Arc<FileFacts>,
     /// Canonical in-root path and symlink hops of `realname`.
     realpath: PathBuf,
     hops: Vec<crate::model::Hop>,
+    /// The object record, made once the candidate has been accepted as a library.
+    file: OnceLock<Arc<ObjectFile>>,
 }
 
 /// A search outcome that does not depend on the modelled process's `errno` history, shared
@@ -66,18 +73,24 @@ pub(crate) struct Candidate {
 pub(crate) struct CachedSearch {
     /// The candidate and the index of the stage that found it (`usize::MAX - 1` for the
     /// cache, `usize::MAX` for the default directories).
-    found: Option<(Candidate, usize)>,
+    found: Option<(Arc<Candidate>, usize)>,
     tried: Vec<(usize, Attempt)>,
 }
 
-/// Key of a shared search: target, name, every directory list searched, `DF_1_NODEFLIB`.
-pub(crate) type SearchKey = (usize, Vec<u8>, Vec<Vec<Vec<u8>>>, bool);
+/// Key of a shared search: target, `DF_1_NODEFLIB`, name and every directory list searched,
+/// length-prefixed into one byte string (see [`search_key`]).
+pub(crate) type SearchKey = Box<[u8]>;
 
 const STAGE_CACHE: usize = usize::MAX - 1;
 const STAGE_DEFAULT: usize = usize::MAX;
 
+/// An expanded directory list (`r_search_path_elem` entries, each ending in `/`).
+type Dirs = Rc<Vec<Vec<u8>>>;
+/// One list of directories searched before the cache, with the step it stands for.
+type Stage = (FoundVia, Dirs);
+
 enum Probe {
-    Found(Candidate),
+    Found(Arc<Candidate>),
     Skip(Rejection),
     Open(Errno),
     Fatal(&'static str, Option<String>),
@@ -122,15 +135,19 @@ pub(crate) struct Loader<'a> {
     /// Set when `/etc/ld.so.preload` named something.
     used_preload_file: bool,
     /// First map (in list order) per `l_name` / `l_libname` entry.
-    by_name: HashMap<Vec<u8>, usize>,
-    /// Maps whose DT_SONAME has not been matched yet, per SONAME, in list order.
-    by_soname: HashMap<Vec<u8>, Vec<usize>>,
+    by_name: HashMap<Bytes, usize>,
+    /// First map (in list order) whose DT_SONAME has not been matched yet, per SONAME.
+    by_soname: HashMap<Bytes, usize>,
+    /// First map (in list order) per file identity.
+    by_id: HashMap<FileId, usize>,
     /// Maps already queued for the breadth-first walk.
     queued: Vec<bool>,
     /// `LD_LIBRARY_PATH` directories, expanded once (`_dl_init_paths`).
-    llp: Option<Vec<Vec<u8>>>,
+    llp: Option<Dirs>,
     /// Expanded `DT_RPATH` / `DT_RUNPATH` lists per map (`l_rpath_dirs`, `l_runpath_dirs`).
-    rpath_cache: HashMap<(usize, bool), Vec<Vec<u8>>>,
+    rpath_cache: HashMap<(usize, bool), Option<Dirs>>,
+    /// Reused buffer for search keys.
+    key: Vec<u8>,
 }
 
 impl<'a> Loader<'a> {
@@ -139,9 +156,9 @@ impl<'a> Loader<'a> {
     /// [`Loader::search`]), it is computed again without the cache, so the result never
     /// depends on what other closures did before.
     pub(crate) fn run(res: &'a Resolver, target: &'a Target, input: Input) -> Result<Closure, Error> {
-        match Self::run_with(res, target, input.clone(), true)? {
+        match Self::run_with(res, target, &input, true)? {
             Some(c) => Ok(c),
-            None => Self::run_with(res, target, input, false)
+            None => Self::run_with(res, target, &input, false)
                 .map(|c| c.expect("a closure computed without the cache never restarts")),
         }
     }
@@ -150,15 +167,15 @@ impl<'a> Loader<'a> {
     fn run_with(
         res: &'a Resolver,
         target: &'a Target,
-        input: Input,
+        input: &Input,
         use_cache: bool,
     ) -> Result<Option<Closure>, Error> {
         let mut l = Loader {
             res,
             target,
-            maps: Vec::new(),
-            objects: Vec::new(),
-            edges: Vec::new(),
+            maps: Vec::with_capacity(16),
+            objects: Vec::with_capacity(16),
+            edges: Vec::with_capacity(32),
             missing: Vec::new(),
             diagnostics: input.diagnostics.iter().map(|m| Diagnostic { object: None, message: m.clone() }).collect(),
             status: HashMap::default(),
@@ -170,11 +187,13 @@ impl<'a> Loader<'a> {
             restart: false,
             ever_weird: false,
             used_preload_file: false,
-            by_name: HashMap::default(),
-            by_soname: HashMap::default(),
-            queued: Vec::new(),
+            by_name: HashMap::with_capacity_and_hasher(32, Default::default()),
+            by_soname: HashMap::with_capacity_and_hasher(16, Default::default()),
+            by_id: HashMap::with_capacity_and_hasher(16, Default::default()),
+            queued: Vec::with_capacity(16),
             llp: None,
             rpath_cache: HashMap::default(),
+            key: Vec::new(),
         };
         let info = input.facts.info()?;
         let linkage = match &info.dynamic {
@@ -184,22 +203,26 @@ impl<'a> Loader<'a> {
         };
         // The executable: l_name "" and libname "" (it then matches an empty DT_NEEDED),
         // no file id (rtld.c leaves it zero).
-        l.objects.push(object_of(Role::Input, input.location.clone(), None, &info, input.facts.mode, input.facts.size));
+        let file = Arc::new(object_file(input.location.clone(), &info, input.facts.mode, input.facts.size));
+        l.objects.push(Object::new(Role::Input, None, file));
         // Under an explicit `ld.so FILE` (what ldd runs), the program is mapped by
         // _dl_map_object: its name is the path as given and its file id is registered.
         let explicit = res.settings.origin == crate::config::OriginMode::AsGiven;
-        let exe_name = if explicit { input.location.path.as_os_str().as_bytes().to_vec() } else { Vec::new() };
-        l.push_map(Map {
-            name: exe_name.clone(),
-            libnames: vec![exe_name],
-            soname_pending: info.dynamic.as_ref().and_then(|d| d.soname.clone()).map(|b| b.0),
-            file_id: explicit.then_some(input.facts.file_id),
-            info: info.clone(),
-            loader: None,
-            origin: input.origin.clone(),
-            object: Some(0),
-            lazy: None,
-        });
+        let exe_name =
+            if explicit { Bytes::from(input.location.path.as_os_str().as_bytes()) } else { Bytes::default() };
+        l.push_map(
+            Map {
+                name: exe_name,
+                soname_pending: info.dynamic.as_ref().and_then(|d| d.soname.clone()),
+                file_id: explicit.then_some(input.facts.file_id),
+                info: info.clone(),
+                loader: None,
+                origin: Some(input.origin.clone()),
+                object: Some(0),
+                lazy: None,
+            },
+            None,
+        );
         let closure_base = |l: Loader<'_>, fatal: Option<LoadError>| Closure {
             loader_files: l.loader_files(),
             input: input.host_path.clone(),
@@ -226,12 +249,12 @@ impl<'a> Loader<'a> {
         // LD_LIBRARY_PATH is ignored in secure mode (since 2.26); "" means unset.
         if let Some(llp) = &res.settings.ld_library_path {
             if !res.settings.secure && !llp.as_bytes().is_empty() {
-                l.llp = Some(l.expand_path_list(0, llp.as_bytes(), b":;"));
+                l.llp = Some(Rc::new(l.expand_path_list(0, llp.as_bytes(), b":;")));
             }
         }
 
         // Breadth-first: the queue is the executable, then preloads, then each new object.
-        let mut queue: Vec<usize> = Vec::new();
+        let mut queue: Vec<usize> = Vec::with_capacity(16);
         l.enqueue(&mut queue, 0);
         let preloads = l.preload_names();
         for name in preloads {
@@ -244,7 +267,7 @@ impl<'a> Loader<'a> {
                     l.push_edge(0, &name, m, via);
                     l.enqueue(&mut queue, m);
                 }
-                Ok(_) => l.diag(None, format!("{}: cannot be preloaded, ignored", Bytes(name.clone()))),
+                Ok(_) => l.diag(None, format!("{name}: cannot be preloaded, ignored")),
                 Err(f) => return Ok(Some(l.finish_fatal(0, &name, f, closure_base))),
             }
         }
@@ -252,7 +275,8 @@ impl<'a> Loader<'a> {
         while qi < queue.len() {
             let m = queue[qi];
             qi += 1;
-            let Some(dynamic) = l.maps[m].info.dynamic.clone() else { continue };
+            let info = l.maps[m].info.clone();
+            let Some(dynamic) = info.dynamic.as_ref() else { continue };
             let entries = dynamic
                 .needed
                 .iter()
@@ -264,18 +288,18 @@ impl<'a> Loader<'a> {
                 // expansion that comes out empty skips the entry silently.
                 let name = if dst_count(raw.as_bytes()) > 0 {
                     if res.settings.secure {
-                        let f = Fatal { path: raw.0.clone(), message: "DST not allowed in SUID/SGID programs".into() };
-                        return Ok(Some(l.finish_fatal(m, raw.as_bytes(), f, closure_base)));
+                        let f = Fatal { path: raw.to_vec(), message: "DST not allowed in SUID/SGID programs".into() };
+                        return Ok(Some(l.finish_fatal(m, raw, f, closure_base)));
                     }
                     match l.substitute(m, raw.as_bytes()) {
-                        Some(n) if !n.is_empty() => n,
+                        Some(n) if !n.is_empty() => Bytes::from(n),
                         _ => {
                             l.diag(Some(m), format!("{raw}: dynamic string token has no value here; entry skipped"));
                             continue;
                         }
                     }
                 } else {
-                    raw.0.clone()
+                    raw.clone()
                 };
                 let mapped = l.map_object(m, &name, false);
                 if l.restart {
@@ -283,7 +307,7 @@ impl<'a> Loader<'a> {
                 }
                 match mapped {
                     Ok(Mapped::Object(t, via)) => {
-                        l.push_edge(m, raw.as_bytes(), t, via);
+                        l.push_edge(m, raw, t, via);
                         l.enqueue(&mut queue, t);
                         if l.objects.len() > res.settings.limits.max_objects {
                             return Err(Error::new(
@@ -308,7 +332,7 @@ impl<'a> Loader<'a> {
                             l.diag(Some(m), format!("{raw}: auxiliary filter cannot be loaded: {}", f.message));
                             continue;
                         }
-                        return Ok(Some(l.finish_fatal(m, raw.as_bytes(), f, closure_base)));
+                        return Ok(Some(l.finish_fatal(m, raw, f, closure_base)));
                     }
                 }
             }
@@ -318,17 +342,16 @@ impl<'a> Loader<'a> {
 
     /// See [`Closure::loader_files`].
     fn loader_files(&self) -> Vec<Location> {
-        let mut files = Vec::new();
         let needs_cache = self.edges.iter().any(|e| {
             e.via == FoundVia::LdCache && {
-                let p = self.objects[e.to].location.path.as_os_str().as_bytes();
+                let p = self.objects[e.to].file.location.path.as_os_str().as_bytes();
                 let dir = dirname_bytes(p);
-                let base = match dir.iter().rposition(|&b| b == b'/') {
-                    Some(s) if dir[..s].ends_with(b"/glibc-hwcaps") => dir[..s - b"/glibc-hwcaps".len()].to_vec(),
-                    _ => dir,
+                let base: &[u8] = match dir.iter().rposition(|&b| b == b'/') {
+                    Some(s) if dir[..s].ends_with(b"/glibc-hwcaps") => &dir[..s - b"/glibc-hwcaps".len()],
+                    _ => &dir,
                 };
-                let base = [base, b"/".to_vec()].concat();
-                !self.target.default_dirs.iter().any(|d| d.as_bytes() == base.as_slice())
+                // Default directories end in '/'.
+                !self.target.default_dirs.iter().any(|d| d.strip_suffix(b"/") == Some(base))
             }
         });
         let cache: Option<&[u8]> = match &self.res.settings.cache {
@@ -336,21 +359,12 @@ impl<'a> Loader<'a> {
             crate::config::CacheSource::Path(p) => Some(p.as_os_str().as_bytes()),
             _ => None,
         };
-        let mut wanted: Vec<&[u8]> = Vec::new();
+        let mut files = Vec::new();
         if let (true, Some(c)) = (needs_cache, cache) {
-            wanted.push(c);
+            files.extend(self.res.walk_cached(c));
         }
         if self.used_preload_file {
-            wanted.push(b"/etc/ld.so.preload");
-        }
-        for w in wanted {
-            if let Ok(walked) = self.res.root().walk(w, true) {
-                files.push(Location {
-                    path: PathBuf::from(OsStr::from_bytes(w)),
-                    realpath: walked.realpath,
-                    hops: walked.hops,
-                });
-            }
+            files.extend(self.res.walk_cached(b"/etc/ld.so.preload"));
         }
         files
     }
@@ -370,23 +384,32 @@ impl<'a> Loader<'a> {
         build(self, Some(err))
     }
 
-    /// Append a map to the namespace list and index its names.
-    fn push_map(&mut self, m: Map) {
+    /// Append a map to the namespace list and index its names: `l_name` and the name it was
+    /// requested under.
+    fn push_map(&mut self, m: Map, libname: Option<&Bytes>) {
         let i = self.maps.len();
-        let mut names = vec![m.name.clone()];
-        names.extend(m.libnames.iter().cloned());
         if let Some(s) = &m.soname_pending {
-            self.by_soname.entry(s.clone()).or_default().push(i);
+            self.by_soname.entry(s.clone()).or_insert(i);
         }
+        if let Some(id) = m.file_id {
+            self.by_id.entry(id).or_insert(i);
+        }
+        let name = m.name.clone();
         self.maps.push(m);
         self.queued.push(false);
-        for n in names {
-            self.register_name(i, &n);
+        self.register_name(i, &name);
+        if let Some(n) = libname {
+            self.register_name(i, n);
         }
     }
 
-    fn register_name(&mut self, i: usize, name: &[u8]) {
-        self.by_name.entry(name.to_vec()).and_modify(|e| *e = (*e).min(i)).or_insert(i);
+    fn register_name(&mut self, i: usize, name: &Bytes) {
+        match self.by_name.get_mut(name.as_bytes()) {
+            Some(e) => *e = (*e).min(i),
+            None => {
+                self.by_name.insert(name.clone(), i);
+            }
+        }
     }
 
     /// Queue map `m` for the breadth-first walk unless it already was.
@@ -406,10 +429,10 @@ impl<'a> Loader<'a> {
         self.diagnostics.push(Diagnostic { object, message });
     }
 
-    fn push_edge(&mut self, from: usize, name: &[u8], to: usize, via: FoundVia) {
+    fn push_edge(&mut self, from: usize, name: &Bytes, to: usize, via: FoundVia) {
         let from = self.obj_of(from);
         let to = self.materialise(to);
-        self.edges.push(Edge { from, name: Bytes::from(name), to, via });
+        self.edges.push(Edge { from, name: name.clone(), to, via });
     }
 
     /// Index in `objects` of map `m`, creating the lazy rtld object on first use.
@@ -428,7 +451,7 @@ impl<'a> Loader<'a> {
         let res = self.res;
         let path = self.absolute(interp.as_bytes());
         let located = path.as_ref().and_then(|p| res.locate_cached(p));
-        let Some((loc, facts)) = located else {
+        let Some(located) = located else {
             if self.target.interp_from_input {
                 self.missing.push(Missing {
                     from: 0,
@@ -442,19 +465,15 @@ impl<'a> Loader<'a> {
             }
             return;
         };
-        let info = match facts.info() {
-            Ok(i) => i,
+        let (info, file) = match located.object_file() {
+            Ok(x) => x,
             Err(e) => {
                 self.diag(None, format!("interpreter {interp}: {}", e.message()));
                 return;
             }
         };
-        let obj = object_of(Role::Interpreter, loc, None, &info, facts.mode, facts.size);
-        let mut libnames = vec![interp.0.clone()];
-        if let Some(s) = info.dynamic.as_ref().and_then(|d| d.soname.clone()) {
-            libnames.push(s.0);
-        }
-        let origin = path.as_deref().map(dirname_bytes);
+        let obj = Object::new(Role::Interpreter, None, file);
+        let soname = info.dynamic.as_ref().and_then(|d| d.soname.clone());
         let (object, lazy) = if self.target.interp_from_input {
             self.objects.push(obj);
             let o = self.objects.len() - 1;
@@ -463,36 +482,38 @@ impl<'a> Loader<'a> {
         } else {
             (None, Some(Box::new(obj)))
         };
-        self.push_map(Map {
-            name: interp.0.clone(),
-            libnames,
-            soname_pending: None,
-            file_id: None,
-            info,
-            loader: None,
-            origin,
-            object,
-            lazy,
-        });
+        self.push_map(
+            Map {
+                name: interp.clone(),
+                soname_pending: None,
+                file_id: None,
+                info,
+                loader: None,
+                origin: Some(path.as_deref().map(dirname_bytes)),
+                object,
+                lazy,
+            },
+            soname.as_ref(),
+        );
     }
 
     /// LD_PRELOAD names (split on space and `:`), then the root's `/etc/ld.so.preload`.
-    fn preload_names(&mut self) -> Vec<Vec<u8>> {
-        let mut out: Vec<Vec<u8>> = Vec::new();
+    fn preload_names(&mut self) -> Vec<Bytes> {
+        let mut out: Vec<Bytes> = Vec::new();
         for p in &self.res.settings.preload {
             for part in p.as_bytes().split(|&b| b == b' ' || b == b':') {
                 if !part.is_empty() && (!self.res.settings.secure || !part.contains(&b'/')) {
-                    out.push(part.to_vec());
+                    out.push(Bytes::from(part));
                 }
             }
         }
         if self.target.libc == Libc::Glibc {
-            if let Ok(text) = self.res.root().read(b"/etc/ld.so.preload", 1 << 20) {
+            if let Some(text) = self.res.preload_file() {
                 for line in text.split(|&b| b == b'\n') {
                     let line = line.split(|&b| b == b'#').next().unwrap_or_default();
                     for part in line.split(|&b| b == b' ' || b == b'\t' || b == b':') {
                         if !part.is_empty() {
-                            out.push(part.to_vec());
+                            out.push(Bytes::from(part));
                             self.used_preload_file = true;
                         }
                     }
@@ -509,6 +530,14 @@ impl<'a> Loader<'a> {
         }
         let cwd = self.res.settings.cwd.as_ref()?;
         Some(join_bytes(cwd.as_os_str().as_bytes(), p))
+    }
+
+    /// `l_origin` of map `m`.
+    fn origin_of(&self, m: usize) -> Option<Vec<u8>> {
+        match &self.maps[m].origin {
+            Some(o) => o.clone(),
+            None => self.absolute(self.maps[m].name.as_bytes()).map(|a| dirname_bytes(&a)),
+        }
     }
 
     // ---------------------------------------------------------------------------------
@@ -531,11 +560,11 @@ impl<'a> Loader<'a> {
             let (len, repl): (usize, Option<Vec<u8>>) = if let Some(n) = is_dst(rest, b"ORIGIN") {
                 let secure_ok = !self.res.settings.secure || i == 0 || s[i - 1] == b':';
                 check_trusted = self.res.settings.secure && m == 0;
-                (n, if secure_ok { self.maps[m].origin.clone() } else { None })
+                (n, if secure_ok { self.origin_of(m) } else { None })
             } else if let Some(n) = is_dst(rest, b"PLATFORM") {
-                (n, self.target.platform.as_ref().map(|p| p.0.clone()))
+                (n, self.target.platform.as_ref().map(|p| p.to_vec()))
             } else if let Some(n) = is_dst(rest, b"LIB") {
-                (n, Some(self.target.lib.0.clone()))
+                (n, Some(self.target.lib.to_vec()))
             } else {
                 (0, None)
             };
@@ -615,60 +644,66 @@ impl<'a> Loader<'a> {
 
     /// `cache_rpath`: the expanded DT_RPATH (`runpath` false) or DT_RUNPATH of map `m`. An
     /// object with DT_RUNPATH has no DT_RPATH at all (get-dynamic-info.h).
-    fn rpath_dirs(&mut self, m: usize, runpath: bool) -> Option<Vec<Vec<u8>>> {
-        if let Some(v) = self.rpath_cache.get(&(m, runpath)) {
-            return Some(v.clone());
-        }
+    fn rpath_dirs(&mut self, m: usize, runpath: bool) -> Option<Dirs> {
         let d = self.maps[m].info.dynamic.as_ref()?;
+        // Nothing to cache for the common object without either.
+        if d.rpath.is_none() && d.runpath.is_none() {
+            return None;
+        }
+        if let Some(v) = self.rpath_cache.get(&(m, runpath)) {
+            return v.clone();
+        }
         let s = if runpath {
-            d.runpath.clone()?
+            d.runpath.clone()
+        } else if d.runpath.is_some() {
+            None
         } else {
-            if d.runpath.is_some() {
-                return None;
-            }
-            d.rpath.clone()?
+            d.rpath.clone()
         };
-        let v = self.expand_path_list(m, s.as_bytes(), b":");
+        let v = s.map(|s| Rc::new(self.expand_path_list(m, s.as_bytes(), b":")));
         self.rpath_cache.insert((m, runpath), v.clone());
-        Some(v)
+        v
     }
 
     // ---------------------------------------------------------------------------------
     // _dl_map_object
     // ---------------------------------------------------------------------------------
 
-    fn map_object(&mut self, req: usize, name: &[u8], _preload: bool) -> Result<Mapped, Fatal> {
+    fn map_object(&mut self, req: usize, name: &Bytes, _preload: bool) -> Result<Mapped, Fatal> {
         // 1. Already loaded: the first map, in list order, whose l_name or a l_libname is
         // the name, or else whose DT_SONAME is (then cached as an alias). Indexed, so that
         // long chains do not make this quadratic.
-        let by_name = self.by_name.get(name).copied();
-        let by_soname = self.by_soname.get(name).and_then(|v| v.first().copied());
+        let by_name = self.by_name.get(name.as_bytes()).copied();
+        let by_soname = self.by_soname.get(name.as_bytes()).copied();
         match (by_name, by_soname) {
             (Some(i), s) if s.is_none_or(|s| i < s) => return Ok(Mapped::Object(i, FoundVia::AlreadyLoaded)),
             (_, Some(i)) => {
-                let s = self.maps[i].soname_pending.take().unwrap_or_default();
-                if let Some(v) = self.by_soname.get_mut(name) {
-                    v.retain(|&j| j != i);
+                self.maps[i].soname_pending = None;
+                // The next map still waiting with this SONAME, if any, takes over.
+                self.by_soname.remove(name.as_bytes());
+                if let Some(j) = (i + 1..self.maps.len())
+                    .find(|&j| self.maps[j].soname_pending.as_ref().is_some_and(|s| s.as_bytes() == name.as_bytes()))
+                {
+                    self.by_soname.insert(name.clone(), j);
                 }
-                self.maps[i].libnames.push(s);
                 self.register_name(i, name);
                 if let Some(o) = self.maps[i].object {
                     let names = &mut self.objects[o].names;
-                    if !names.iter().any(|n| n.as_bytes() == name) {
-                        names.push(Bytes::from(name));
+                    if !names.iter().any(|n| n.as_bytes() == name.as_bytes()) {
+                        names.push(name.clone());
                     }
                 }
                 return Ok(Mapped::Object(i, FoundVia::AlreadyLoaded));
             }
             _ => {}
         }
-        if name == self.target.vdso {
+        if name.as_bytes() == self.target.vdso {
             return Ok(Mapped::Vdso);
         }
 
         let mut tried = Vec::new();
-        let found: Option<(Candidate, FoundVia)> = if !name.contains(&b'/') {
-            self.search(req, name, &mut tried)?
+        let found: Option<(Arc<Candidate>, FoundVia)> = if !name.contains(&b'/') {
+            self.search(req, name.as_bytes(), &mut tried)?
         } else {
             // expand_dynamic_string_token again, then open the path directly.
             let realname = if dst_count(name) > 0 { self.substitute(req, name) } else { Some(name.to_vec()) };
@@ -692,15 +727,15 @@ impl<'a> Loader<'a> {
 
         // _dl_map_object_from_fd: same (dev, ino) as a loaded object => reuse it.
         let id = cand.facts.file_id;
-        if let Some(i) = self.maps.iter().position(|mp| mp.file_id == Some(id)) {
-            self.maps[i].libnames.push(name.to_vec());
+        if let Some(&i) = self.by_id.get(&id) {
             self.register_name(i, name);
             if let Some(o) = self.maps[i].object {
-                self.objects[o].names.push(Bytes::from(name));
+                self.objects[o].names.push(name.clone());
             }
             return Ok(Mapped::Object(i, FoundVia::SameFile));
         }
-        let info = cand.facts.info().map_err(|e| Fatal { path: cand.realname.clone(), message: e.message().into() })?;
+        let info =
+            cand.facts.info().map_err(|e| Fatal { path: cand.realname.to_vec(), message: e.message().into() })?;
         if info.e_type == goblin::elf::header::ET_EXEC {
             return Err(fatal(&cand.realname, "cannot dynamically load executable", None));
         }
@@ -711,35 +746,43 @@ impl<'a> Loader<'a> {
             return Err(fatal(&cand.realname, "object file has no dynamic section", None));
         }
 
-        // _dl_new_object: l_origin is the directory of the (absolute) path string.
-        let abs = self.absolute(&cand.realname);
-        let origin = abs.as_deref().map(dirname_bytes);
-        let Some(abs) = abs else { return Err(fatal(&cand.realname, "relative path and no working directory", None)) };
-        let location =
-            Location { path: PathBuf::from(OsStr::from_bytes(&abs)), realpath: cand.realpath, hops: cand.hops };
-        let mut obj = object_of(Role::Library, location, Some(id), &info, cand.facts.mode, cand.facts.size);
-        obj.names = vec![Bytes::from(name)];
-        obj.loaded_by = Some(self.obj_of(req));
-        obj.variants = self.res.variants(&obj.location);
-        if let Some(s) = &obj.soname {
-            if s.as_bytes() == name {
-                // Already covered by the request name.
+        // _dl_new_object: l_origin is the directory of the (absolute) path string, which
+        // `origin_of` computes from l_name when a `$ORIGIN` asks for it.
+        let file = match cand.file.get() {
+            Some(f) => f.clone(),
+            None => {
+                let Some(abs) = self.absolute(&cand.realname) else {
+                    return Err(fatal(&cand.realname, "relative path and no working directory", None));
+                };
+                let location = Location {
+                    path: PathBuf::from(OsStr::from_bytes(&abs)),
+                    realpath: cand.realpath.clone(),
+                    hops: cand.hops.clone(),
+                };
+                let mut f = object_file(location, &info, cand.facts.mode, cand.facts.size);
+                f.variants = self.res.variants(&f.location);
+                cand.file.get_or_init(|| Arc::new(f)).clone()
             }
-        }
-        let soname = info.dynamic.as_ref().and_then(|d| d.soname.clone()).map(|s| s.0);
+        };
+        let mut obj = Object::new(Role::Library, Some(id), file);
+        obj.names = vec![name.clone()];
+        obj.loaded_by = Some(self.obj_of(req));
+        let soname = info.dynamic.as_ref().and_then(|d| d.soname.clone());
         self.objects.push(obj);
         let o = self.objects.len() - 1;
-        self.push_map(Map {
-            name: cand.realname,
-            libnames: vec![name.to_vec()],
-            soname_pending: soname,
-            file_id: Some(id),
-            info,
-            loader: Some(req),
-            origin,
-            object: Some(o),
-            lazy: None,
-        });
+        self.push_map(
+            Map {
+                name: cand.realname.clone(),
+                soname_pending: soname,
+                file_id: Some(id),
+                info,
+                loader: Some(req),
+                origin: None,
+                object: Some(o),
+                lazy: None,
+            },
+            Some(name),
+        );
         Ok(Mapped::Object(self.maps.len() - 1, via))
     }
 
@@ -747,7 +790,7 @@ impl<'a> Loader<'a> {
     /// the DT_RPATH of the requester and of each of its first loaders (unless the requester
     /// has DT_RUNPATH), the executable's if the chain missed it, `LD_LIBRARY_PATH`, the
     /// requester's DT_RUNPATH.
-    fn stages(&mut self, req: usize) -> Vec<(FoundVia, Vec<Vec<u8>>)> {
+    fn stages(&mut self, req: usize) -> Vec<Stage> {
         let mut stages = Vec::new();
         let has_runpath = self.maps[req].info.dynamic.as_ref().is_some_and(|d| d.runpath.is_some());
         if !has_runpath {
@@ -788,26 +831,24 @@ impl<'a> Loader<'a> {
         req: usize,
         name: &[u8],
         tried: &mut Vec<Attempt>,
-    ) -> Result<Option<(Candidate, FoundVia)>, Fatal> {
+    ) -> Result<Option<(Arc<Candidate>, FoundVia)>, Fatal> {
         let stages = self.stages(req);
         let nodeflib = self.maps[req].info.flags_1() & elf::DF_1_NODEFLIB != 0;
-        let via_of = |stage: usize, stages: &[(FoundVia, Vec<Vec<u8>>)]| match stage {
+        let via_of = |stage: usize, stages: &[Stage]| match stage {
             STAGE_CACHE => FoundVia::LdCache,
             STAGE_DEFAULT => FoundVia::DefaultDir,
             i => stages[i].0.clone(),
         };
         let clean_start = self.errno == libc::ENOENT || self.errno == libc::EACCES;
-        let key: SearchKey = (
-            self.target as *const Target as usize,
-            name.to_vec(),
-            stages.iter().map(|(_, d)| d.clone()).collect(),
-            nodeflib,
-        );
         let shareable = clean_start && self.use_cache && !self.ever_weird;
         if shareable {
-            if let Some(hit) = self.res.cached_search(&key) {
+            search_key(&mut self.key, self.target as *const Target as usize, name, &stages, nodeflib);
+            if let Some(hit) = self.res.cached_search(&self.key) {
                 self.used_cache = true;
-                tried.extend(hit.tried.iter().map(|(st, a)| Attempt { via: via_of(*st, &stages), ..a.clone() }));
+                // The attempts matter only for a miss (a found name reports none).
+                if hit.found.is_none() {
+                    tried.extend(hit.tried.iter().map(|(st, a)| Attempt { via: via_of(*st, &stages), ..a.clone() }));
+                }
                 return Ok(hit.found.as_ref().map(|(c, st)| (c.clone(), via_of(*st, &stages))));
             }
         }
@@ -816,6 +857,7 @@ impl<'a> Loader<'a> {
         let mut log: Vec<(usize, Attempt)> = Vec::new();
         let found = self.search_uncached(name, &stages, nodeflib, &mut log)?;
         if shareable && !self.weird && !self.uncacheable {
+            let key: SearchKey = self.key.as_slice().into();
             self.res.store_search(key, CachedSearch { found: found.clone(), tried: log.clone() });
         }
         tried.extend(log.into_iter().map(|(st, a)| Attempt { via: via_of(st, &stages), ..a }));
@@ -825,10 +867,10 @@ impl<'a> Loader<'a> {
     fn search_uncached(
         &mut self,
         name: &[u8],
-        stages: &[(FoundVia, Vec<Vec<u8>>)],
+        stages: &[Stage],
         nodeflib: bool,
         log: &mut Vec<(usize, Attempt)>,
-    ) -> Result<Option<(Candidate, usize)>, Fatal> {
+    ) -> Result<Option<(Arc<Candidate>, usize)>, Fatal> {
         for (i, (via, dirs)) in stages.iter().enumerate() {
             if let Some(c) = self.open_path(name, dirs, via.clone(), i, log)? {
                 return Ok(Some((c, i)));
@@ -865,7 +907,7 @@ impl<'a> Loader<'a> {
             }
         }
         if !nodeflib {
-            let dirs: Vec<Vec<u8>> = self.target.default_dirs.iter().map(|d| d.0.clone()).collect();
+            let dirs: Vec<Vec<u8>> = self.target.default_dirs.iter().map(|d| d.to_vec()).collect();
             if let Some(c) = self.open_path(name, &dirs, FoundVia::DefaultDir, STAGE_DEFAULT, log)? {
                 return Ok(Some((c, STAGE_DEFAULT)));
             }
@@ -891,7 +933,7 @@ impl<'a> Loader<'a> {
         via: FoundVia,
         stage: usize,
         log: &mut Vec<(usize, Attempt)>,
-    ) -> Result<Option<Candidate>, Fatal> {
+    ) -> Result<Option<Arc<Candidate>>, Fatal> {
         let nsub = self.target.subdirs.len();
         for dir in dirs {
             let relative = dir.first() != Some(&b'/');
@@ -906,14 +948,14 @@ impl<'a> Loader<'a> {
                     // Known not to exist: glibc skips the open. The attempt is still listed
                     // for the bare directory, so that what a miss reports does not depend on
                     // which searches ran before.
-                    if self.target.subdirs[cnt].0.is_empty() {
+                    if self.target.subdirs[cnt].is_empty() {
                         let mut buf = dir.clone();
                         buf.extend_from_slice(name);
                         log.push((stage, attempt(&buf, via.clone(), Rejection::NotFound)));
                     }
                     continue;
                 }
-                let sub = self.target.subdirs[cnt].0.clone();
+                let sub = self.target.subdirs[cnt].to_vec();
                 let mut buf = dir.clone();
                 buf.extend_from_slice(&sub);
                 let dirlen = buf.len();
@@ -996,9 +1038,13 @@ impl<'a> Loader<'a> {
             }
         };
         Ok(match elf::verify_candidate(&facts.head, facts.size, &self.target.abi) {
-            Verdict::Accept => {
-                Probe::Found(Candidate { realname: path.to_vec(), facts, realpath: walked.realpath, hops: walked.hops })
-            }
+            Verdict::Accept => Probe::Found(Arc::new(Candidate {
+                realname: Bytes::from(path),
+                facts,
+                realpath: walked.realpath,
+                hops: walked.hops,
+                file: OnceLock::new(),
+            })),
             Verdict::Skip(SkipReason::Class) => Probe::Skip(Rejection::WrongClass),
             Verdict::Skip(SkipReason::Machine) => Probe::Skip(Rejection::WrongMachine),
             Verdict::Fatal(msg) => Probe::Fatal(msg, None),
@@ -1042,32 +1088,44 @@ pub(crate) fn rejection_of(e: Errno) -> Rejection {
     }
 }
 
-/// The `Object` record for a parsed file.
-pub(crate) fn object_of(
-    role: Role,
-    location: Location,
-    file_id: Option<FileId>,
-    info: &ElfInfo,
-    mode: u32,
-    size: u64,
-) -> Object {
-    let d = info.dynamic.clone().unwrap_or_default();
-    Object {
-        role,
+/// The [`ObjectFile`] record for a parsed file (no variants).
+pub(crate) fn object_file(location: Location, info: &ElfInfo, mode: u32, size: u64) -> ObjectFile {
+    let (soname, needed, rpath, runpath, flags_1) = match &info.dynamic {
+        Some(d) => (d.soname.clone(), d.needed.clone(), d.rpath.clone(), d.runpath.clone(), d.flags_1),
+        None => (None, Vec::new(), None, None, 0),
+    };
+    ObjectFile {
         location,
-        file_id,
-        names: Vec::new(),
-        soname: d.soname,
-        needed: d.needed,
-        rpath: d.rpath,
-        runpath: d.runpath,
-        flags_1: d.flags_1,
+        soname,
+        needed,
+        rpath,
+        runpath,
+        flags_1,
         class: info.class,
         machine: info.machine,
-        loaded_by: None,
         mode,
         size,
         variants: Vec::new(),
+    }
+}
+
+/// Write the key of a shared search into `buf`: every part length-prefixed, so that two
+/// different searches never give the same bytes.
+fn search_key(buf: &mut Vec<u8>, target: usize, name: &[u8], stages: &[Stage], nodeflib: bool) {
+    fn part(buf: &mut Vec<u8>, b: &[u8]) {
+        buf.extend_from_slice(&(b.len() as u64).to_le_bytes());
+        buf.extend_from_slice(b);
+    }
+    buf.clear();
+    buf.extend_from_slice(&(target as u64).to_le_bytes());
+    buf.push(u8::from(nodeflib));
+    part(buf, name);
+    buf.extend_from_slice(&(stages.len() as u64).to_le_bytes());
+    for (_, dirs) in stages {
+        buf.extend_from_slice(&(dirs.len() as u64).to_le_bytes());
+        for d in dirs.iter() {
+            part(buf, d);
+        }
     }
 }
 

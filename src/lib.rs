@@ -59,7 +59,7 @@ pub use crate::config::{CacheSource, Hwcaps, Limits, OriginMode, ResolverBuilder
 pub use crate::error::{Error, ErrorKind};
 pub use crate::model::{
     Attempt, Class, Closure, Diagnostic, Edge, FileId, FoundVia, Hop, Libc, Linkage, LoadError, Location, Missing,
-    Object, Rejection, Role, Variant,
+    Object, ObjectFile, Rejection, Role, Variant,
 };
 pub use crate::resolver::Resolver;
 

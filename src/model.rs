@@ -6,6 +6,7 @@
 //! the host is; [`Closure::root`] tells where that root lives.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -113,18 +114,16 @@ pub struct Variant {
     pub location: Location,
 }
 
-/// The facts about one loaded file that a closure records.
+/// What one loaded file is: where it was found and what its dynamic section says.
+///
+/// It depends only on the file and the path it was opened under, so one `ObjectFile` is
+/// shared (behind an [`Arc`]) by every closure that loads the file that way: thousands of
+/// closures of one resolver hold one copy of libc's facts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct Object {
-    /// Why it is in the closure.
-    pub role: Role,
+pub struct ObjectFile {
     /// Where it was found.
     pub location: Location,
-    /// Device and inode (absent for the input and interpreter, which glibc does not register).
-    pub file_id: Option<FileId>,
-    /// Every name this object satisfied (its first request first; `DT_SONAME` matches added).
-    pub names: Vec<Bytes>,
     /// `DT_SONAME`.
     pub soname: Option<Bytes>,
     /// `DT_NEEDED` entries in dynamic-section order, before any token expansion.
@@ -139,15 +138,44 @@ pub struct Object {
     pub class: Class,
     /// `e_machine`.
     pub machine: u16,
-    /// The object whose request first loaded this one (glibc's `l_loader`); `None` for the
-    /// input, the interpreter and preloads.
-    pub loaded_by: Option<usize>,
     /// File mode bits (`st_mode & 0o7777`).
     pub mode: u32,
     /// File size in bytes.
     pub size: u64,
     /// Other copies of this library for other CPU levels, found beside the chosen one.
     pub variants: Vec<Variant>,
+}
+
+/// One object of a closure: a loaded file and why and under which names it was loaded.
+///
+/// In JSON the fields of [`ObjectFile`] appear inline, beside `role` and `names`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Object {
+    /// Why it is in the closure.
+    pub role: Role,
+    /// Device and inode (absent for the input and interpreter, which glibc does not register).
+    pub file_id: Option<FileId>,
+    /// Every name this object satisfied (its first request first; `DT_SONAME` matches added).
+    pub names: Vec<Bytes>,
+    /// The object whose request first loaded this one (glibc's `l_loader`); `None` for the
+    /// input, the interpreter and preloads.
+    pub loaded_by: Option<usize>,
+    /// The file: location and dynamic-section facts, shared between closures.
+    #[serde(flatten)]
+    pub file: Arc<ObjectFile>,
+}
+
+impl Object {
+    /// An object of `role` for `file`, with no names yet and no loader.
+    pub fn new(role: Role, file_id: Option<FileId>, file: Arc<ObjectFile>) -> Object {
+        Object { role, file_id, names: Vec::new(), loaded_by: None, file }
+    }
+
+    /// Where it was found (shorthand for `self.file.location`).
+    pub fn location(&self) -> &Location {
+        &self.file.location
+    }
 }
 
 /// One step of the loader's search, as recorded on an edge or a miss.
@@ -323,7 +351,7 @@ impl Closure {
         use std::os::unix::ffi::OsStrExt;
         let mut out: Vec<&Path> = Vec::new();
         for o in &self.objects[1..] {
-            let p = o.location.realpath.as_path();
+            let p = o.file.location.realpath.as_path();
             // Compare bytes: `Path` equality walks components, which is slow in bulk.
             if !out.iter().any(|q| q.as_os_str().as_bytes() == p.as_os_str().as_bytes()) {
                 out.push(p);

@@ -12,11 +12,12 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::bytes::Bytes;
 use crate::elf::{self, Verdict};
 use crate::error::{Error, ErrorKind};
-use crate::glibc::{attempt, object_of, rejection_of};
+use crate::glibc::{attempt, object_file, rejection_of};
 use crate::model::{
     Attempt, Closure, Diagnostic, Edge, FileId, FoundVia, Libc, Linkage, Missing, Object, Rejection, Role,
 };
@@ -69,7 +70,8 @@ pub(crate) fn run(res: &Resolver, target: &Target, input: Input) -> Result<Closu
         sys_path: None,
         path_file: None,
     };
-    m.objects.push(object_of(Role::Input, input.location.clone(), None, &info, input.facts.mode, input.facts.size));
+    let file = object_file(input.location.clone(), &info, input.facts.mode, input.facts.size);
+    m.objects.push(Object::new(Role::Input, None, Arc::new(file)));
     let d = info.dynamic.clone().unwrap_or_default();
     m.dsos.push(Dso {
         object: 0,
@@ -77,7 +79,7 @@ pub(crate) fn run(res: &Resolver, target: &Target, input: Input) -> Result<Closu
         name: input.location.path.as_os_str().as_bytes().to_vec(),
         file_id: None,
         needed: d.needed.clone(),
-        rpath_orig: d.runpath.clone().or(d.rpath.clone()).map(|b| b.0),
+        rpath_orig: d.runpath.clone().or(d.rpath.clone()).map(|b| b.to_vec()),
         needed_by: None,
         origin_override: input.origin.clone(),
     });
@@ -153,7 +155,7 @@ impl Musl<'_> {
     }
 
     fn interp(&self) -> Vec<u8> {
-        self.target.interp.as_ref().map(|b| b.0.clone()).unwrap_or_default()
+        self.target.interp.as_ref().map(|b| b.to_vec()).unwrap_or_default()
     }
 
     /// The loader is always mapped; it enters the object list at once (as the interpreter).
@@ -164,19 +166,20 @@ impl Musl<'_> {
         }
         let abs = self.absolute(&interp);
         match abs.as_deref().and_then(|a| self.res.locate_cached(a)) {
-            Some((loc, facts)) => {
-                let info = match facts.info() {
-                    Ok(i) => i,
+            Some(located) => {
+                let facts = located.facts.clone();
+                let file = match located.object_file() {
+                    Ok((_, f)) => f,
                     Err(e) => {
                         self.diag(format!("interpreter: {e}"));
                         return;
                     }
                 };
-                let mut obj = object_of(Role::Interpreter, loc, None, &info, facts.mode, facts.size);
-                obj.names.push(Bytes(interp.clone()));
+                let mut obj = Object::new(Role::Interpreter, None, file);
+                obj.names.push(Bytes::from(interp.clone()));
                 self.objects.push(obj);
                 let o = self.objects.len() - 1;
-                self.edges.push(Edge { from: 0, name: Bytes(interp.clone()), to: o, via: FoundVia::Interpreter });
+                self.edges.push(Edge { from: 0, name: Bytes::from(interp.clone()), to: o, via: FoundVia::Interpreter });
                 self.dsos.push(Dso {
                     object: o,
                     shortname: None,
@@ -191,7 +194,7 @@ impl Musl<'_> {
             }
             _ => self.missing.push(Missing {
                 from: 0,
-                name: Bytes(interp.clone()),
+                name: Bytes::from(interp.clone()),
                 tried: vec![Attempt {
                     path: PathBuf::from(OsStr::from_bytes(&interp)),
                     via: FoundVia::Interpreter,
@@ -303,7 +306,7 @@ impl Musl<'_> {
             Verdict::Skip(elf::SkipReason::Machine) => {
                 self.diag(format!(
                     "{}: e_machine {} differs from the program's; musl loads it anyway",
-                    Bytes(path.clone()),
+                    Bytes::from(path.clone()),
                     facts.head.get(18).copied().unwrap_or(0)
                 ));
             }
@@ -323,7 +326,7 @@ impl Musl<'_> {
         // a library defining both __libc_start_main and stdin is replaced by the loader.
         if let Ok(data) = self.res.root().read(&abs, self.res.settings.limits.max_file_bytes) {
             if elf::defines_all(&data, &[b"__libc_start_main", b"stdin"]) {
-                self.diag(format!("{}: a C library; musl uses itself instead", Bytes(path.clone())));
+                self.diag(format!("{}: a C library; musl uses itself instead", Bytes::from(path.clone())));
                 return self.load_library(b"libc.so", needed_by);
             }
         }
@@ -338,7 +341,8 @@ impl Musl<'_> {
                 return Ok(Found::Failed(tried));
             }
         };
-        let mut obj = object_of(Role::Library, loc, Some(file_id), &info, facts.mode, facts.size);
+        let mut obj =
+            Object::new(Role::Library, Some(file_id), Arc::new(object_file(loc, &info, facts.mode, facts.size)));
         obj.names.push(Bytes::from(name));
         obj.loaded_by = needed_by.map(|i| self.dsos[i].object);
         self.objects.push(obj);
@@ -349,7 +353,7 @@ impl Musl<'_> {
             name: path,
             file_id: Some(file_id),
             needed: d.needed.clone(),
-            rpath_orig: d.runpath.clone().or(d.rpath.clone()).map(|b| b.0),
+            rpath_orig: d.runpath.clone().or(d.rpath.clone()).map(|b| b.to_vec()),
             needed_by,
             origin_override: None,
         });

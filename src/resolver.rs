@@ -1,6 +1,8 @@
 //! The resolver: settings plus caches shared by every closure it computes.
 
 use rustc_hash::FxHashMap as HashMap;
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Read;
@@ -13,18 +15,59 @@ use rayon::prelude::*;
 
 use crate::bytes::Bytes;
 use crate::config::{CacheSource, OriginMode, ResolverBuilder, Settings};
-use crate::elf::{self, ElfInfo, ParseError};
+use crate::elf::{self, ElfInfo, ParseError, Source};
 use crate::error::{Error, ErrorKind};
 use crate::glibc::{CachedSearch, Loader, OpenFailure, SearchKey};
 use crate::ld_cache::{LdCache, Lookup};
-use crate::model::{Closure, FileId, Location, Variant};
-use crate::root::{dirname_bytes, errno_text, join_bytes, Opened, Root, Walked};
+use crate::model::{Closure, FileId, Location, ObjectFile, Variant};
+use crate::root::{dirname_bytes, errno_of, errno_text, join_bytes, Opened, Root, Walked};
 use crate::target::Target;
 
 /// How many leading bytes of a file are kept for the loader's header checks.
 const HEAD: usize = 64;
-/// Files up to this size are read rather than mapped.
-const SMALL: u64 = 64 << 10;
+/// How many leading bytes of a file are read at once: the header and, nearly always, the
+/// program headers; the whole of a small file.
+const HEAD_CHUNK: usize = 8 << 10;
+
+thread_local! {
+    /// One buffer per thread for [`HEAD_CHUNK`] reads.
+    static HEAD_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An open file as a parser [`Source`]: `head` holds its first bytes; other ranges are read
+/// with `pread` when asked for. The first read error is kept in `errno`.
+struct FileSource<'a> {
+    file: &'a File,
+    size: u64,
+    head: &'a [u8],
+    errno: Cell<Option<i32>>,
+}
+
+impl Source for FileSource<'_> {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn get(&self, off: u64, len: u64) -> Option<Cow<'_, [u8]>> {
+        use std::os::unix::fs::FileExt;
+        let end = off.checked_add(len)?;
+        if end > self.size {
+            return None;
+        }
+        if end <= self.head.len() as u64 {
+            return Some(Cow::Borrowed(&self.head[off as usize..end as usize]));
+        }
+        // `len` is bounded by the file's size, which the caller bounded by the limits.
+        let mut v = vec![0; usize::try_from(len).ok()?];
+        match self.file.read_exact_at(&mut v, off) {
+            Ok(()) => Some(Cow::Owned(v)),
+            Err(e) => {
+                self.errno.set(Some(errno_of(&e)));
+                None
+            }
+        }
+    }
+}
 
 /// Fill `buf` from the start of `file`.
 fn read_at_start(file: &File, buf: &mut [u8]) -> std::io::Result<()> {
@@ -69,8 +112,29 @@ type TargetKey = (Option<Bytes>, u16, bool, u32, bool);
 type CacheCell = Arc<OnceLock<Option<LdCache>>>;
 /// A derived target profile with the diagnostics its derivation produced.
 type TargetEntry = Arc<(Target, Vec<String>)>;
-/// A located file: where a path leads and what the file is.
-type Located = Option<(Location, Arc<FileFacts>)>;
+/// A located file (see [`Resolver::locate_cached`]).
+type Located = Option<Arc<LocatedFile>>;
+
+/// Where a path leads and what the file is, with its object record made on first use.
+pub(crate) struct LocatedFile {
+    pub location: Location,
+    pub facts: Arc<FileFacts>,
+    file: OnceLock<Arc<ObjectFile>>,
+}
+
+impl LocatedFile {
+    /// The parsed facts and the object record (no variants) of the file.
+    pub fn object_file(&self) -> Result<(Arc<ElfInfo>, Arc<ObjectFile>), Error> {
+        let info = self.facts.info()?;
+        let file = self
+            .file
+            .get_or_init(|| {
+                Arc::new(crate::glibc::object_file(self.location.clone(), &info, self.facts.mode, self.facts.size))
+            })
+            .clone();
+        Ok((info, file))
+    }
+}
 
 /// State shared by every closure a resolver computes (and by its threads).
 pub(crate) struct Shared {
@@ -82,6 +146,8 @@ pub(crate) struct Shared {
     ldconfig: OnceLock<Vec<Vec<u8>>>,
     located: RwLock<HashMap<Vec<u8>, Located>>,
     variants: RwLock<HashMap<Vec<u8>, Vec<Variant>>>,
+    walks: RwLock<HashMap<Vec<u8>, Option<Location>>>,
+    preload: OnceLock<Option<Vec<u8>>>,
 }
 
 impl Shared {
@@ -95,6 +161,8 @@ impl Shared {
             ldconfig: OnceLock::new(),
             located: RwLock::new(HashMap::default()),
             variants: RwLock::new(HashMap::default()),
+            walks: RwLock::new(HashMap::default()),
+            preload: OnceLock::new(),
         }
     }
 }
@@ -243,7 +311,7 @@ impl Resolver {
         }
         let mut data = Vec::new();
         f.read_to_end(&mut data).map_err(|e| Error::io(given, e))?;
-        let facts = Arc::new(self.facts_from(given.to_path_buf(), &meta, &data));
+        let facts = Arc::new(self.facts_from(given.to_path_buf(), &meta, &data[..]));
         let location = Location { path: given.to_path_buf(), realpath: given.to_path_buf(), hops: Vec::new() };
         let diag = "input lies outside the root: its $ORIGIN is unknown, path elements using it are dropped".into();
         self.run(Input { host_path: given.to_path_buf(), location, origin: None, facts, diagnostics: vec![diag] })
@@ -286,9 +354,32 @@ impl Resolver {
         if let Some(hit) = self.shared.located.read().unwrap_or_else(|e| e.into_inner()).get(abs) {
             return hit.clone();
         }
-        let v = self.locate(abs).ok();
+        let v = self
+            .locate(abs)
+            .ok()
+            .map(|(location, facts)| Arc::new(LocatedFile { location, facts, file: OnceLock::new() }));
         self.shared.located.write().unwrap_or_else(|e| e.into_inner()).insert(abs.to_vec(), v.clone());
         v
+    }
+
+    /// Where an absolute in-root path leads (any kind of file), remembered per path: for the
+    /// files the loader reads at start (see [`Closure::loader_files`]).
+    pub(crate) fn walk_cached(&self, abs: &[u8]) -> Option<Location> {
+        if let Some(hit) = self.shared.walks.read().unwrap_or_else(|e| e.into_inner()).get(abs) {
+            return hit.clone();
+        }
+        let v = self.root().walk(abs, true).ok().map(|w| Location {
+            path: PathBuf::from(OsStr::from_bytes(abs)),
+            realpath: w.realpath,
+            hops: w.hops,
+        });
+        self.shared.walks.write().unwrap_or_else(|e| e.into_inner()).insert(abs.to_vec(), v.clone());
+        v
+    }
+
+    /// The root's `/etc/ld.so.preload` (read once), `None` when it cannot be read.
+    pub(crate) fn preload_file(&self) -> Option<&[u8]> {
+        self.shared.preload.get_or_init(|| self.root().read(b"/etc/ld.so.preload", 1 << 20).ok()).as_deref()
     }
 
     /// Walk an absolute in-root path and read the file's facts.
@@ -325,58 +416,43 @@ impl Resolver {
             return Err(OpenFailure::TooLarge);
         }
         let host = self.root().host_path(&walked.realpath);
-        // A small file is read whole (one pread, no mapping to set up and tear down); a
-        // larger one is mapped and only the pages the parser touches are read.
-        let prefix_facts = if meta.len() == 0 {
-            Some(self.facts_from(host.clone(), meta, &[]))
-        } else if meta.len() <= SMALL {
-            // One buffer per thread: a fresh 64 KiB allocation per file makes malloc
-            // consolidate its free lists every time.
-            thread_local!(static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) });
-            BUF.with(|b| {
-                let mut buf = b.borrow_mut();
-                buf.resize(meta.len() as usize, 0);
-                read_at_start(&file, &mut buf).ok().map(|_| self.facts_from(host.clone(), meta, &buf))
-            })
-        } else {
-            None
-        };
-        let facts = if let Some(f) = prefix_facts {
-            f
-        } else {
-            // SAFETY: the map is read-only and private to this function; it is dropped before
-            // returning (only owned facts escape). A file truncated concurrently by another
-            // process could raise SIGBUS; depclose assumes the tree it reads is not being
-            // modified, as the real loader does.
-            match unsafe { memmap2::MmapOptions::new().len(meta.len() as usize).map(&file) } {
-                Ok(map) => self.facts_from(host, meta, &map),
-                Err(e) => {
-                    return Err(OpenFailure::Fatal(
-                        "cannot read file data",
-                        Some(errno_text(e.raw_os_error().unwrap_or(libc::EIO))),
-                    ))
-                }
+        // Read only what the parser asks for: the first bytes at once (all of a small file),
+        // then the program headers, PT_DYNAMIC and its strings with `pread`. No mapping to
+        // set up and tear down, and nothing kept open.
+        let facts = HEAD_BUF.with(|b| {
+            let mut buf = b.borrow_mut();
+            let n = meta.len().min(HEAD_CHUNK as u64) as usize;
+            buf.resize(n, 0);
+            if let Err(e) = read_at_start(&file, &mut buf) {
+                return Err(OpenFailure::Fatal("cannot read file data", Some(errno_text(errno_of(&e)))));
             }
-        };
+            let src = FileSource { file: &file, size: meta.len(), head: &buf, errno: Cell::new(None) };
+            let facts = self.facts_from(host, meta, &src);
+            match src.errno.get() {
+                Some(e) => Err(OpenFailure::Fatal("cannot read file data", Some(errno_text(e)))),
+                None => Ok(facts),
+            }
+        })?;
         let facts = Arc::new(facts);
         self.shared.files.write().unwrap_or_else(|e| e.into_inner()).insert(id, facts.clone());
         Ok((facts, walked))
     }
 
-    fn facts_from(&self, path: PathBuf, meta: &std::fs::Metadata, data: &[u8]) -> FileFacts {
-        let parsed = elf::parse_with_limit(data, self.settings.limits.max_dynamic_entries).map(Arc::new);
+    fn facts_from<S: Source + ?Sized>(&self, path: PathBuf, meta: &std::fs::Metadata, src: &S) -> FileFacts {
+        let parsed = elf::parse_source(src, self.settings.limits.max_dynamic_entries).map(Arc::new);
+        let head = src.get(0, src.size().min(HEAD as u64)).map(|h| h.into_owned()).unwrap_or_default();
         FileFacts {
             file_id: FileId { dev: meta.dev(), ino: meta.ino() },
             mode: meta.mode() & 0o7777,
             size: meta.len(),
-            head: data[..data.len().min(HEAD)].to_vec(),
+            head,
             parsed,
             path,
         }
     }
 
     /// A search outcome shared between closures, if one was stored.
-    pub(crate) fn cached_search(&self, key: &SearchKey) -> Option<Arc<CachedSearch>> {
+    pub(crate) fn cached_search(&self, key: &[u8]) -> Option<Arc<CachedSearch>> {
         self.shared.searches.read().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
     }
 
@@ -418,7 +494,7 @@ impl Resolver {
             if let Ok(w) = root.walk(&cand, true) {
                 if w.metadata.is_file() && w.realpath != loc.realpath {
                     out.push(Variant {
-                        subdir: Bytes(sub),
+                        subdir: Bytes::from(sub),
                         location: Location {
                             path: PathBuf::from(OsStr::from_bytes(&cand)),
                             realpath: w.realpath,
@@ -464,7 +540,7 @@ impl Resolver {
         let cell = self.ld_cache(target.abi.big_endian);
         let cache = cell.get()?.as_ref()?;
         let q = Lookup { accepted_flags: target.cache_flags, hwcaps: &target.glibc_hwcaps, legacy: target.legacy };
-        cache.lookup(name, &q).map(|e| e.value.0.clone())
+        cache.lookup(name, &q).map(|e| e.value.to_vec())
     }
 
     /// With [`assume_ldconfig`](ResolverBuilder::assume_ldconfig) and no usable cache: the
@@ -478,7 +554,7 @@ impl Resolver {
             crate::ld_so_conf::directories_with_system(self.root(), b"/etc/ld.so.conf", &target.system_dirs)
                 .into_iter()
                 .map(|d| {
-                    let mut v = d.0;
+                    let mut v = d.to_vec();
                     if !v.ends_with(b"/") {
                         v.push(b'/');
                     }

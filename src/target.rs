@@ -252,7 +252,7 @@ fn legacy_subdirs(hwcap_names: &[&str], platform: Option<&[u8]>) -> Vec<Bytes> {
                 s.push(b'/');
             }
         }
-        out.push(Bytes(s));
+        out.push(Bytes::from(s));
     }
     out
 }
@@ -362,7 +362,7 @@ impl Target {
                 let mut v = b"glibc-hwcaps/".to_vec();
                 v.extend_from_slice(h.as_bytes());
                 v.push(b'/');
-                Bytes(v)
+                Bytes::from(v)
             })
             .collect();
         let mut legacy = None;
@@ -421,7 +421,7 @@ fn with_slash(d: &[u8]) -> Bytes {
     if !v.ends_with(b"/") {
         v.push(b'/');
     }
-    Bytes(v)
+    Bytes::from(v)
 }
 
 #[cfg(test)]

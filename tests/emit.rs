@@ -18,7 +18,7 @@ fn plan_holds_every_mapped_file_and_every_hop() {
         assert!(matches!(e.kind, EntryKind::File | EntryKind::HardLink { .. }), "{}", p.display());
     }
     for o in &c.objects {
-        for hop in &o.location.hops {
+        for hop in &o.file.location.hops {
             let e = plan.get(&hop.link).unwrap_or_else(|| panic!("hop {} missing", hop.link.display()));
             assert_eq!(e.kind, EntryKind::Symlink { target: hop.target.clone() });
         }

@@ -212,7 +212,7 @@ fn compare(arch: &Arch, ldso_real: &Path, theirs: &Oracle, got: &Result<Closure,
         // The loader refuses it (static, other class or machine, not loadable); depclose must
         // not claim it loads with this loader.
         let o = &c.objects[0];
-        let foreign = o.machine != arch.machine || (o.class == depclose::Class::Elf64) != arch.elf64;
+        let foreign = o.file.machine != arch.machine || (o.file.class == depclose::Class::Elf64) != arch.elf64;
         return (c.linkage == Linkage::Dynamic && !foreign)
             .then(|| format!("ld.so --verify says {} but depclose resolved it as dynamic", theirs.verify));
     }
@@ -843,11 +843,16 @@ fn absolute_symlinks_resolve_inside_the_root() {
     let c = resolver.closure_in_root("/usr/bin/prog").unwrap();
     assert!(c.is_complete(), "{:?}", c.missing);
     let interp = c.objects.iter().find(|o| o.role == depclose::Role::Interpreter).expect("interpreter object");
-    assert_eq!(interp.location.realpath, Path::new("/lib/x86_64-linux-gnu/root-ld-linux-x86-64.so.2"));
+    assert_eq!(interp.file.location.realpath, Path::new("/lib/x86_64-linux-gnu/root-ld-linux-x86-64.so.2"));
     assert!(
-        interp.location.hops.iter().any(|h| h.target == Path::new("/lib/x86_64-linux-gnu/root-ld-linux-x86-64.so.2")),
+        interp
+            .file
+            .location
+            .hops
+            .iter()
+            .any(|h| h.target == Path::new("/lib/x86_64-linux-gnu/root-ld-linux-x86-64.so.2")),
         "the absolute /lib64 link is a hop: {:?}",
-        interp.location.hops
+        interp.file.location.hops
     );
     assert_eq!(c.loaded_files().len(), libs.len() + 1);
 

@@ -153,11 +153,11 @@ impl Tree {
 }
 
 fn realpaths(c: &Closure) -> Vec<String> {
-    c.objects.iter().map(|o| o.location.realpath.display().to_string()).collect()
+    c.objects.iter().map(|o| o.file.location.realpath.display().to_string()).collect()
 }
 
 fn missing_names(c: &Closure) -> Vec<Vec<u8>> {
-    c.missing.iter().map(|m| m.name.0.clone()).collect()
+    c.missing.iter().map(|m| m.name.to_vec()).collect()
 }
 
 /// The error names the file (its `Display` starts with the path) and says `what`.
@@ -273,7 +273,10 @@ fn real_elf_truncated_at_every_length() {
                     fatal += 1;
                 }
                 None => {
-                    assert!(c.objects.iter().any(|o| o.location.realpath == Path::new("/lib/liba.so.1")), "length {n}");
+                    assert!(
+                        c.objects.iter().any(|o| o.file.location.realpath == Path::new("/lib/liba.so.1")),
+                        "length {n}"
+                    );
                     loaded += 1;
                 }
             }
@@ -418,8 +421,8 @@ fn class32_and_big_endian_files() {
     let c = t.resolve("/bin/prog").expect("closure");
     assert!(c.is_complete(), "{c:?}");
     let a = c.objects.iter().find(|o| o.names.iter().any(|n| *n == "liba.so.1")).expect("liba loaded");
-    assert_eq!(a.location.realpath, Path::new("/usr/lib/liba.so.1"));
-    assert_eq!(a.class, depclose::Class::Elf32);
+    assert_eq!(a.file.location.realpath, Path::new("/usr/lib/liba.so.1"));
+    assert_eq!(a.file.class, depclose::Class::Elf32);
 
     // Big-endian ppc64.
     let t = Tree::new();
@@ -438,7 +441,7 @@ fn class32_and_big_endian_files() {
     t.elf("/lib/liba.so.1", &a);
     let c = t.resolve("/bin/prog").expect("closure");
     assert!(c.is_complete(), "{c:?}");
-    assert!(c.objects.iter().all(|o| o.machine == 21));
+    assert!(c.objects.iter().all(|o| o.file.machine == 21));
     assert!(realpaths(&c).contains(&"/lib/liba.so.1".to_string()));
 
     // A big-endian x86-64 library for a little-endian program.
@@ -468,7 +471,7 @@ fn non_utf8_names() {
     fs::write(dir.join(OsStr::from_bytes(found)), elfgen::build(&Spec::lib("libu.so", &[]))).expect("write");
     let c = t.resolve("/bin/prog").expect("closure");
     let o = c.objects.iter().find(|o| o.names.iter().any(|n| n.as_bytes() == found)).expect("found by bytes");
-    assert_eq!(o.location.realpath.as_os_str().as_bytes(), b"/opt/\xc3\x28/lib\xff\xfe.so");
+    assert_eq!(o.file.location.realpath.as_os_str().as_bytes(), b"/opt/\xc3\x28/lib\xff\xfe.so");
     assert_eq!(missing_names(&c), vec![lost.to_vec()]);
     let json = serde_json::to_string(&c).expect("serialises");
     assert!(json.contains("libmiss\u{fffd}.so"));
@@ -497,7 +500,7 @@ fn needed_chain_10000_deep() {
     bodies::check_closure(&c, &root);
     assert!(c.is_complete());
     assert_eq!(c.objects.len(), N + 2, "the program, the interpreter, {N} libraries");
-    assert_eq!(c.objects.last().expect("objects").location.realpath, Path::new(&format!("/lib/lib{}.so", N - 1)));
+    assert_eq!(c.objects.last().expect("objects").file.location.realpath, Path::new(&format!("/lib/lib{}.so", N - 1)));
 
     let p = t.host("/bin/prog");
     let r = t.resolver_with(|b| {

@@ -78,7 +78,7 @@ fn parse_follows_ldconfig_line_rules() {
     assert_eq!(parse(text), want);
     assert_eq!(parse(b""), vec![]);
     assert_eq!(parse(b"\n\n#\n"), vec![]);
-    assert_eq!(parse(b"\xff\xfe/\n"), vec![Directive::Dir(Bytes(b"\xff\xfe".to_vec()))]);
+    assert_eq!(parse(b"\xff\xfe/\n"), vec![Directive::Dir(Bytes::from(b"\xff\xfe".to_vec()))]);
 }
 
 fn ldconfig() -> Option<PathBuf> {

@@ -110,7 +110,7 @@ fn compare(theirs: &Oracle, got: &Result<Closure, depclose::Error>) -> Option<St
     if !dynamic {
         // ld.so refuses it (static, other class or machine, not loadable); depclose must not
         // claim it loads with this loader.
-        let foreign = c.objects[0].machine != 62 || c.objects[0].class != depclose::Class::Elf64;
+        let foreign = c.objects[0].file.machine != 62 || c.objects[0].file.class != depclose::Class::Elf64;
         return (c.linkage == Linkage::Dynamic && !foreign)
             .then(|| format!("ld.so --verify says {} but depclose resolved it as dynamic", theirs.verify));
     }

@@ -131,7 +131,7 @@ pub fn ld_cache(data: &[u8]) {
             },
         ];
         let mut names: Vec<Vec<u8>> = CACHE_NAMES.iter().map(|n| n.to_vec()).collect();
-        names.extend(cache.entries().iter().take(8).map(|e| e.key.0.clone()));
+        names.extend(cache.entries().iter().take(8).map(|e| e.key.to_vec()));
         for q in &queries {
             for n in &names {
                 if let Some(e) = cache.lookup(n, q) {
@@ -186,7 +186,7 @@ pub fn ld_so_conf(data: &[u8]) {
     let conf = format!("/{name}");
     let dirs = ld_so_conf::directories(root, conf.as_bytes());
     for d in &dirs {
-        let abs = if d.as_bytes().first() == Some(&b'/') { d.0.clone() } else { [b"/", d.as_bytes()].concat() };
+        let abs = if d.as_bytes().first() == Some(&b'/') { d.to_vec() } else { [b"/", d.as_bytes()].concat() };
         assert!(root.walk(&abs, true).is_ok(), "directories() returned {d}, which does not exist");
     }
     assert_eq!(dirs, ld_so_conf::directories(root, conf.as_bytes()), "directories() not deterministic");
@@ -772,8 +772,8 @@ pub fn check_closure(c: &Closure, root: &Path) {
         }
     };
     for (i, o) in c.objects.iter().enumerate() {
-        check_location(&o.location);
-        for v in &o.variants {
+        check_location(&o.file.location);
+        for v in &o.file.variants {
             check_location(&v.location);
         }
         assert!(o.loaded_by.is_none_or(|l| l < n), "loaded_by out of range");

@@ -339,14 +339,19 @@ fn main() {
             say(format!("{e:#}"));
             Exit::Error
         }
-        Ok(cfg) => match run(&cfg) {
-            Ok(code) => code,
-            Err(e) if is_broken_pipe(&e) => Exit::Complete,
-            Err(e) => {
-                say(format!("{e:#}"));
-                Exit::Error
-            }
-        },
+        Ok(cfg) => {
+            let code = match run(&cfg) {
+                Ok(code) => code,
+                Err(e) if is_broken_pipe(&e) => Exit::Complete,
+                Err(e) => {
+                    say(format!("{e:#}"));
+                    Exit::Error
+                }
+            };
+            // Likewise the resolver's caches: the exit below reclaims them at once.
+            std::mem::forget(cfg);
+            code
+        }
     };
     std::process::exit(code as i32);
 }
@@ -410,6 +415,8 @@ fn run(cfg: &Config) -> anyhow::Result<Exit> {
     if let Some(plan) = &plan {
         write_outputs(cfg, plan, &closures)?;
     }
+    // The process ends next: freeing thousands of closures one by one would only cost time.
+    std::mem::forget(closures);
     Ok(exit)
 }
 
@@ -500,7 +507,7 @@ fn write_outputs(cfg: &Config, plan: &Rootfs, closures: &[Closure]) -> anyhow::R
     }
     if let Some(path) = &cfg.dockerfile {
         let (tar, _) = cfg.tar.as_ref().ok_or_else(|| anyhow!("--dockerfile needs --tar"))?;
-        let entry = closures.first().map(|c| c.input_object().location.path.clone()).unwrap_or_default();
+        let entry = closures.first().map(|c| c.input_object().file.location.path.clone()).unwrap_or_default();
         let mut f = AtomicFile::create(path)?;
         f.write_all(dockerfile(tar, &entry).as_bytes()).with_context(|| ctx(path))?;
         pending.push(f);

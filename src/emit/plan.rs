@@ -509,12 +509,12 @@ impl Acc<'_> {
         for f in &c.loader_files {
             self.location(f, vec![Reason::LoaderConfig])?;
         }
-        let input_real = c.objects.first().map(|o| o.location.realpath.clone()).unwrap_or_default();
+        let input_real = c.objects.first().map(|o| o.file.location.realpath.clone()).unwrap_or_default();
         for (i, o) in c.objects.iter().enumerate() {
-            let real = o.location.realpath.clone();
+            let real = o.file.location.realpath.clone();
             let mut reasons = Vec::new();
             match o.role {
-                Role::Input if added => reasons.push(Reason::Added { arg: o.location.path.clone() }),
+                Role::Input if added => reasons.push(Reason::Added { arg: o.file.location.path.clone() }),
                 Role::Input => reasons.push(Reason::Input),
                 Role::Interpreter => reasons.push(Reason::Interpreter { of: input_real.clone() }),
                 Role::Preload => reasons.push(Reason::Preload),
@@ -522,17 +522,17 @@ impl Acc<'_> {
             }
             for e in c.edges.iter().filter(|e| e.to == i && e.from != i) {
                 if let Some(by) = c.objects.get(e.from) {
-                    reasons.push(Reason::Needed { by: by.location.realpath.clone(), name: e.name.clone() });
+                    reasons.push(Reason::Needed { by: by.file.location.realpath.clone(), name: e.name.clone() });
                 }
             }
             if reasons.is_empty() {
                 let by = o.loaded_by.and_then(|j| c.objects.get(j)).unwrap_or(&c.objects[0]);
                 let name = o.names.first().cloned().unwrap_or_default();
-                reasons.push(Reason::Needed { by: by.location.realpath.clone(), name });
+                reasons.push(Reason::Needed { by: by.file.location.realpath.clone(), name });
             }
-            self.location(&o.location, reasons)?;
+            self.location(&o.file.location, reasons)?;
             if variants {
-                for v in &o.variants {
+                for v in &o.file.variants {
                     let reason = Reason::Variant { of: real.clone(), subdir: v.subdir.clone() };
                     self.location(&v.location, vec![reason])?;
                 }

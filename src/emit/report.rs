@@ -119,8 +119,11 @@ fn pb(p: &Path) -> &[u8] {
 
 /// Position of `name` among `objects[from].needed` (requests are made in that order).
 fn request_key(c: &Closure, from: usize, name: &[u8]) -> (usize, usize) {
-    let idx =
-        c.objects.get(from).and_then(|o| o.needed.iter().position(|n| n.as_bytes() == name)).unwrap_or(usize::MAX - 1);
+    let idx = c
+        .objects
+        .get(from)
+        .and_then(|o| o.file.needed.iter().position(|n| n.as_bytes() == name))
+        .unwrap_or(usize::MAX - 1);
     (from, idx)
 }
 
@@ -198,7 +201,7 @@ pub fn write_ldd<W: Write>(closures: &[Closure], out: W, opts: &TextOptions) -> 
                     o.s(" => not found\n")?;
                 }
                 LddItem::Object(obj) => {
-                    let path = pb(&obj.location.path);
+                    let path = pb(&obj.file.location.path);
                     let name = obj.names.first().map(|n| n.as_bytes()).unwrap_or(path);
                     o.s("\t")?;
                     if obj.role == Role::Interpreter || name == path {
@@ -233,10 +236,11 @@ enum LddItem<'c> {
 /// Writing fails.
 pub fn write_paths<W: Write>(closures: &[Closure], out: W, opts: &TextOptions) -> io::Result<()> {
     let mut o = Out { w: out, opts };
-    let mut seen: HashSet<&Path> = HashSet::new();
+    // Bytes, not `Path`: hashing a `Path` walks its components, slow over thousands.
+    let mut seen: HashSet<&[u8]> = HashSet::new();
     for c in closures {
         for p in c.loaded_files() {
-            if seen.insert(p) {
+            if seen.insert(p.as_os_str().as_bytes()) {
                 o.path(p)?;
                 o.s("\n")?;
             }
@@ -264,7 +268,7 @@ fn via_label(c: &Closure, from: usize, via: &FoundVia) -> String {
         FoundVia::Path => "[path]".into(),
         FoundVia::Rpath { owner } if *owner == from => "[rpath]".into(),
         FoundVia::Rpath { owner } => match c.objects.get(*owner) {
-            Some(o) => format!("[rpath of {}]", o.location.path.to_string_lossy()),
+            Some(o) => format!("[rpath of {}]", o.file.location.path.to_string_lossy()),
             None => "[rpath]".into(),
         },
         FoundVia::LdLibraryPath => "[LD_LIBRARY_PATH]".into(),
@@ -301,7 +305,7 @@ fn tree_children(c: &Closure) -> Vec<Vec<((usize, usize), Child<'_>)>> {
     let n = c.objects.len();
     let mut kids: Vec<Vec<((usize, usize), Child<'_>)>> = (0..n).map(|_| Vec::new()).collect();
     for (j, obj) in c.objects.iter().enumerate().skip(1) {
-        let name = obj.names.first().map(|b| b.as_bytes()).unwrap_or_else(|| pb(&obj.location.path));
+        let name = obj.names.first().map(|b| b.as_bytes()).unwrap_or_else(|| pb(&obj.file.location.path));
         let edge = loading_edge(c, j);
         // Children sort by request order: preloads first, then the requester's DT_NEEDED
         // order, the interpreter (requested by no one) last.
@@ -389,7 +393,7 @@ fn tree_node<W: Write>(
         match child {
             Child::Obj { j, label, name } => {
                 let obj: &Object = &c.objects[*j];
-                let path = pb(&obj.location.path);
+                let path = pb(&obj.file.location.path);
                 if *name != path {
                     o.name(name)?;
                     o.s(" => ")?;
@@ -433,11 +437,11 @@ fn tree_node<W: Write>(
 fn object_matches(o: &Object, q: &[u8]) -> bool {
     let file_name = |p: &Path| p.file_name().map(|f| f.as_bytes() == q).unwrap_or(false);
     o.names.iter().any(|n| n.as_bytes() == q)
-        || o.soname.as_ref().map(|s| s.as_bytes() == q).unwrap_or(false)
-        || pb(&o.location.path) == q
-        || pb(&o.location.realpath) == q
-        || file_name(&o.location.path)
-        || file_name(&o.location.realpath)
+        || o.file.soname.as_ref().map(|s| s.as_bytes() == q).unwrap_or(false)
+        || pb(&o.file.location.path) == q
+        || pb(&o.file.location.realpath) == q
+        || file_name(&o.file.location.path)
+        || file_name(&o.file.location.realpath)
 }
 
 const MAX_CHAINS: usize = 32;
@@ -474,7 +478,7 @@ pub fn write_why<W: Write>(closures: &[Closure], query: &[u8], out: W, opts: &Te
         }
         for (j, obj) in c.objects.iter().enumerate().skip(1) {
             if matches!(obj.role, Role::Interpreter | Role::Preload) && !c.edges.iter().any(|e| e.to == j) {
-                adj[0].push((j, pb(&obj.location.path)));
+                adj[0].push((j, pb(&obj.file.location.path)));
             }
         }
         let mut any = false;
@@ -483,10 +487,10 @@ pub fn write_why<W: Write>(closures: &[Closure], query: &[u8], out: W, opts: &Te
                 continue;
             }
             any = true;
-            let name = obj.names.first().map(|b| b.as_bytes()).unwrap_or_else(|| pb(&obj.location.path));
+            let name = obj.names.first().map(|b| b.as_bytes()).unwrap_or_else(|| pb(&obj.file.location.path));
             o.name(name)?;
             o.s(" => ")?;
-            o.path(&obj.location.path)?;
+            o.path(&obj.file.location.path)?;
             o.s("\n")?;
             why_chains(&mut o, c, &adj, t, None)?;
         }

@@ -4,6 +4,7 @@ use std::fs;
 use std::io::Read;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::*;
 use crate::bytes::Bytes;
@@ -57,10 +58,8 @@ fn loc(root: &Root, p: &str) -> Location {
 fn object(root: &Root, role: Role, p: &str, name: &str, loaded_by: Option<usize>) -> Object {
     let l = loc(root, p);
     let m = fs::metadata(root.host_path(&l.realpath)).unwrap();
-    Object {
-        role,
-        file_id: None,
-        names: vec![Bytes::from(name)],
+    let file = ObjectFile {
+        location: l,
         soname: None,
         needed: Vec::new(),
         rpath: None,
@@ -68,28 +67,30 @@ fn object(root: &Root, role: Role, p: &str, name: &str, loaded_by: Option<usize>
         flags_1: 0,
         class: Class::Elf64,
         machine: 62,
-        loaded_by,
         mode: m.mode() & 0o7777,
         size: m.len(),
         variants: Vec::new(),
-        location: l,
-    }
+    };
+    let mut o = Object::new(role, None, Arc::new(file));
+    o.names = vec![Bytes::from(name)];
+    o.loaded_by = loaded_by;
+    o
 }
 
 /// `/bin/prog` needs `libfoo.so.1` (found, with a v3 variant), `libc.so.6`, and
 /// `libmissing.so.9` (not found).
 fn closure(root: &Root) -> Closure {
     let mut input = object(root, Role::Input, "/bin/prog", "/bin/prog", None);
-    input.needed = vec!["libfoo.so.1".into(), "libmissing.so.9".into(), "libc.so.6".into()];
+    Arc::make_mut(&mut input.file).needed = vec!["libfoo.so.1".into(), "libmissing.so.9".into(), "libc.so.6".into()];
     let interp = object(root, Role::Interpreter, "/lib64/ld-linux-x86-64.so.2", "/lib64/ld-linux-x86-64.so.2", None);
     let mut foo = object(root, Role::Library, "/lib/x86_64-linux-gnu/libfoo.so.1", "libfoo.so.1", Some(0));
-    foo.needed = vec!["libc.so.6".into()];
-    foo.variants = vec![Variant {
+    Arc::make_mut(&mut foo.file).needed = vec!["libc.so.6".into()];
+    Arc::make_mut(&mut foo.file).variants = vec![Variant {
         subdir: "glibc-hwcaps/x86-64-v3".into(),
         location: loc(root, "/lib/x86_64-linux-gnu/glibc-hwcaps/x86-64-v3/libfoo.so.1"),
     }];
     let mut libc = object(root, Role::Library, "/lib/x86_64-linux-gnu/libc.so.6", "libc.so.6", Some(0));
-    libc.needed = vec!["ld-linux-x86-64.so.2".into()];
+    Arc::make_mut(&mut libc.file).needed = vec!["ld-linux-x86-64.so.2".into()];
     let edge = |from, name: &str, to, via| Edge { from, name: name.into(), to, via };
     Closure {
         input: PathBuf::from("/bin/prog"),
@@ -203,7 +204,8 @@ fn dotdot_in_a_loader_path_keeps_the_directory_it_crosses() {
     let (_t, root) = tree();
     fs::create_dir_all(root.host_path(Path::new("/opt/app/empty"))).unwrap();
     let mut c = closure(&root);
-    c.objects[3].location = loc(&root, "/opt/app/empty/../../../lib/x86_64-linux-gnu/libc.so.6");
+    Arc::make_mut(&mut c.objects[3].file).location =
+        loc(&root, "/opt/app/empty/../../../lib/x86_64-linux-gnu/libc.so.6");
     let plan = Rootfs::builder().closure(&c).build().unwrap();
     let e = plan.get("/opt/app/empty").expect("traversed directory kept");
     assert_eq!(e.reasons, [Reason::Traversed { to: "/usr/lib/x86_64-linux-gnu/libc.so.6".into() }]);
@@ -490,7 +492,7 @@ fn paths_tree_and_why() {
 fn names_from_elf_files_are_escaped() {
     let (_t, root) = tree();
     let mut c = closure(&root);
-    c.missing[0].name = Bytes(b"evil\n\x1b[31mlib\xff.so".to_vec());
+    c.missing[0].name = Bytes::from(b"evil\n\x1b[31mlib\xff.so".to_vec());
     // For a pipe, control characters are escaped and other bytes kept; for a terminal,
     // invalid UTF-8 is escaped too.
     let mut raw = Vec::new();
