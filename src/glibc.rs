@@ -107,6 +107,26 @@ struct Fatal {
     message: String,
 }
 
+/// The loader's working buffers, kept per thread between closures so that each closure
+/// does not allocate its tables afresh.
+#[derive(Default)]
+struct Scratch {
+    maps: Vec<Map>,
+    objects: Vec<Object>,
+    edges: Vec<Edge>,
+    status: HashMap<Vec<u8>, Vec<DirStatus>>,
+    by_name: HashMap<Bytes, usize>,
+    by_soname: HashMap<Bytes, usize>,
+    by_id: HashMap<FileId, usize>,
+    queued: Vec<bool>,
+    rpath_cache: HashMap<(usize, bool), Option<Dirs>>,
+    key: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Option<Scratch>> = const { std::cell::RefCell::new(None) };
+}
+
 pub(crate) struct Loader<'a> {
     res: &'a Resolver,
     target: &'a Target,
@@ -170,15 +190,16 @@ impl<'a> Loader<'a> {
         input: &Input,
         use_cache: bool,
     ) -> Result<Option<Closure>, Error> {
+        let sc = SCRATCH.with(|c| c.borrow_mut().take()).unwrap_or_default();
         let mut l = Loader {
             res,
             target,
-            maps: Vec::with_capacity(16),
-            objects: Vec::with_capacity(16),
-            edges: Vec::with_capacity(32),
+            maps: sc.maps,
+            objects: sc.objects,
+            edges: sc.edges,
             missing: Vec::new(),
             diagnostics: input.diagnostics.iter().map(|m| Diagnostic { object: None, message: m.clone() }).collect(),
-            status: HashMap::default(),
+            status: sc.status,
             errno: libc::ENOENT,
             weird: false,
             uncacheable: false,
@@ -187,13 +208,13 @@ impl<'a> Loader<'a> {
             restart: false,
             ever_weird: false,
             used_preload_file: false,
-            by_name: HashMap::with_capacity_and_hasher(32, Default::default()),
-            by_soname: HashMap::with_capacity_and_hasher(16, Default::default()),
-            by_id: HashMap::with_capacity_and_hasher(16, Default::default()),
-            queued: Vec::with_capacity(16),
+            by_name: sc.by_name,
+            by_soname: sc.by_soname,
+            by_id: sc.by_id,
+            queued: sc.queued,
             llp: None,
-            rpath_cache: HashMap::default(),
-            key: Vec::new(),
+            rpath_cache: sc.rpath_cache,
+            key: sc.key,
         };
         let info = input.facts.info()?;
         let linkage = match &info.dynamic {
@@ -223,18 +244,23 @@ impl<'a> Loader<'a> {
             },
             None,
         );
-        let closure_base = |l: Loader<'_>, fatal: Option<LoadError>| Closure {
-            loader_files: l.loader_files(),
-            input: input.host_path.clone(),
-            root: res.root().host_dir().to_path_buf(),
-            libc: if linkage == Linkage::Static { Libc::None } else { target.libc },
-            linkage,
-            interpreter: info.interp.clone(),
-            objects: l.objects,
-            edges: l.edges,
-            missing: l.missing,
-            fatal,
-            diagnostics: l.diagnostics,
+        let closure_base = |mut l: Loader<'_>, fatal: Option<LoadError>| {
+            let c = Closure {
+                loader_files: l.loader_files(),
+                input: input.host_path.clone(),
+                root: res.root().host_dir().to_path_buf(),
+                libc: if linkage == Linkage::Static { Libc::None } else { target.libc },
+                linkage,
+                interpreter: info.interp.clone(),
+                // Exact-size copies; the working vectors go back to the scratch.
+                objects: l.objects.drain(..).collect(),
+                edges: l.edges.drain(..).collect(),
+                missing: std::mem::take(&mut l.missing),
+                fatal,
+                diagnostics: std::mem::take(&mut l.diagnostics),
+            };
+            l.recycle();
+            c
         };
         if linkage == Linkage::Static {
             return Ok(Some(closure_base(l, None)));
@@ -340,15 +366,41 @@ impl<'a> Loader<'a> {
         Ok(Some(closure_base(l, None)))
     }
 
+    /// Hand the working buffers back to this thread's scratch, emptied.
+    fn recycle(self) {
+        let mut sc = Scratch {
+            maps: self.maps,
+            objects: self.objects,
+            edges: self.edges,
+            status: self.status,
+            by_name: self.by_name,
+            by_soname: self.by_soname,
+            by_id: self.by_id,
+            queued: self.queued,
+            rpath_cache: self.rpath_cache,
+            key: self.key,
+        };
+        sc.maps.clear();
+        sc.objects.clear();
+        sc.edges.clear();
+        sc.status.clear();
+        sc.by_name.clear();
+        sc.by_soname.clear();
+        sc.by_id.clear();
+        sc.queued.clear();
+        sc.rpath_cache.clear();
+        SCRATCH.with(|c| *c.borrow_mut() = Some(sc));
+    }
+
     /// See [`Closure::loader_files`].
     fn loader_files(&self) -> Vec<Location> {
         let needs_cache = self.edges.iter().any(|e| {
             e.via == FoundVia::LdCache && {
                 let p = self.objects[e.to].file.location.path.as_os_str().as_bytes();
-                let dir = dirname_bytes(p);
+                let dir = p.iter().rposition(|&b| b == b'/').map_or(&p[..0], |s| &p[..s]);
                 let base: &[u8] = match dir.iter().rposition(|&b| b == b'/') {
                     Some(s) if dir[..s].ends_with(b"/glibc-hwcaps") => &dir[..s - b"/glibc-hwcaps".len()],
-                    _ => &dir,
+                    _ => dir,
                 };
                 // Default directories end in '/'.
                 !self.target.default_dirs.iter().any(|d| d.strip_suffix(b"/") == Some(base))
@@ -1150,6 +1202,9 @@ fn is_dst(s: &[u8], tok: &[u8]) -> Option<usize> {
 
 /// `_dl_dst_count`: how many known tokens `s` holds.
 pub(crate) fn dst_count(s: &[u8]) -> usize {
+    if memchr::memchr(b'$', s).is_none() {
+        return 0;
+    }
     let mut n = 0;
     let mut i = 0;
     while let Some(p) = s[i..].iter().position(|&b| b == b'$') {

@@ -7,7 +7,7 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, RwLock};
 
@@ -20,7 +20,7 @@ use crate::error::{Error, ErrorKind};
 use crate::glibc::{CachedSearch, Loader, OpenFailure, SearchKey};
 use crate::ld_cache::{LdCache, Lookup};
 use crate::model::{Closure, FileId, Location, ObjectFile, Variant};
-use crate::root::{dirname_bytes, errno_of, errno_text, join_bytes, Opened, Root, Walked};
+use crate::root::{dirname_bytes, errno_of, errno_text, join_bytes, Opened, Root, Stat, Walked};
 use crate::target::Target;
 
 /// How many leading bytes of a file are kept for the loader's header checks.
@@ -32,6 +32,33 @@ const HEAD_CHUNK: usize = 8 << 10;
 thread_local! {
     /// One buffer per thread for [`HEAD_CHUNK`] reads.
     static HEAD_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `len` bytes of `file` from `off`, read with `pread` into fresh memory (not zeroed first).
+fn pread_exact(file: &File, len: usize, off: u64) -> std::io::Result<Vec<u8>> {
+    use std::os::fd::AsRawFd;
+    let mut v: Vec<u8> = Vec::with_capacity(len);
+    let mut done = 0usize;
+    while done < len {
+        let at = i64::try_from(off + done as u64).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: the destination is the vector's spare capacity past `done`, `len - done`
+        // bytes long; only bytes the kernel wrote are later marked initialised.
+        let n = unsafe { libc::pread(file.as_raw_fd(), v.as_mut_ptr().add(done).cast(), len - done, at) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+        }
+        done += n as usize;
+    }
+    // SAFETY: `done == len` bytes were written by pread above.
+    unsafe { v.set_len(len) };
+    Ok(v)
 }
 
 /// An open file as a parser [`Source`]: `head` holds its first bytes; other ranges are read
@@ -49,7 +76,6 @@ impl Source for FileSource<'_> {
     }
 
     fn get(&self, off: u64, len: u64) -> Option<Cow<'_, [u8]>> {
-        use std::os::unix::fs::FileExt;
         let end = off.checked_add(len)?;
         if end > self.size {
             return None;
@@ -58,9 +84,8 @@ impl Source for FileSource<'_> {
             return Some(Cow::Borrowed(&self.head[off as usize..end as usize]));
         }
         // `len` is bounded by the file's size, which the caller bounded by the limits.
-        let mut v = vec![0; usize::try_from(len).ok()?];
-        match self.file.read_exact_at(&mut v, off) {
-            Ok(()) => Some(Cow::Owned(v)),
+        match pread_exact(self.file, usize::try_from(len).ok()?, off) {
+            Ok(v) => Some(Cow::Owned(v)),
             Err(e) => {
                 self.errno.set(Some(errno_of(&e)));
                 None
@@ -311,7 +336,7 @@ impl Resolver {
         }
         let mut data = Vec::new();
         f.read_to_end(&mut data).map_err(|e| Error::io(given, e))?;
-        let facts = Arc::new(self.facts_from(given.to_path_buf(), &meta, &data[..]));
+        let facts = Arc::new(self.facts_from(given.to_path_buf(), &Stat::from(&meta), &data[..]));
         let location = Location { path: given.to_path_buf(), realpath: given.to_path_buf(), hops: Vec::new() };
         let diag = "input lies outside the root: its $ORIGIN is unknown, path elements using it are dropped".into();
         self.run(Input { host_path: given.to_path_buf(), location, origin: None, facts, diagnostics: vec![diag] })
@@ -438,13 +463,13 @@ impl Resolver {
         Ok((facts, walked))
     }
 
-    fn facts_from<S: Source + ?Sized>(&self, path: PathBuf, meta: &std::fs::Metadata, src: &S) -> FileFacts {
+    fn facts_from<S: Source + ?Sized>(&self, path: PathBuf, meta: &Stat, src: &S) -> FileFacts {
         let parsed = elf::parse_source(src, self.settings.limits.max_dynamic_entries).map(Arc::new);
         let head = src.get(0, src.size().min(HEAD as u64)).map(|h| h.into_owned()).unwrap_or_default();
         FileFacts {
-            file_id: FileId { dev: meta.dev(), ino: meta.ino() },
-            mode: meta.mode() & 0o7777,
-            size: meta.len(),
+            file_id: FileId { dev: meta.dev, ino: meta.ino },
+            mode: meta.mode & 0o7777,
+            size: meta.size,
             head,
             parsed,
             path,

@@ -15,10 +15,11 @@
 
 use rustc_hash::FxHashMap as HashMap;
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, File, Metadata};
+use std::fs::{self, File};
 use std::io::{self, Read};
+use std::os::fd::{FromRawFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
@@ -29,6 +30,70 @@ pub type Errno = i32;
 
 const PATH_MAX: usize = 4096;
 const NAME_MAX: usize = 255;
+/// At most this many directory descriptors are kept open per root (beyond it, paths are
+/// looked up from the root again).
+const MAX_DIR_FDS: usize = 512;
+
+/// What `lstat(2)` says about a file, the parts depclose uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stat {
+    /// `st_dev`.
+    pub dev: u64,
+    /// `st_ino`.
+    pub ino: u64,
+    /// `st_mode`: file type and permission bits.
+    pub mode: u32,
+    /// `st_size`.
+    pub size: u64,
+}
+
+impl Stat {
+    fn kind(&self) -> u32 {
+        self.mode & libc::S_IFMT
+    }
+
+    /// A directory.
+    pub fn is_dir(&self) -> bool {
+        self.kind() == libc::S_IFDIR
+    }
+
+    /// A regular file.
+    pub fn is_file(&self) -> bool {
+        self.kind() == libc::S_IFREG
+    }
+
+    /// A symbolic link.
+    pub fn is_symlink(&self) -> bool {
+        self.kind() == libc::S_IFLNK
+    }
+
+    /// A socket.
+    pub fn is_socket(&self) -> bool {
+        self.kind() == libc::S_IFSOCK
+    }
+
+    /// A FIFO, or a character or block device: files the loader would block on or that
+    /// opening could act on.
+    pub fn is_special(&self) -> bool {
+        matches!(self.kind(), libc::S_IFIFO | libc::S_IFCHR | libc::S_IFBLK)
+    }
+
+    /// The size in bytes.
+    pub fn len(&self) -> u64 {
+        self.size
+    }
+
+    /// True for an empty file.
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+}
+
+impl From<&fs::Metadata> for Stat {
+    fn from(m: &fs::Metadata) -> Stat {
+        Stat { dev: m.dev(), ino: m.ino(), mode: m.mode(), size: m.len() }
+    }
+}
 
 /// The outcome of a successful walk: where a path leads.
 #[derive(Clone, Debug)]
@@ -38,13 +103,13 @@ pub struct Walked {
     /// Symlinks crossed, in order.
     pub hops: Vec<Hop>,
     /// `lstat` of the final file (not a symlink unless `follow_last` was false).
-    pub metadata: Metadata,
+    pub metadata: Stat,
 }
 
 impl Walked {
     /// Device and inode of the file reached.
     pub fn file_id(&self) -> FileId {
-        FileId { dev: self.metadata.dev(), ino: self.metadata.ino() }
+        FileId { dev: self.metadata.dev, ino: self.metadata.ino }
     }
 }
 
@@ -57,16 +122,81 @@ struct CachedDir {
 /// A directory on the host that plays the role of `/`.
 ///
 /// `Root` is `Send + Sync`; share one between threads to share its directory cache.
+/// It keeps `O_PATH` descriptors of the directories it has looked into, so that a name in
+/// a known directory costs one short lookup rather than a walk from `/`.
 pub struct Root {
     host: PathBuf,
     max_hops: u32,
     dirs: RwLock<HashMap<Vec<u8>, Result<CachedDir, Errno>>>,
+    /// Canonical in-root directory -> open `O_PATH` descriptor (`-1`: none).
+    fds: RwLock<HashMap<Vec<u8>, RawFd>>,
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        let fds = self.fds.get_mut().unwrap_or_else(|e| e.into_inner());
+        for (_, fd) in fds.drain() {
+            if fd >= 0 {
+                // SAFETY: the descriptor was opened by this root and is closed once.
+                unsafe { libc::close(fd) };
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Root {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Root").field("host", &self.host).finish()
     }
+}
+
+/// Call `f` with `name` as a NUL-terminated C string (on the stack when it is short).
+fn with_cname<T>(name: &[u8], f: impl FnOnce(*const libc::c_char) -> T) -> Result<T, Errno> {
+    if name.contains(&0) {
+        return Err(libc::EINVAL);
+    }
+    let mut buf = [0u8; 512];
+    if name.len() < buf.len() {
+        buf[..name.len()].copy_from_slice(name);
+        Ok(f(buf.as_ptr().cast()))
+    } else {
+        let mut v = name.to_vec();
+        v.push(0);
+        Ok(f(v.as_ptr().cast()))
+    }
+}
+
+fn last_errno() -> Errno {
+    io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+}
+
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`.
+fn lstat_at(dir: RawFd, name: &[u8]) -> Result<Stat, Errno> {
+    with_cname(name, |p| {
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: `p` is a NUL-terminated string, `st` a valid out-pointer.
+        let r = unsafe { libc::fstatat(dir, p, &mut st, libc::AT_SYMLINK_NOFOLLOW) };
+        if r == 0 {
+            Ok(Stat { dev: st.st_dev, ino: st.st_ino, mode: st.st_mode, size: st.st_size as u64 })
+        } else {
+            Err(last_errno())
+        }
+    })?
+}
+
+/// `readlinkat(dir, name)`.
+fn readlink_at(dir: RawFd, name: &[u8]) -> Result<Vec<u8>, Errno> {
+    with_cname(name, |p| {
+        let mut buf: Vec<u8> = Vec::with_capacity(PATH_MAX);
+        // SAFETY: `p` is NUL-terminated; `buf` has room for `PATH_MAX` bytes, and exactly the
+        // `n` bytes readlinkat wrote are then marked initialised.
+        let n = unsafe { libc::readlinkat(dir, p, buf.as_mut_ptr().cast(), PATH_MAX) };
+        if n < 0 {
+            return Err(last_errno());
+        }
+        unsafe { buf.set_len(n as usize) };
+        Ok(buf)
+    })?
 }
 
 impl Root {
@@ -77,7 +207,7 @@ impl Root {
         if !fs::metadata(&host)?.is_dir() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "root is not a directory"));
         }
-        Ok(Root { host, max_hops: 40, dirs: RwLock::new(HashMap::default()) })
+        Ok(Root { host, max_hops: 40, dirs: RwLock::new(HashMap::default()), fds: RwLock::new(HashMap::default()) })
     }
 
     /// Set the symlink hop limit (default 40, Linux's `MAXSYMLINKS`).
@@ -104,6 +234,9 @@ impl Root {
     /// The host path of a canonical in-root path (no walking: use on walk results).
     pub fn host_path(&self, in_root: &Path) -> PathBuf {
         let rel = in_root.as_os_str().as_bytes();
+        if self.is_host_root() && rel.first() == Some(&b'/') {
+            return in_root.to_path_buf();
+        }
         let rel = trim_leading_slashes(rel);
         if rel.is_empty() {
             return self.host.clone();
@@ -117,6 +250,53 @@ impl Root {
         Some(Path::new("/").join(rest))
     }
 
+    /// An `O_PATH` descriptor of the canonical in-root directory `dir` ("" or "/" is the
+    /// root), opened once and kept; `None` past the descriptor budget or on error.
+    fn dir_fd(&self, dir: &[u8]) -> Option<RawFd> {
+        let dir: &[u8] = if dir.is_empty() { b"/" } else { dir };
+        if let Some(&fd) = self.fds.read().unwrap_or_else(|e| e.into_inner()).get(dir) {
+            return (fd >= 0).then_some(fd);
+        }
+        let mut map = self.fds.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(&fd) = map.get(dir) {
+            return (fd >= 0).then_some(fd);
+        }
+        if map.len() >= MAX_DIR_FDS {
+            return None;
+        }
+        let host = self.host_path(Path::new(OsStr::from_bytes(dir)));
+        let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+        let fd = with_cname(host.as_os_str().as_bytes(), |p| {
+            // SAFETY: `p` is a NUL-terminated path.
+            unsafe { libc::open(p, flags) }
+        })
+        .unwrap_or(-1);
+        map.insert(dir.to_vec(), fd);
+        (fd >= 0).then_some(fd)
+    }
+
+    /// `lstat` of `name` in the canonical directory `dir`.
+    fn lstat_in(&self, dir: &[u8], name: &[u8]) -> Result<Stat, Errno> {
+        match self.dir_fd(dir) {
+            Some(fd) => lstat_at(fd, name),
+            None => {
+                let host = self.host_path(Path::new(OsStr::from_bytes(&join_bytes(dir_or_root(dir), name))));
+                fs::symlink_metadata(host).map(|m| Stat::from(&m)).map_err(|e| errno_of(&e))
+            }
+        }
+    }
+
+    /// `readlink` of `name` in the canonical directory `dir`.
+    fn readlink_in(&self, dir: &[u8], name: &[u8]) -> Result<Vec<u8>, Errno> {
+        match self.dir_fd(dir) {
+            Some(fd) => readlink_at(fd, name),
+            None => {
+                let host = self.host_path(Path::new(OsStr::from_bytes(&join_bytes(dir_or_root(dir), name))));
+                fs::read_link(host).map(|t| t.into_os_string().into_vec()).map_err(|e| errno_of(&e))
+            }
+        }
+    }
+
     /// Resolve an absolute in-root path. With `follow_last` false, a final symlink is not
     /// followed (like `lstat`).
     pub fn walk(&self, path: &[u8], follow_last: bool) -> Result<Walked, Errno> {
@@ -128,12 +308,11 @@ impl Root {
         }
         // Split into a cached directory prefix and a final name when the last component is
         // an ordinary name; anything else takes the slow, uncached road.
-        let trimmed = path;
-        if let Some(pos) = trimmed.iter().rposition(|&b| b == b'/') {
-            let (dir, name) = (&trimmed[..pos], &trimmed[pos + 1..]);
+        if let Some(pos) = path.iter().rposition(|&b| b == b'/') {
+            let (dir, name) = (&path[..pos], &path[pos + 1..]);
             if !name.is_empty() && name != b"." && name != b".." {
                 let cached = self.walk_dir(if dir.is_empty() { b"/" } else { dir })?;
-                let mut hops = cached.hops.clone();
+                let mut hops = cached.hops;
                 let mut pending = vec![name.to_vec()];
                 let mut cur = cached.realpath;
                 let meta = self.step(&mut cur, &mut pending, &mut hops, follow_last)?;
@@ -175,9 +354,9 @@ impl Root {
         pending: &mut Vec<Vec<u8>>,
         hops: &mut Vec<Hop>,
         follow_last: bool,
-    ) -> Result<Metadata, Errno> {
+    ) -> Result<Stat, Errno> {
         let mut nhops = hops.len() as u32;
-        let mut last_meta: Option<Metadata> = None;
+        let mut last_meta: Option<Stat> = None;
         while let Some(comp) = pending.pop() {
             if comp == b".." {
                 if let Some(pos) = cur.iter().rposition(|&b| b == b'/') {
@@ -190,32 +369,34 @@ impl Root {
                 return Err(libc::ENAMETOOLONG);
             }
             let is_last = pending.is_empty();
-            let mut cand = cur.clone();
-            cand.push(b'/');
-            cand.extend_from_slice(&comp);
-            if cand.len() >= PATH_MAX {
+            if cur.len() + 1 + comp.len() >= PATH_MAX {
                 return Err(libc::ENAMETOOLONG);
             }
-            let host = self.host_path(Path::new(OsStr::from_bytes(&cand)));
-            let meta = fs::symlink_metadata(&host).map_err(|e| errno_of(&e))?;
-            if meta.file_type().is_symlink() && (!is_last || follow_last) {
+            let meta = self.lstat_in(cur, &comp)?;
+            let mut cand = Vec::with_capacity(cur.len() + 1 + comp.len());
+            cand.extend_from_slice(cur);
+            cand.push(b'/');
+            cand.extend_from_slice(&comp);
+            if meta.is_symlink() && (!is_last || follow_last) {
                 nhops += 1;
                 if nhops > self.max_hops {
                     return Err(libc::ELOOP);
                 }
-                let target = fs::read_link(&host).map_err(|e| errno_of(&e))?;
-                let tb = target.as_os_str().as_bytes();
+                let tb = self.readlink_in(cur, &comp)?;
                 if tb.is_empty() {
                     return Err(libc::ENOENT);
                 }
                 if tb.len() >= PATH_MAX {
                     return Err(libc::ENAMETOOLONG);
                 }
-                hops.push(Hop { link: PathBuf::from(OsString::from_vec(cand.clone())), target: target.clone() });
+                let mut more = components(&tb);
+                hops.push(Hop {
+                    link: PathBuf::from(OsString::from_vec(cand)),
+                    target: PathBuf::from(OsString::from_vec(tb.clone())),
+                });
                 if tb[0] == b'/' {
                     cur.clear();
                 }
-                let mut more = components(tb);
                 more.reverse();
                 // A target ending in '/' must be a directory; `components` drops it, and
                 // the directory check below covers the non-final case.
@@ -237,7 +418,7 @@ impl Root {
                 if cur.is_empty() {
                     cur.push(b'/');
                 }
-                fs::symlink_metadata(host).map_err(|e| errno_of(&e))
+                fs::symlink_metadata(host).map(|m| Stat::from(&m)).map_err(|e| errno_of(&e))
             }
         }
     }
@@ -248,22 +429,33 @@ impl Root {
     /// (opening a FIFO blocks); they come back as [`Opened::Special`].
     pub fn open(&self, path: &[u8]) -> Result<Opened, Errno> {
         let walked = self.walk(path, true)?;
-        let ft = walked.metadata.file_type();
-        if ft.is_dir() {
+        let st = walked.metadata;
+        if st.is_dir() {
             return Ok(Opened::Directory(walked));
         }
-        if ft.is_socket() {
+        if st.is_socket() {
             return Err(libc::ENXIO);
         }
-        if ft.is_fifo() || ft.is_char_device() || ft.is_block_device() {
+        if st.is_special() {
             return Ok(Opened::Special(walked));
         }
-        let host = self.host_path(&walked.realpath);
-        let file = fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open(host)
-            .map_err(|e| errno_of(&e))?;
+        let real = walked.realpath.as_os_str().as_bytes();
+        let slash = real.iter().rposition(|&b| b == b'/').unwrap_or(0);
+        let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+        let fd = match self.dir_fd(&real[..slash]) {
+            // SAFETY: `p` is NUL-terminated; `dir` is a descriptor this root keeps open.
+            Some(dir) => with_cname(&real[slash + 1..], |p| unsafe { libc::openat(dir, p, flags) })?,
+            None => {
+                let host = self.host_path(&walked.realpath);
+                // SAFETY: `p` is a NUL-terminated path.
+                with_cname(host.as_os_str().as_bytes(), |p| unsafe { libc::open(p, flags) })?
+            }
+        };
+        if fd < 0 {
+            return Err(last_errno());
+        }
+        // SAFETY: `fd` was just opened and is owned by nothing else.
+        let file = unsafe { File::from_raw_fd(fd) };
         Ok(Opened::File(walked, file))
     }
 
@@ -319,6 +511,14 @@ pub enum Opened {
     Directory(Walked),
     /// A FIFO or a device node: never opened.
     Special(Walked),
+}
+
+fn dir_or_root(dir: &[u8]) -> &[u8] {
+    if dir.is_empty() {
+        b"/"
+    } else {
+        dir
+    }
 }
 
 fn trim_leading_slashes(mut p: &[u8]) -> &[u8] {
@@ -412,7 +612,7 @@ mod tests {
         assert_eq!(root.walk(b"/loop1", true).unwrap_err(), libc::ELOOP);
         assert_eq!(root.walk(b"/loop1/x", true).unwrap_err(), libc::ELOOP);
         assert_eq!(root.walk(b"/usr/lib/x/libfoo.so.1.2/x", true).unwrap_err(), libc::ENOTDIR);
-        assert!(root.walk(b"/loop1", false).unwrap().metadata.file_type().is_symlink());
+        assert!(root.walk(b"/loop1", false).unwrap().metadata.is_symlink());
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! Text writers return `io::Result` (only the sink can fail), so a caller can tell a closed
 //! pipe (`ErrorKind::BrokenPipe`) from anything else.
 
+use rustc_hash::FxHashSet as HashSet;
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -237,7 +237,7 @@ enum LddItem<'c> {
 pub fn write_paths<W: Write>(closures: &[Closure], out: W, opts: &TextOptions) -> io::Result<()> {
     let mut o = Out { w: out, opts };
     // Bytes, not `Path`: hashing a `Path` walks its components, slow over thousands.
-    let mut seen: HashSet<&[u8]> = HashSet::new();
+    let mut seen: HashSet<&[u8]> = HashSet::default();
     for c in closures {
         for p in c.loaded_files() {
             if seen.insert(p.as_os_str().as_bytes()) {
@@ -246,7 +246,7 @@ pub fn write_paths<W: Write>(closures: &[Closure], out: W, opts: &TextOptions) -
             }
         }
     }
-    let mut seen_missing: HashSet<&[u8]> = HashSet::new();
+    let mut seen_missing: HashSet<&[u8]> = HashSet::default();
     for c in closures {
         for m in &c.missing {
             if seen_missing.insert(m.name.as_bytes()) {
