@@ -168,25 +168,45 @@ pub struct Lookup<'a> {
     pub legacy: Option<LegacyHwcaps>,
 }
 
-/// Per-entry facts the search needs, for every entry of the table (valid or not).
+/// Per-entry facts the search needs, for every entry of the table (valid or not). Strings
+/// stay in the file's bytes and are measured when used.
 #[derive(Clone, Debug)]
 struct Raw {
     flags: i32,
-    /// Byte range of the key in `data`, `None` if its offset is invalid.
-    key: Option<(usize, usize)>,
-    value_ok: bool,
+    /// Start of the key in `data`, `None` if its offset is invalid.
+    key: Option<usize>,
+    /// Start of the value in `data`, `None` if its offset is invalid.
+    value: Option<usize>,
     hwcap: u64,
-    /// Index into `entries` (set when key and value are both valid).
-    entry: Option<usize>,
+}
+
+/// Where the entry table lies, so that entries are read from the file's bytes when used.
+#[derive(Clone, Copy, Debug)]
+struct Table {
+    /// Offset of the first entry.
+    first: usize,
+    /// Entry size (12 old, 24 new).
+    size: usize,
+    /// Number of entries (checked against the file's size).
+    count: usize,
+    /// Offset string offsets are relative to.
+    strings: usize,
+    /// New-format entries (with a hwcap field).
+    new: bool,
+    big_endian: bool,
 }
 
 /// A parsed `ld.so.cache`. Owns its data; `Send + Sync`.
+///
+/// Parsing only reads the entry table; a lookup reads the few keys its binary search
+/// visits, as ld.so does. The owned [`Entry`] list is made on first use of
+/// [`LdCache::entries`].
 #[derive(Clone, Debug)]
 pub struct LdCache {
     format: Format,
     data: Box<[u8]>,
-    raw: Vec<Raw>,
-    entries: Vec<Entry>,
+    table: Table,
+    entries: std::sync::OnceLock<Vec<Entry>>,
     generator: Option<(usize, usize)>,
     /// The glibc-hwcaps array: each element's name range (file-relative), `None` when the
     /// offset is past the end of the file.
@@ -217,13 +237,21 @@ impl Reader<'_> {
 /// The range of the NUL-terminated string at `base + off` (ending at the end of the data
 /// if there is no NUL), or `None` when `off` is not inside the data after `base`.
 fn string_at(data: &[u8], base: usize, off: u32) -> Option<(usize, usize)> {
+    let start = string_start(data, base, off)?;
+    Some((start, string_end(data, start)))
+}
+
+/// Where the string at `base + off` starts, `None` when that is not inside the data.
+fn string_start(data: &[u8], base: usize, off: u32) -> Option<usize> {
     let start = base.checked_add(off as usize)?;
-    let tail = data.get(start..)?;
-    if tail.is_empty() {
-        return None;
-    }
-    let len = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
-    Some((start, start + len))
+    (start < data.len()).then_some(start)
+}
+
+/// The end of the NUL-terminated string starting at `start` (the end of the data if there
+/// is no NUL).
+fn string_end(data: &[u8], start: usize) -> usize {
+    let tail = &data[start..];
+    start + memchr::memchr(0, tail).unwrap_or(tail.len())
 }
 
 /// `cache_file_new_matches_endian`.
@@ -297,30 +325,27 @@ impl LdCache {
     }
 
     fn build_old(r: &Reader<'_>, nlibs: usize) -> Result<LdCache, CacheError> {
-        let data = r.data;
-        let base = OLD_HEADER + nlibs * OLD_ENTRY;
-        let mut raw = Vec::with_capacity(nlibs);
-        for i in 0..nlibs {
-            let p = OLD_HEADER + i * OLD_ENTRY;
-            let flags = r.u32(p).ok_or(CacheError("truncated entry"))? as i32;
-            let key = r.u32(p + 4).ok_or(CacheError("truncated entry"))?;
-            let value = r.u32(p + 8).ok_or(CacheError("truncated entry"))?;
-            raw.push((flags, string_at(data, base, key), string_at(data, base, value), 0u64));
-        }
-        Self::finish(data, Format::Old, raw, None, Vec::new())
+        let table = Table {
+            first: OLD_HEADER,
+            size: OLD_ENTRY,
+            count: nlibs,
+            strings: OLD_HEADER + nlibs * OLD_ENTRY,
+            new: false,
+            big_endian: r.big_endian,
+        };
+        Ok(Self::finish(r.data, Format::Old, table, None, Vec::new()))
     }
 
     fn build_new(r: &Reader<'_>, base: usize, nlibs: usize, format: Format) -> Result<LdCache, CacheError> {
         let data = r.data;
-        let mut raw = Vec::with_capacity(nlibs);
-        for i in 0..nlibs {
-            let p = base + NEW_HEADER + i * NEW_ENTRY;
-            let flags = r.u32(p).ok_or(CacheError("truncated entry"))? as i32;
-            let key = r.u32(p + 4).ok_or(CacheError("truncated entry"))?;
-            let value = r.u32(p + 8).ok_or(CacheError("truncated entry"))?;
-            let hwcap = r.u64(p + 16).ok_or(CacheError("truncated entry"))?;
-            raw.push((flags, string_at(data, base, key), string_at(data, base, value), hwcap));
-        }
+        let table = Table {
+            first: base + NEW_HEADER,
+            size: NEW_ENTRY,
+            count: nlibs,
+            strings: base,
+            new: true,
+            big_endian: r.big_endian,
+        };
         let (generator, hwcaps) = match r.u32(base + 32) {
             Some(ext) => load_extensions(r, ext),
             None => (None, None),
@@ -328,42 +353,56 @@ impl LdCache {
         let names = hwcaps.map(|(off, size)| {
             (0..size / 4).map(|i| r.u32(off + 4 * i).and_then(|o| string_at(data, 0, o))).collect::<Vec<_>>()
         });
-        Self::finish(data, format, raw, generator, names.unwrap_or_default())
+        Ok(Self::finish(data, format, table, generator, names.unwrap_or_default()))
     }
 
-    #[allow(clippy::type_complexity)]
     fn finish(
         data: &[u8],
         format: Format,
-        table: Vec<(i32, Option<(usize, usize)>, Option<(usize, usize)>, u64)>,
+        table: Table,
         generator: Option<(usize, usize)>,
         hwcaps_names: Vec<Option<(usize, usize)>>,
-    ) -> Result<LdCache, CacheError> {
-        let mut budget = Budget(data.len().saturating_mul(COPY_FACTOR).saturating_add(COPY_SLACK));
-        let mut raw = Vec::with_capacity(table.len());
-        let mut entries = Vec::new();
-        for (flags, key, value, hwcap) in table {
-            let mut entry = None;
-            if let (Some((ks, ke)), Some((vs, ve))) = (key, value) {
-                let subdir =
-                    if is_extension(hwcap) { hwcaps_names.get(hwcap as u32 as usize).copied().flatten() } else { None };
-                budget.take(ke - ks)?;
-                budget.take(ve - vs)?;
-                if let Some((ss, se)) = subdir {
-                    budget.take(se - ss)?;
-                }
-                entry = Some(entries.len());
-                entries.push(Entry {
-                    flags,
-                    key: Bytes::from(&data[ks..ke]),
-                    value: Bytes::from(&data[vs..ve]),
-                    hwcap,
-                    hwcaps_subdir: subdir.map(|(s, e)| Bytes::from(&data[s..e])),
-                });
-            }
-            raw.push(Raw { flags, key, value_ok: value.is_some(), hwcap, entry });
+    ) -> LdCache {
+        LdCache { format, data: data.into(), table, entries: std::sync::OnceLock::new(), generator, hwcaps_names }
+    }
+
+    /// Entry slot `i` of the table, read from the file's bytes.
+    fn raw(&self, i: usize) -> Option<Raw> {
+        let t = &self.table;
+        if i >= t.count {
+            return None;
         }
-        Ok(LdCache { format, data: data.into(), raw, entries, generator, hwcaps_names })
+        let r = Reader { data: &self.data, big_endian: t.big_endian };
+        let p = t.first + i * t.size;
+        let flags = r.u32(p)? as i32;
+        let key = r.u32(p + 4)?;
+        let value = r.u32(p + 8)?;
+        let hwcap = if t.new { r.u64(p + 16)? } else { 0 };
+        Some(Raw {
+            flags,
+            key: string_start(&self.data, t.strings, key),
+            value: string_start(&self.data, t.strings, value),
+            hwcap,
+        })
+    }
+
+    /// The owned entry for table slot `i`, `None` when its key or value offset is invalid.
+    fn entry(&self, i: usize) -> Option<Entry> {
+        let r = self.raw(i)?;
+        let (ks, vs) = (r.key?, r.value?);
+        let (ke, ve) = (string_end(&self.data, ks), string_end(&self.data, vs));
+        let subdir = if is_extension(r.hwcap) {
+            self.hwcaps_names.get(r.hwcap as u32 as usize).copied().flatten()
+        } else {
+            None
+        };
+        Some(Entry {
+            flags: r.flags,
+            key: Bytes::from(&self.data[ks..ke]),
+            value: Bytes::from(&self.data[vs..ve]),
+            hwcap: r.hwcap,
+            hwcaps_subdir: subdir.map(|(s, e)| Bytes::from(&self.data[s..e])),
+        })
     }
 
     /// Which layout the file had.
@@ -373,8 +412,24 @@ impl LdCache {
 
     /// The entries in file order (of the section that ld.so uses: the new one when present).
     /// Entries whose key or value offset is invalid are left out: ld.so never returns them.
+    ///
+    /// Made on first use. Entries may share their strings in the file; the copies are
+    /// bounded by a multiple of the file's size, and the list stops where that bound is
+    /// reached (only a crafted file gets there).
     pub fn entries(&self) -> &[Entry] {
-        &self.entries
+        self.entries.get_or_init(|| {
+            let mut budget = Budget(self.data.len().saturating_mul(COPY_FACTOR).saturating_add(COPY_SLACK));
+            let mut out = Vec::new();
+            for i in 0..self.table.count {
+                let Some(e) = self.entry(i) else { continue };
+                let n = e.key.len() + e.value.len() + e.hwcaps_subdir.as_ref().map_or(0, |s| s.len());
+                if budget.take(n).is_err() {
+                    break;
+                }
+                out.push(e);
+            }
+            out
+        })
     }
 
     /// The generator string of the extension section (e.g. "ldconfig (Debian GLIBC
@@ -390,8 +445,8 @@ impl LdCache {
     }
 
     fn key(&self, i: usize) -> Option<&[u8]> {
-        let (s, e) = self.raw.get(i)?.key?;
-        self.data.get(s..e)
+        let s = self.raw(i)?.key?;
+        self.data.get(s..string_end(&self.data, s))
     }
 
     /// `libcmp(name, key of entry i)`, `None` when the key offset is invalid.
@@ -404,8 +459,8 @@ impl LdCache {
     /// unaccepted flags; glibc-hwcaps entries get priority by position in `hwcaps`
     /// (inactive skipped), lowest wins; at the first non-hwcaps entry return the hwcaps
     /// winner if any; else legacy filter / hwcap==0; one answer, no fallback.
-    pub fn lookup(&self, name: &[u8], q: &Lookup<'_>) -> Option<&Entry> {
-        let n = self.raw.len() as i64;
+    pub fn lookup(&self, name: &[u8], q: &Lookup<'_>) -> Option<Entry> {
+        let n = self.table.count as i64;
         let new_entries = self.format != Format::Old;
         let default_id = q.accepted_flags.last().copied();
         let mut priorities: Option<Vec<u32>> = None;
@@ -424,11 +479,11 @@ impl LdCache {
                     }
                     middle -= 1;
                 }
-                while let Some(lib) = self.raw.get(middle as usize) {
+                while let Some(lib) = self.raw(middle as usize) {
                     if middle > left && self.cmp_key(name, middle as usize) != Some(Ordering::Equal) {
                         break;
                     }
-                    if q.accepted_flags.contains(&lib.flags) && lib.value_ok {
+                    if q.accepted_flags.contains(&lib.flags) && lib.value.is_some() {
                         let mut named = false;
                         let mut usable = true;
                         if new_entries {
@@ -469,7 +524,7 @@ impl LdCache {
                 right = middle - 1;
             }
         }
-        best.and_then(|i| self.raw.get(i)).and_then(|r| r.entry).and_then(|e| self.entries.get(e))
+        best.and_then(|i| self.entry(i))
     }
 
     /// `glibc_hwcaps_priorities_init`: merge the cache's (sorted) name array with the active

@@ -81,6 +81,58 @@ pub(crate) fn loader_facts(image: &[u8]) -> LoaderFacts {
     facts
 }
 
+/// [`loader_facts`], looking first only at the loader's read-only data: the file ranges of
+/// its `PT_LOAD` segments that are neither executable nor writable (where `.rodata` lives
+/// in a `-z separate-code` layout), which skips the code and touches a third of the file.
+/// Falls back to the whole image when that does not find everything.
+pub(crate) fn loader_facts_by_segment(image: &[u8]) -> LoaderFacts {
+    use goblin::elf::program_header::{PF_W, PF_X, PT_LOAD};
+    let ranges: Vec<(usize, usize)> = goblin::elf::Elf::parse_header(image)
+        .ok()
+        .and_then(|h| {
+            let ctx = goblin::container::Ctx::new(
+                if h.e_ident[goblin::elf::header::EI_CLASS] == goblin::elf::header::ELFCLASS64 {
+                    goblin::container::Container::Big
+                } else {
+                    goblin::container::Container::Little
+                },
+                if h.e_ident[goblin::elf::header::EI_DATA] == goblin::elf::header::ELFDATA2MSB {
+                    goblin::container::Endian::Big
+                } else {
+                    goblin::container::Endian::Little
+                },
+            );
+            let off = usize::try_from(h.e_phoff).ok()?;
+            let n = usize::from(h.e_phnum);
+            let size = if ctx.container.is_big() { 56 } else { 32 };
+            if off.checked_add(n.checked_mul(size)?)? > image.len() {
+                return None;
+            }
+            goblin::elf::program_header::ProgramHeader::parse(image, off, n, ctx).ok()
+        })
+        .unwrap_or_default()
+        .iter()
+        .filter(|p| p.p_type == PT_LOAD && p.p_flags & (PF_X | PF_W) == 0)
+        .filter_map(|p| {
+            let start = usize::try_from(p.p_offset).ok()?;
+            let end = start.checked_add(usize::try_from(p.p_filesz).ok()?)?;
+            (end <= image.len()).then_some((start, end))
+        })
+        .collect();
+    let mut facts = LoaderFacts::default();
+    for (start, end) in ranges {
+        let f = loader_facts(&image[start..end]);
+        facts.dst_lib = facts.dst_lib.or(f.dst_lib);
+        facts.system_dirs = facts.system_dirs.or(f.system_dirs);
+        facts.version = facts.version.or(f.version);
+    }
+    if facts.dst_lib.is_some() && facts.system_dirs.is_some() && facts.version.is_some() {
+        facts
+    } else {
+        loader_facts(image)
+    }
+}
+
 /// Position of `needle` in `hay` (SIMD substring search).
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(hay, needle)
@@ -295,7 +347,7 @@ impl Target {
                         // SAFETY: a read-only private map, dropped at the end of this block;
                         // only owned facts leave it (see Resolver::open_facts on truncation).
                         match unsafe { memmap2::Mmap::map(&f) } {
-                            Ok(map) => loader_facts(&map),
+                            Ok(map) => loader_facts_by_segment(&map),
                             Err(_) => LoaderFacts::default(),
                         }
                     }
