@@ -7,7 +7,8 @@ The file list is every ELF file under /usr/bin, /usr/sbin, /usr/lib and /usr/lib
 host's ld.so accepts (`ld.so --verify` exits 0 or 2), so that every tool is asked about files
 it can answer for. For each tool it runs, in one go:
 
-  - one process per file (the way `ldd` is used in loops), total wall time;
+  - one process per file (the way `ldd` is used in loops), total wall time; depclose is
+    the statically linked build (see build_static), the default dynamic build is shown too;
   - batch mode where the tool has one (all files as arguments of one process);
 
 and repeats each measurement --rounds times, printing the median and the ratio to depclose.
@@ -26,7 +27,28 @@ import time
 
 LDSO = "/lib64/ld-linux-x86-64.so.2"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLI = os.path.join(ROOT, "target", "release", "depclose-cli")
+CLI_DYNAMIC = os.path.join(ROOT, "target", "release", "depclose-cli")
+STATIC_DIR = os.path.join(ROOT, "target", "static")
+
+
+def host_triple():
+    out = subprocess.run(["rustc", "-vV"], capture_output=True, text=True, check=True).stdout
+    return next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("host: "))
+
+
+def build_static():
+    """depclose-cli linked statically (glibc's static libc, `+crt-static`): no dynamic
+    loading at start, which is most of the cost of a one-file run. `--target` keeps the
+    flag away from build scripts and proc macros."""
+    triple = host_triple()
+    env = dict(os.environ, RUSTFLAGS="-C target-feature=+crt-static")
+    r = subprocess.run(
+        ["cargo", "build", "--release", "--quiet", "--features", "cli", "--target", triple, "--target-dir", STATIC_DIR],
+        cwd=ROOT,
+        env=env,
+    )
+    path = os.path.join(STATIC_DIR, triple, "release", "depclose-cli")
+    return path if r.returncode == 0 and os.path.exists(path) else None
 
 
 def elf_files():
@@ -62,7 +84,7 @@ def ensure_tools():
     if not os.path.exists(lddtree):
         subprocess.run(["cargo", "install", "--quiet", "--locked", "lddtree"], check=False)
     subprocess.run(["cargo", "build", "--release", "--quiet", "--features", "cli"], cwd=ROOT, check=True)
-    return lddtree if os.path.exists(lddtree) else None
+    return (lddtree if os.path.exists(lddtree) else None), build_static()
 
 
 def timed(cmds):
@@ -85,19 +107,24 @@ def main():
     ap.add_argument("--limit", type=int, default=0, help="use only the first N files (0 = all)")
     args = ap.parse_args()
 
-    lddtree = ensure_tools()
+    lddtree, static = ensure_tools()
+    cli_bin = static or CLI_DYNAMIC
     files = elf_files()
     if args.limit:
         files = files[: args.limit]
     n = len(files)
     print(f"{n} ELF files accepted by {LDSO}; {args.rounds} rounds; {os.cpu_count()} CPUs")
+    print(f"depclose: {cli_bin}" + ("" if static else " (static build failed: dynamic build used)"))
 
-    cli = [CLI, "--format", "paths"]
+    cli = [cli_bin, "--format", "paths"]
     per_file = {
         "depclose": lambda f: cli + [f],
         "ldd": lambda f: ["ldd", f],
         "libtree": lambda f: ["libtree", "-p", f],
     }
+    if static:
+        # The default (dynamically linked) build, for comparison.
+        per_file["depclose-dyn"] = lambda f: [CLI_DYNAMIC, "--format", "paths", f]
     if lddtree:
         per_file["lddtree-rs"] = lambda f: [lddtree, f]
     batch = {

@@ -261,7 +261,9 @@ impl ResolverBuilder {
         self
     }
 
-    /// Threads for batch work ([`Resolver::closures`]); 0 means one per CPU. Default: 0.
+    /// Threads for batch work ([`Resolver::closures`]); 0 means two per CPU (the work is
+    /// mostly file-system calls, and a second thread per CPU keeps it busy while the other
+    /// waits). Default: 0.
     pub fn threads(&mut self, n: usize) -> &mut Self {
         self.s.threads = n;
         self

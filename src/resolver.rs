@@ -289,8 +289,12 @@ impl Resolver {
         if self.settings.threads == 1 || paths.len() < 2 {
             return paths.iter().map(|p| self.closure(p)).collect();
         }
+        let threads = match self.settings.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()).saturating_mul(2),
+            n => n,
+        };
         let run = || paths.par_iter().map(|p| self.closure(p)).collect();
-        match rayon::ThreadPoolBuilder::new().num_threads(self.settings.threads).build() {
+        match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
             Ok(pool) => pool.install(run),
             Err(_) => run(),
         }

@@ -30,6 +30,10 @@ pub type Errno = i32;
 
 const PATH_MAX: usize = 4096;
 const NAME_MAX: usize = 255;
+/// Directory-descriptor table marks: looked into once, no descriptor yet.
+const FD_SEEN: RawFd = -1;
+/// Could not be opened (or over budget): always use paths.
+const FD_FAILED: RawFd = -2;
 /// At most this many directory descriptors are kept open per root (beyond it, paths are
 /// looked up from the root again).
 const MAX_DIR_FDS: usize = 512;
@@ -128,7 +132,8 @@ pub struct Root {
     host: PathBuf,
     max_hops: u32,
     dirs: RwLock<HashMap<Vec<u8>, Result<CachedDir, Errno>>>,
-    /// Canonical in-root directory -> open `O_PATH` descriptor (`-1`: none).
+    /// Canonical in-root directory -> open `O_PATH` descriptor, or [`FD_SEEN`] /
+    /// [`FD_FAILED`].
     fds: RwLock<HashMap<Vec<u8>, RawFd>>,
 }
 
@@ -251,15 +256,29 @@ impl Root {
     }
 
     /// An `O_PATH` descriptor of the canonical in-root directory `dir` ("" or "/" is the
-    /// root), opened once and kept; `None` past the descriptor budget or on error.
+    /// root), opened on its second use and kept; `None` before that, past the descriptor
+    /// budget or on error (the caller then uses the path).
     fn dir_fd(&self, dir: &[u8]) -> Option<RawFd> {
         let dir: &[u8] = if dir.is_empty() { b"/" } else { dir };
         if let Some(&fd) = self.fds.read().unwrap_or_else(|e| e.into_inner()).get(dir) {
-            return (fd >= 0).then_some(fd);
+            if fd >= 0 {
+                return Some(fd);
+            }
+            if fd == FD_FAILED {
+                return None;
+            }
         }
         let mut map = self.fds.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(&fd) = map.get(dir) {
-            return (fd >= 0).then_some(fd);
+        match map.get(dir) {
+            Some(&fd) if fd >= 0 => return Some(fd),
+            Some(&FD_FAILED) => return None,
+            // Seen once: open it now.
+            Some(_) => {}
+            // A directory looked into once (most, in a one-file run) is not worth a descriptor.
+            None => {
+                map.insert(dir.to_vec(), FD_SEEN);
+                return None;
+            }
         }
         if map.len() >= MAX_DIR_FDS {
             return None;
@@ -271,6 +290,7 @@ impl Root {
             unsafe { libc::open(p, flags) }
         })
         .unwrap_or(-1);
+        let fd = if fd >= 0 { fd } else { FD_FAILED };
         map.insert(dir.to_vec(), fd);
         (fd >= 0).then_some(fd)
     }

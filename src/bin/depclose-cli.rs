@@ -91,7 +91,8 @@ struct Opts {
     #[arg(long, value_name = "DIR")]
     cwd: Option<PathBuf>,
 
-    /// Worker threads; 0 = one per CPU. Output does not depend on it.
+    /// Worker threads; 0 = two per CPU (the default: the work is mostly file-system
+    /// calls). Output does not depend on it.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
 
@@ -173,8 +174,12 @@ impl Config {
         }
         if let Some(n) = o.threads {
             b.threads(n);
-            // Hashing and batch work use rayon's global pool; only the first call can set it.
-            let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+            // Hashing and in-root batch work use rayon's global pool; only the first call
+            // can set it (building it starts its threads, so a one-file run without
+            // --threads never does).
+            if n > 0 {
+                let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+            }
         }
         let resolver = b.build().map_err(|e| anyhow!("{e}"))?;
         let tar = match &o.tar {
