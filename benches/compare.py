@@ -135,8 +135,14 @@ def main():
 
     results = {}
     for r in range(args.rounds):
-        for tool, mk in per_file.items():
-            results.setdefault(("per-file", tool), []).append(timed([mk(f) for f in files]))
+        # One process per file, the tools interleaved file by file, so that a noisy moment
+        # on the machine costs every tool alike.
+        totals = dict.fromkeys(per_file, 0.0)
+        for f in files:
+            for tool, mk in per_file.items():
+                totals[tool] += timed([mk(f)])
+        for tool, t in totals.items():
+            results.setdefault(("per-file", tool), []).append(t)
         for tool, cmd in batch.items():
             results.setdefault(("batch", tool), []).append(timed([cmd]))
         print(f"  round {r + 1} done", file=sys.stderr)

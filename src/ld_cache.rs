@@ -180,6 +180,25 @@ struct Raw {
     hwcap: u64,
 }
 
+/// The cache file's bytes: a copy, or a read-only map of the file (then only the pages a
+/// lookup visits are ever read).
+#[derive(Clone, Debug)]
+enum Data {
+    Owned(Box<[u8]>),
+    Mapped(std::sync::Arc<memmap2::Mmap>),
+}
+
+impl std::ops::Deref for Data {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Data::Owned(b) => b,
+            Data::Mapped(m) => m,
+        }
+    }
+}
+
 /// Where the entry table lies, so that entries are read from the file's bytes when used.
 #[derive(Clone, Copy, Debug)]
 struct Table {
@@ -204,7 +223,7 @@ struct Table {
 #[derive(Clone, Debug)]
 pub struct LdCache {
     format: Format,
-    data: Box<[u8]>,
+    data: Data,
     table: Table,
     entries: std::sync::OnceLock<Vec<Entry>>,
     generator: Option<(usize, usize)>,
@@ -283,6 +302,23 @@ impl LdCache {
     /// size cannot hold, the wrong endianness; or a compat file whose new section is
     /// truncated (glibc would read past the end).
     pub fn parse(data: &[u8], big_endian: bool) -> Result<LdCache, CacheError> {
+        let mut c = Self::parse_table(data, big_endian)?;
+        c.data = Data::Owned(data.into());
+        Ok(c)
+    }
+
+    /// [`LdCache::parse`] over a read-only map of the cache file, kept (not copied).
+    ///
+    /// # Errors
+    /// As [`LdCache::parse`].
+    pub(crate) fn parse_mapped(map: memmap2::Mmap, big_endian: bool) -> Result<LdCache, CacheError> {
+        let mut c = Self::parse_table(&map, big_endian)?;
+        c.data = Data::Mapped(std::sync::Arc::new(map));
+        Ok(c)
+    }
+
+    /// The header and table checks; `data` is left empty for the caller to fill.
+    fn parse_table(data: &[u8], big_endian: bool) -> Result<LdCache, CacheError> {
         let r = Reader { data, big_endian };
         let len = data.len();
         if len > NEW_HEADER && data.starts_with(NEW_MAGIC) {
@@ -363,7 +399,15 @@ impl LdCache {
         generator: Option<(usize, usize)>,
         hwcaps_names: Vec<Option<(usize, usize)>>,
     ) -> LdCache {
-        LdCache { format, data: data.into(), table, entries: std::sync::OnceLock::new(), generator, hwcaps_names }
+        let _ = data;
+        LdCache {
+            format,
+            data: Data::Owned(Box::new([])),
+            table,
+            entries: std::sync::OnceLock::new(),
+            generator,
+            hwcaps_names,
+        }
     }
 
     /// Entry slot `i` of the table, read from the file's bytes.

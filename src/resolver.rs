@@ -558,8 +558,16 @@ impl Resolver {
                 CacheSource::Path(p) => p.as_os_str().as_bytes(),
                 CacheSource::None => return None,
             };
-            let data = self.root().read(path, self.settings.limits.max_file_bytes.min(256 << 20)).ok()?;
-            LdCache::parse(&data, big_endian).ok()
+            // Mapped, not read: a lookup touches a few pages of it.
+            match self.root().open(path).ok()? {
+                Opened::File(w, f) if w.metadata.len() <= self.settings.limits.max_file_bytes.min(256 << 20) => {
+                    // SAFETY: a read-only private map of a file depclose assumes is not being
+                    // modified while it reads it (as the loader does); it is only read.
+                    let map = unsafe { memmap2::Mmap::map(&f) }.ok()?;
+                    LdCache::parse_mapped(map, big_endian).ok()
+                }
+                _ => None,
+            }
         });
         cell
     }

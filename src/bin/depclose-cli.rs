@@ -11,6 +11,9 @@
 //! unreadable or invalid input, or an output that cannot be written (no output file is then
 //! left behind). A closed stdout (`| head`) ends the program quietly with 0.
 
+// The C `main` below replaces std's runtime start-up (see there).
+#![no_main]
+
 use std::ffi::{OsStr, OsString};
 use std::fmt::Display;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -337,7 +340,23 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-fn main() {
+/// The C entry point.
+///
+/// std's runtime start-up is skipped on purpose: it reads `/proc/self/maps` to find the
+/// main thread's stack and installs stack-overflow handlers, a sizeable part of what a
+/// one-file run would otherwise spend before doing any work (depclose-cli is often run once
+/// per file; see the README's performance section). std itself works as usual (arguments,
+/// I/O, threads). SIGPIPE is ignored as std would ignore it, so that a closed stdout is an
+/// `EPIPE` error handled below rather than a signal.
+#[no_mangle]
+pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    // SAFETY: changes a signal disposition before any other thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    // A panic must not unwind into C: report it (the hook has printed it) with status 101.
+    std::panic::catch_unwind(cli_main).unwrap_or(101)
+}
+
+fn cli_main() -> libc::c_int {
     let opts = Opts::parse();
     let code = match Config::new(opts) {
         Err(e) => {
@@ -358,7 +377,8 @@ fn main() {
             code
         }
     };
-    std::process::exit(code as i32);
+    // Flushes nothing more (stdout is written through explicit buffers) and skips freeing.
+    std::process::exit(code as i32)
 }
 
 fn run(cfg: &Config) -> anyhow::Result<Exit> {
