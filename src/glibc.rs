@@ -175,12 +175,27 @@ impl<'a> Loader<'a> {
     /// closure then meets an errno that makes glibc's per-directory memory matter (see
     /// [`Loader::search`]), it is computed again without the cache, so the result never
     /// depends on what other closures did before.
+    ///
+    /// Closures whose input contributes nothing to the loading but its `DT_NEEDED` list
+    /// (and `DT_SONAME`) are shared too: see [`template_key`].
     pub(crate) fn run(res: &'a Resolver, target: &'a Target, input: Input) -> Result<Closure, Error> {
-        match Self::run_with(res, target, &input, true)? {
-            Some(c) => Ok(c),
-            None => Self::run_with(res, target, &input, false)
-                .map(|c| c.expect("a closure computed without the cache never restarts")),
+        let info = input.facts.info()?;
+        let key = template_key(res, target, &input, &info);
+        if let Some(t) = key.as_deref().and_then(|k| res.closure_template(k)) {
+            return Ok(instantiate(&t, &input, &info));
         }
+        let c = match Self::run_with(res, target, &input, true)? {
+            Some(c) => c,
+            None => Self::run_with(res, target, &input, false)?
+                .expect("a closure computed without the cache never restarts"),
+        };
+        if let Some(k) = key {
+            res.store_closure_template(
+                k,
+                Template { closure: c.clone(), initial_diagnostics: input.diagnostics.len() },
+            );
+        }
+        Ok(c)
     }
 
     /// `None`: restart without the cache.
@@ -1140,6 +1155,84 @@ pub(crate) fn rejection_of(e: Errno) -> Rejection {
     }
 }
 
+/// A computed closure kept as the pattern for every input with the same [`template_key`].
+pub(crate) struct Template {
+    closure: Closure,
+    /// How many of its diagnostics came with the input (they are the input's own).
+    initial_diagnostics: usize,
+}
+
+/// The key under which the closure of `input` may be shared with other inputs, `None` when
+/// the input itself can steer the loading.
+///
+/// What the loader does after mapping the executable depends on the executable only
+/// through its `DT_NEEDED` list, its `DT_SONAME` (a dependency may name it) and
+/// `DF_1_NODEFLIB`, unless it has `DT_RPATH`/`DT_RUNPATH` (searched for its dependencies,
+/// `$ORIGIN` relative to it), filters, a dynamic string token in a name, or is mapped by
+/// explicit invocation (then its path and file identity are registered). Those inputs,
+/// inputs without `PT_INTERP` and inputs outside the root are computed alone.
+fn template_key(res: &Resolver, target: &Target, input: &Input, info: &ElfInfo) -> Option<Box<[u8]>> {
+    let d = info.dynamic.as_ref()?;
+    let explicit = res.settings.origin == crate::config::OriginMode::AsGiven;
+    if explicit
+        || info.interp.is_none()
+        || !target.interp_from_input
+        || input.origin.is_none()
+        || d.rpath.is_some()
+        || d.runpath.is_some()
+        || !d.filter.is_empty()
+        || !d.auxiliary.is_empty()
+        || d.needed.iter().any(|n| dst_count(n) > 0)
+    {
+        return None;
+    }
+    let mut k = Vec::with_capacity(64);
+    k.extend_from_slice(&(target as *const Target as usize as u64).to_le_bytes());
+    k.push(u8::from(d.flags_1 & elf::DF_1_NODEFLIB != 0));
+    k.extend_from_slice(&(input.diagnostics.len() as u64).to_le_bytes());
+    match &d.soname {
+        Some(s) => {
+            k.push(1);
+            k.extend_from_slice(&(s.len() as u64).to_le_bytes());
+            k.extend_from_slice(s);
+        }
+        None => k.push(0),
+    }
+    for n in &d.needed {
+        k.extend_from_slice(&(n.len() as u64).to_le_bytes());
+        k.extend_from_slice(n);
+    }
+    Some(k.into_boxed_slice())
+}
+
+/// The closure of `input` from a template made for another input with the same key: the
+/// input object and the input's own diagnostics are this input's, the rest is shared.
+fn instantiate(t: &Template, input: &Input, info: &ElfInfo) -> Closure {
+    let c = &t.closure;
+    let mut objects = Vec::with_capacity(c.objects.len());
+    let file = Arc::new(object_file(input.location.clone(), info, input.facts.mode, input.facts.size));
+    let mut exe = Object::new(Role::Input, None, file);
+    exe.names = c.objects[0].names.clone();
+    objects.push(exe);
+    objects.extend(c.objects[1..].iter().cloned());
+    let mut diagnostics: Vec<Diagnostic> =
+        input.diagnostics.iter().map(|m| Diagnostic { object: None, message: m.clone() }).collect();
+    diagnostics.extend(c.diagnostics.iter().skip(t.initial_diagnostics).cloned());
+    Closure {
+        input: input.host_path.clone(),
+        root: c.root.clone(),
+        libc: c.libc,
+        linkage: c.linkage,
+        interpreter: c.interpreter.clone(),
+        objects,
+        edges: c.edges.clone(),
+        missing: c.missing.clone(),
+        fatal: c.fatal.clone(),
+        diagnostics,
+        loader_files: c.loader_files.clone(),
+    }
+}
+
 /// The [`ObjectFile`] record for a parsed file (no variants).
 pub(crate) fn object_file(location: Location, info: &ElfInfo, mode: u32, size: u64) -> ObjectFile {
     let (soname, needed, rpath, runpath, flags_1) = match &info.dynamic {
@@ -1202,7 +1295,8 @@ fn is_dst(s: &[u8], tok: &[u8]) -> Option<usize> {
 
 /// `_dl_dst_count`: how many known tokens `s` holds.
 pub(crate) fn dst_count(s: &[u8]) -> usize {
-    if memchr::memchr(b'$', s).is_none() {
+    // Names are short: a plain scan beats a vectorised search here.
+    if !s.contains(&b'$') {
         return 0;
     }
     let mut n = 0;

@@ -17,7 +17,7 @@ use crate::bytes::Bytes;
 use crate::config::{CacheSource, OriginMode, ResolverBuilder, Settings};
 use crate::elf::{self, ElfInfo, ParseError, Source};
 use crate::error::{Error, ErrorKind};
-use crate::glibc::{CachedSearch, Loader, OpenFailure, SearchKey};
+use crate::glibc::{CachedSearch, Loader, OpenFailure, SearchKey, Template};
 use crate::ld_cache::{LdCache, Lookup};
 use crate::model::{Closure, FileId, Location, ObjectFile, Variant};
 use crate::root::{dirname_bytes, errno_of, errno_text, join_bytes, Opened, Root, Stat, Walked};
@@ -173,6 +173,7 @@ pub(crate) struct Shared {
     variants: RwLock<HashMap<Vec<u8>, Vec<Variant>>>,
     walks: RwLock<HashMap<Vec<u8>, Option<Location>>>,
     preload: OnceLock<Option<Vec<u8>>>,
+    templates: RwLock<HashMap<Box<[u8]>, Arc<Template>>>,
 }
 
 impl Shared {
@@ -188,6 +189,7 @@ impl Shared {
             variants: RwLock::new(HashMap::default()),
             walks: RwLock::new(HashMap::default()),
             preload: OnceLock::new(),
+            templates: RwLock::new(HashMap::default()),
         }
     }
 }
@@ -478,6 +480,16 @@ impl Resolver {
             parsed,
             path,
         }
+    }
+
+    /// A closure pattern shared between inputs (see `glibc::template_key`), if one was stored.
+    pub(crate) fn closure_template(&self, key: &[u8]) -> Option<Arc<Template>> {
+        self.shared.templates.read().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
+    }
+
+    /// Share a closure pattern.
+    pub(crate) fn store_closure_template(&self, key: Box<[u8]>, t: Template) {
+        self.shared.templates.write().unwrap_or_else(|e| e.into_inner()).entry(key).or_insert_with(|| Arc::new(t));
     }
 
     /// A search outcome shared between closures, if one was stored.

@@ -135,6 +135,10 @@ pub struct Root {
     /// Canonical in-root directory -> open `O_PATH` descriptor, or [`FD_SEEN`] /
     /// [`FD_FAILED`].
     fds: RwLock<HashMap<Vec<u8>, RawFd>>,
+    /// Successful walks (following the last link) that crossed a symlink, by path: such a
+    /// path (an interpreter behind `/lib64`, a library behind `/lib`) is asked for again
+    /// and again, and each walk is a dozen calls.
+    links: RwLock<HashMap<Vec<u8>, Walked>>,
 }
 
 impl Drop for Root {
@@ -212,7 +216,13 @@ impl Root {
         if !fs::metadata(&host)?.is_dir() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "root is not a directory"));
         }
-        Ok(Root { host, max_hops: 40, dirs: RwLock::new(HashMap::default()), fds: RwLock::new(HashMap::default()) })
+        Ok(Root {
+            host,
+            max_hops: 40,
+            dirs: RwLock::new(HashMap::default()),
+            fds: RwLock::new(HashMap::default()),
+            links: RwLock::new(HashMap::default()),
+        })
     }
 
     /// Set the symlink hop limit (default 40, Linux's `MAXSYMLINKS`).
@@ -320,6 +330,19 @@ impl Root {
     /// Resolve an absolute in-root path. With `follow_last` false, a final symlink is not
     /// followed (like `lstat`).
     pub fn walk(&self, path: &[u8], follow_last: bool) -> Result<Walked, Errno> {
+        if follow_last {
+            if let Some(w) = self.links.read().unwrap_or_else(|e| e.into_inner()).get(path) {
+                return Ok(w.clone());
+            }
+        }
+        let w = self.walk_uncached(path, follow_last)?;
+        if follow_last && !w.hops.is_empty() {
+            self.links.write().unwrap_or_else(|e| e.into_inner()).insert(path.to_vec(), w.clone());
+        }
+        Ok(w)
+    }
+
+    fn walk_uncached(&self, path: &[u8], follow_last: bool) -> Result<Walked, Errno> {
         if path.len() >= PATH_MAX {
             return Err(libc::ENAMETOOLONG);
         }

@@ -182,3 +182,41 @@ fn every_elf_file_under_usr_matches_the_loader() {
     assert!(unexplained.is_empty(), "{} files differ from the loader:\n{}", unexplained.len(), unexplained.join("\n"));
     assert!(stale.is_empty(), "KNOWN lists files that now agree: {stale:?}");
 }
+
+/// The shared caches of a batch (parsed files, search outcomes, and closures shared between
+/// inputs that differ only in their own object) change no result: in the default mode, where
+/// closures are shared between inputs with the same `DT_NEEDED` list, every closure of one
+/// batch equals the closure a fresh resolver computes for that file alone.
+#[test]
+fn batch_closures_equal_fresh_resolvers_closures() {
+    let files: Vec<PathBuf> = elf_files().into_iter().step_by(2).collect();
+    assert!(files.len() > 250, "expected hundreds of ELF files under /usr, found {}", files.len());
+    let build = || Resolver::builder().hwcaps(Hwcaps::Host).cwd(Some("/")).build().unwrap();
+    let batch = build().closures(&files);
+    let mut shared_needed = BTreeMap::<Vec<String>, usize>::new();
+    let mut differ = Vec::new();
+    for (file, got) in files.iter().zip(&batch) {
+        let alone = build().closure(file);
+        match (got, &alone) {
+            (Ok(a), Ok(b)) => {
+                if a != b {
+                    differ.push(file.display().to_string());
+                }
+                let needed = a.input_object().file.needed.iter().map(|n| n.to_string()).collect();
+                *shared_needed.entry(needed).or_default() += 1;
+            }
+            (Err(a), Err(b)) if a.to_string() == b.to_string() => {}
+            _ => differ.push(format!("{}: {:?} vs {:?}", file.display(), got.as_ref().err(), alone.as_ref().err())),
+        }
+    }
+    // The comparison covers sharing: many inputs have a DT_NEEDED list another input has.
+    let repeated: usize = shared_needed.values().filter(|&&n| n > 1).sum();
+    eprintln!("batch vs fresh: {} files, {} with a DT_NEEDED list shared by another", files.len(), repeated);
+    assert!(repeated > 100, "too few inputs share a DT_NEEDED list ({repeated}) for this test to mean much");
+    assert!(
+        differ.is_empty(),
+        "{} closures differ between the batch and a fresh resolver:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
+}
