@@ -256,14 +256,6 @@ pub(crate) fn parse_source<S: Source + ?Sized>(src: &S, max_dynamic_entries: usi
     }
     let raw = RawHeader::read(data).ok_or(ParseError("ELF header truncated or of unknown class/byte order"))?;
     let hdr: Header = goblin::elf::Elf::parse_header(data).map_err(|_| ParseError("malformed ELF header"))?;
-    let ctx = goblin::container::Ctx::new(
-        if hdr.e_ident[header::EI_CLASS] == header::ELFCLASS64 {
-            goblin::container::Container::Big
-        } else {
-            goblin::container::Container::Little
-        },
-        if raw.big_endian() { goblin::container::Endian::Big } else { goblin::container::Endian::Little },
-    );
     let phsize = if raw.class() == Class::Elf64 { 56usize } else { 32 };
     if hdr.e_phnum > 0 && usize::from(hdr.e_phentsize) != phsize {
         return Err(ParseError("unexpected program header entry size"));
@@ -281,7 +273,8 @@ pub(crate) fn parse_source<S: Source + ?Sized>(src: &S, max_dynamic_entries: usi
         Vec::new()
     } else {
         let table = src.get(phoff as u64, (phnum * phsize) as u64).ok_or(ParseError("cannot read file data"))?;
-        ProgramHeader::parse(&table, 0, phnum, ctx).map_err(|_| ParseError("malformed program headers"))?
+        read_phdrs(&table, phnum, raw.class() == Class::Elf64, raw.big_endian())
+            .ok_or(ParseError("malformed program headers"))?
     };
 
     let mut interp = None;
@@ -335,6 +328,40 @@ pub(crate) fn parse_source<S: Source + ?Sized>(src: &S, max_dynamic_entries: usi
 /// See [`parse_with_limit`].
 pub fn parse(data: &[u8]) -> Result<ElfInfo, ParseError> {
     parse_with_limit(data, 65_536)
+}
+
+/// The program header table (`n` entries of the class's size at the start of `table`).
+fn read_phdrs(table: &[u8], n: usize, is64: bool, be: bool) -> Option<Vec<ProgramHeader>> {
+    let size = if is64 { 56 } else { 32 };
+    let mut out = Vec::with_capacity(n);
+    for e in table.chunks_exact(size).take(n) {
+        let w = |off: usize| rd_u32(e, off, be).map(u64::from);
+        let ph = if is64 {
+            ProgramHeader {
+                p_type: rd_u32(e, 0, be)?,
+                p_flags: rd_u32(e, 4, be)?,
+                p_offset: rd_u64(e, 8, be)?,
+                p_vaddr: rd_u64(e, 16, be)?,
+                p_paddr: rd_u64(e, 24, be)?,
+                p_filesz: rd_u64(e, 32, be)?,
+                p_memsz: rd_u64(e, 40, be)?,
+                p_align: rd_u64(e, 48, be)?,
+            }
+        } else {
+            ProgramHeader {
+                p_type: rd_u32(e, 0, be)?,
+                p_offset: w(4)?,
+                p_vaddr: w(8)?,
+                p_paddr: w(12)?,
+                p_filesz: w(16)?,
+                p_memsz: w(20)?,
+                p_flags: rd_u32(e, 24, be)?,
+                p_align: w(28)?,
+            }
+        };
+        out.push(ph);
+    }
+    (out.len() == n).then_some(out)
 }
 
 fn file_slice(data: &[u8], off: u64, len: u64) -> Option<&[u8]> {
