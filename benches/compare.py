@@ -105,7 +105,7 @@ def peak_kb(cmd):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3, help="rounds of the one-process-per-file runs")
-    ap.add_argument("--batch-rounds", type=int, default=15, help="rounds of the (fast) batch runs")
+    ap.add_argument("--batch-rounds", type=int, default=25, help="rounds of the (fast) batch runs")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N files (0 = all)")
     args = ap.parse_args()
 
