@@ -129,3 +129,81 @@ impl<'de> Deserialize<'de> for Bytes {
         Ok(Bytes::from(s.into_bytes()))
     }
 }
+
+/// Position of the first `b` in `hay`, eight bytes at a time.
+///
+/// A plain word-at-a-time scan rather than the `memchr` crate: its vector routines are chosen
+/// by run-time CPU detection, whose `CPUID` instructions trap to the hypervisor in a virtual
+/// machine and cost a one-file run more than the scans themselves.
+pub(crate) fn find_byte(hay: &[u8], b: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pat = LO.wrapping_mul(u64::from(b));
+    let mut chunks = hay.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut chunks {
+        let x = u64::from_le_bytes(c.try_into().unwrap_or([0; 8])) ^ pat;
+        // The lowest flagged byte is the first zero byte of x (higher flags may be borrows).
+        let t = x.wrapping_sub(LO) & !x & HI;
+        if t != 0 {
+            return Some(at + (t.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks.remainder().iter().position(|&c| c == b).map(|p| at + p)
+}
+
+/// Position of the first occurrence of `needle` in `hay`: a byte scan for the needle's
+/// rarest-looking byte (capitals before digits before lower case, NUL last), then a
+/// comparison. Meant for the few short needles of the loader scan.
+pub(crate) fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    let rank = |b: u8| match b {
+        b'A'..=b'Z' => 0,
+        b'0'..=b'9' => 1,
+        b'a'..=b'z' => 2,
+        0 => 4,
+        _ => 3,
+    };
+    let k = (0..needle.len()).min_by_key(|&i| rank(needle[i])).unwrap_or(0);
+    let mut i = k;
+    while i < hay.len() {
+        let p = i + find_byte(&hay[i..], needle[k])?;
+        let start = p - k;
+        if hay[start..].starts_with(needle) {
+            return Some(start);
+        }
+        i = p + 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_and_substring_search_agree_with_naive_search() {
+        let mut hay = Vec::new();
+        for i in 0..300u32 {
+            hay.push((i.wrapping_mul(2_654_435_761) >> 24) as u8);
+        }
+        for start in 0..40 {
+            let h = &hay[start..];
+            for b in [0u8, 1, 0x80, 0xff, h[h.len() / 2], h[h.len() - 1]] {
+                assert_eq!(find_byte(h, b), h.iter().position(|&c| c == b), "byte {b} from {start}");
+            }
+            for (s, l) in [(5usize, 1usize), (17, 3), (100, 8), (h.len() - 4, 4)] {
+                let n = &h[s..s + l];
+                let naive = h.windows(l).position(|w| w == n);
+                assert_eq!(find_bytes(h, n), naive);
+            }
+            assert_eq!(find_bytes(h, b"\xfe\xfe\xfe\xfe\xfe"), h.windows(5).position(|w| w == b"\xfe\xfe\xfe\xfe\xfe"));
+        }
+        assert_eq!(find_byte(b"", 0), None);
+        assert_eq!(find_bytes(b"abc", b""), Some(0));
+        assert_eq!(find_bytes(b"ab", b"abc"), None);
+    }
+}

@@ -270,7 +270,7 @@ fn string_start(data: &[u8], base: usize, off: u32) -> Option<usize> {
 /// is no NUL).
 fn string_end(data: &[u8], start: usize) -> usize {
     let tail = &data[start..];
-    start + memchr::memchr(0, tail).unwrap_or(tail.len())
+    start + crate::bytes::find_byte(tail, 0).unwrap_or(tail.len())
 }
 
 /// `cache_file_new_matches_endian`.

@@ -41,7 +41,7 @@ pub(crate) fn loader_facts(image: &[u8]) -> LoaderFacts {
     // Candidate runs start right after a NUL with "/" and consist of "/…/\0" strings.
     let mut i = 0;
     // Look for '/' (rare in code) and check the byte before it, rather than for NUL (dense).
-    while let Some(off) = memchr::memchr(b'/', &image[i..]) {
+    while let Some(off) = crate::bytes::find_byte(&image[i..], b'/') {
         let start = i + off;
         if start == 0 || image[start - 1] != 0 {
             i = start + 1;
@@ -135,7 +135,7 @@ pub(crate) fn loader_facts_by_segment(image: &[u8]) -> LoaderFacts {
 
 /// Position of `needle` in `hay` (SIMD substring search).
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(hay, needle)
+    crate::bytes::find_bytes(hay, needle)
 }
 
 /// Debian's multiarch triplet for a target.
