@@ -21,7 +21,7 @@ use std::os::fd::{FromRawFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use crate::model::{FileId, Hop};
 
@@ -117,6 +117,9 @@ impl Walked {
     }
 }
 
+/// A directory walk, remembered: where it leads, or the errno.
+type DirWalk = Result<Arc<CachedDir>, Errno>;
+
 #[derive(Clone)]
 struct CachedDir {
     realpath: Vec<u8>,
@@ -131,7 +134,7 @@ struct CachedDir {
 pub struct Root {
     host: PathBuf,
     max_hops: u32,
-    dirs: RwLock<HashMap<Vec<u8>, Result<CachedDir, Errno>>>,
+    dirs: RwLock<HashMap<Vec<u8>, DirWalk>>,
     /// Canonical in-root directory -> open `O_PATH` descriptor, or [`FD_SEEN`] /
     /// [`FD_FAILED`].
     fds: RwLock<HashMap<Vec<u8>, RawFd>>,
@@ -355,9 +358,44 @@ impl Root {
             let (dir, name) = (&path[..pos], &path[pos + 1..]);
             if !name.is_empty() && name != b"." && name != b".." {
                 let cached = self.walk_dir(if dir.is_empty() { b"/" } else { dir })?;
-                let mut hops = cached.hops;
-                let mut pending = vec![name.to_vec()];
-                let mut cur = cached.realpath;
+                if name.len() > NAME_MAX {
+                    return Err(libc::ENAMETOOLONG);
+                }
+                if cached.realpath.len() + 1 + name.len() >= PATH_MAX {
+                    return Err(libc::ENAMETOOLONG);
+                }
+                // The usual case, a name that is not a symlink: one lstat, no walk.
+                let meta = self.lstat_in(&cached.realpath, name)?;
+                if !(meta.is_symlink() && follow_last) {
+                    let mut real = Vec::with_capacity(cached.realpath.len() + 1 + name.len());
+                    real.extend_from_slice(&cached.realpath);
+                    real.push(b'/');
+                    real.extend_from_slice(name);
+                    let realpath = PathBuf::from(OsString::from_vec(real));
+                    return Ok(Walked { realpath, hops: cached.hops.clone(), metadata: meta });
+                }
+                // A symlink: follow it as `step` would, without a second lstat.
+                let mut hops = cached.hops.clone();
+                if hops.len() as u32 + 1 > self.max_hops {
+                    return Err(libc::ELOOP);
+                }
+                let tb = self.readlink_in(&cached.realpath, name)?;
+                if tb.is_empty() {
+                    return Err(libc::ENOENT);
+                }
+                if tb.len() >= PATH_MAX {
+                    return Err(libc::ENAMETOOLONG);
+                }
+                let mut link = cached.realpath.clone();
+                link.push(b'/');
+                link.extend_from_slice(name);
+                let mut pending = components(&tb);
+                pending.reverse();
+                let mut cur = if tb[0] == b'/' { Vec::new() } else { cached.realpath.clone() };
+                hops.push(Hop {
+                    link: PathBuf::from(OsString::from_vec(link)),
+                    target: PathBuf::from(OsString::from_vec(tb)),
+                });
                 let meta = self.step(&mut cur, &mut pending, &mut hops, follow_last)?;
                 return Ok(Walked { realpath: PathBuf::from(OsString::from_vec(cur)), hops, metadata: meta });
             }
@@ -370,7 +408,7 @@ impl Root {
         Ok(Walked { realpath: PathBuf::from(OsString::from_vec(cur)), hops, metadata: meta })
     }
 
-    fn walk_dir(&self, dir: &[u8]) -> Result<CachedDir, Errno> {
+    fn walk_dir(&self, dir: &[u8]) -> Result<Arc<CachedDir>, Errno> {
         if let Some(hit) = self.dirs.read().unwrap_or_else(|e| e.into_inner()).get(dir) {
             return hit.clone();
         }
@@ -380,7 +418,7 @@ impl Root {
         pending.reverse();
         let res = self.step(&mut cur, &mut pending, &mut hops, true).and_then(|m| {
             if m.is_dir() {
-                Ok(CachedDir { realpath: cur, hops })
+                Ok(Arc::new(CachedDir { realpath: cur, hops }))
             } else {
                 Err(libc::ENOTDIR)
             }

@@ -237,9 +237,16 @@ enum LddItem<'c> {
 pub fn write_paths<W: Write>(closures: &[Closure], out: W, opts: &TextOptions) -> io::Result<()> {
     let mut o = Out { w: out, opts };
     // Bytes, not `Path`: hashing a `Path` walks its components, slow over thousands.
+    // Closures of one batch share their object records: a record met before is skipped by
+    // its address before its path is hashed.
     let mut seen: HashSet<&[u8]> = HashSet::default();
+    let mut seen_files: HashSet<*const crate::model::ObjectFile> = HashSet::default();
     for c in closures {
-        for p in c.loaded_files() {
+        for obj in c.objects.iter().skip(1) {
+            if !seen_files.insert(std::sync::Arc::as_ptr(&obj.file)) {
+                continue;
+            }
+            let p = obj.file.location.realpath.as_path();
             if seen.insert(p.as_os_str().as_bytes()) {
                 o.path(p)?;
                 o.s("\n")?;
