@@ -353,6 +353,7 @@ pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) ->
     // SAFETY: changes a signal disposition before any other thread exists.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     // A panic must not unwind into C: report it (the hook has printed it) with status 101.
+    // (Release builds abort on panic instead; see Cargo.toml.)
     std::panic::catch_unwind(cli_main).unwrap_or(101)
 }
 
