@@ -330,6 +330,18 @@ pub fn parse(data: &[u8]) -> Result<ElfInfo, ParseError> {
     parse_with_limit(data, 65_536)
 }
 
+/// The program header table of a whole file image, `None` when the header or the table does
+/// not fit in it.
+pub(crate) fn program_headers(data: &[u8]) -> Option<Vec<ProgramHeader>> {
+    let raw = RawHeader::read(data)?;
+    let is64 = raw.class() == Class::Elf64;
+    let size = if is64 { 56usize } else { 32 };
+    let off = usize::try_from(raw.phoff).ok()?;
+    let n = usize::from(raw.phnum);
+    let table = data.get(off..off.checked_add(n.checked_mul(size)?)?)?;
+    read_phdrs(table, n, is64, raw.big_endian())
+}
+
 /// The program header table (`n` entries of the class's size at the start of `table`).
 fn read_phdrs(table: &[u8], n: usize, is64: bool, be: bool) -> Option<Vec<ProgramHeader>> {
     let size = if is64 { 56 } else { 32 };
@@ -539,18 +551,7 @@ fn defines_all_inner(data: &[u8], names: &[&[u8]]) -> Option<bool> {
     let raw = RawHeader::read(data)?;
     let be = raw.big_endian();
     let is64 = raw.class() == Class::Elf64;
-    let phsize = if is64 { 56usize } else { 32 };
-    let phoff = usize::try_from(raw.phoff).ok()?;
-    let hdr: Header = goblin::elf::Elf::parse_header(data).ok()?;
-    let ctx = goblin::container::Ctx::new(
-        if is64 { goblin::container::Container::Big } else { goblin::container::Container::Little },
-        if be { goblin::container::Endian::Big } else { goblin::container::Endian::Little },
-    );
-    let phnum = usize::from(hdr.e_phnum);
-    if phoff.checked_add(phnum.checked_mul(phsize)?)? > data.len() {
-        return None;
-    }
-    let phdrs = ProgramHeader::parse(data, phoff, phnum, ctx).ok()?;
+    let phdrs = program_headers(data)?;
     let dynph = phdrs.iter().find(|p| p.p_type == program_header::PT_DYNAMIC && p.p_filesz > 0)?;
     let table = file_slice(data, dynph.p_offset, dynph.p_filesz)?;
     let entsize = if is64 { 16 } else { 8 };

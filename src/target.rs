@@ -87,29 +87,7 @@ pub(crate) fn loader_facts(image: &[u8]) -> LoaderFacts {
 /// Falls back to the whole image when that does not find everything.
 pub(crate) fn loader_facts_by_segment(image: &[u8]) -> LoaderFacts {
     use goblin::elf::program_header::{PF_W, PF_X, PT_LOAD};
-    let ranges: Vec<(usize, usize)> = goblin::elf::Elf::parse_header(image)
-        .ok()
-        .and_then(|h| {
-            let ctx = goblin::container::Ctx::new(
-                if h.e_ident[goblin::elf::header::EI_CLASS] == goblin::elf::header::ELFCLASS64 {
-                    goblin::container::Container::Big
-                } else {
-                    goblin::container::Container::Little
-                },
-                if h.e_ident[goblin::elf::header::EI_DATA] == goblin::elf::header::ELFDATA2MSB {
-                    goblin::container::Endian::Big
-                } else {
-                    goblin::container::Endian::Little
-                },
-            );
-            let off = usize::try_from(h.e_phoff).ok()?;
-            let n = usize::from(h.e_phnum);
-            let size = if ctx.container.is_big() { 56 } else { 32 };
-            if off.checked_add(n.checked_mul(size)?)? > image.len() {
-                return None;
-            }
-            goblin::elf::program_header::ProgramHeader::parse(image, off, n, ctx).ok()
-        })
+    let ranges: Vec<(usize, usize)> = crate::elf::program_headers(image)
         .unwrap_or_default()
         .iter()
         .filter(|p| p.p_type == PT_LOAD && p.p_flags & (PF_X | PF_W) == 0)
