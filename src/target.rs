@@ -190,37 +190,132 @@ fn vdso_name(machine: u16) -> &'static [u8] {
     }
 }
 
-/// The x86-64 micro-architecture level of the CPU running this code (1 to 4).
+/// The x86-64 micro-architecture level of the CPU running this code (1 to 4), by the feature
+/// lists of glibc's `get_isa_level` (`sysdeps/x86/get-isa-level.h`).
 pub(crate) fn host_x86_64_level() -> u8 {
     #[cfg(target_arch = "x86_64")]
     {
-        use std::arch::is_x86_feature_detected as has;
-        let v2 =
-            has!("cmpxchg16b") && has!("popcnt") && has!("sse3") && has!("ssse3") && has!("sse4.1") && has!("sse4.2");
-        let v3 = v2
-            && has!("avx")
-            && has!("avx2")
-            && has!("bmi1")
-            && has!("bmi2")
-            && has!("f16c")
-            && has!("fma")
-            && has!("lzcnt")
-            && has!("movbe")
-            && has!("xsave");
-        let v4 = v3 && has!("avx512f") && has!("avx512bw") && has!("avx512cd") && has!("avx512dq") && has!("avx512vl");
-        if v4 {
-            4
-        } else if v3 {
-            3
-        } else if v2 {
-            2
-        } else {
-            1
-        }
+        use cpu::Feature::*;
+        let v2 = cpu::active(&[Cmpxchg16b, LahfSahf, Popcnt, Sse3, Ssse3, Sse41, Sse42]);
+        let v3 = v2 && cpu::active(&[Avx, Avx2, Bmi1, Bmi2, F16c, Fma, Lzcnt, Movbe]);
+        let v4 = v3 && cpu::active(&[Avx512f, Avx512bw, Avx512cd, Avx512dq, Avx512vl]);
+        1 + u8::from(v2) + u8::from(v3) + u8::from(v4)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
         1
+    }
+}
+
+/// x86-64 CPU features, as glibc sees them.
+///
+/// Under glibc the answer comes from the table its start-up code filled (the same table
+/// `ld.so` picks glibc-hwcaps subdirectories by, tunables applied): `CPUID` is not run again.
+/// In a virtual machine each `CPUID` is a trap to the hypervisor, about 10 µs here, and
+/// Rust's `is_x86_feature_detected!` runs a dozen of them, which would be a tenth of a
+/// one-file run. Elsewhere (musl builds) `is_x86_feature_detected!` answers.
+#[cfg(target_arch = "x86_64")]
+mod cpu {
+    /// The features the glibc-hwcaps levels test.
+    #[derive(Clone, Copy, Debug)]
+    pub(super) enum Feature {
+        Cmpxchg16b,
+        LahfSahf,
+        Popcnt,
+        Sse3,
+        Ssse3,
+        Sse41,
+        Sse42,
+        Avx,
+        Avx2,
+        Bmi1,
+        Bmi2,
+        F16c,
+        Fma,
+        Lzcnt,
+        Movbe,
+        Avx512f,
+        Avx512bw,
+        Avx512cd,
+        Avx512dq,
+        Avx512vl,
+    }
+
+    /// True when every feature in `all` is active (present and enabled by the OS).
+    pub(super) fn active(all: &[Feature]) -> bool {
+        all.iter().all(|&f| has(f))
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn has(f: Feature) -> bool {
+        use Feature::*;
+        /// `struct cpuid_feature` of `<sys/platform/x86.h>`.
+        #[repr(C)]
+        struct CpuidFeature {
+            cpuid: [u32; 4],
+            active: [u32; 4],
+        }
+        extern "C" {
+            /// glibc ≥ 2.33: the feature words of one `CPUID` leaf group; a zeroed table
+            /// for groups it does not know. Never null.
+            fn __x86_get_cpuid_feature_leaf(leaf: u32) -> *const CpuidFeature;
+        }
+        // `x86_cpu_*` values of <bits/platform/x86.h>: leaf group * 128 + register * 32 + bit.
+        let index: u32 = match f {
+            Sse3 => 64,
+            Ssse3 => 73,
+            Fma => 76,
+            Cmpxchg16b => 77,
+            Sse41 => 83,
+            Sse42 => 84,
+            Movbe => 86,
+            Popcnt => 87,
+            Avx => 92,
+            F16c => 93,
+            Bmi1 => 163,
+            Avx2 => 165,
+            Bmi2 => 168,
+            Avx512f => 176,
+            Avx512dq => 177,
+            Avx512cd => 188,
+            Avx512bw => 190,
+            Avx512vl => 191,
+            LahfSahf => 320,
+            Lzcnt => 325,
+        };
+        // SAFETY: a pure glibc function returning a pointer to a static, initialised table.
+        let words = unsafe { &*__x86_get_cpuid_feature_leaf(index / 128) };
+        words.active[(index % 128 / 32) as usize] & (1 << (index % 32)) != 0
+    }
+
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    fn has(f: Feature) -> bool {
+        use std::arch::is_x86_feature_detected as d;
+        use Feature::*;
+        match f {
+            Cmpxchg16b => d!("cmpxchg16b"),
+            // No `is_x86_feature_detected!` name; every CPU with SSE4.2 has had it in
+            // 64-bit mode but the first Pentium 4s, which lack SSE4.2 anyway.
+            LahfSahf => true,
+            Popcnt => d!("popcnt"),
+            Sse3 => d!("sse3"),
+            Ssse3 => d!("ssse3"),
+            Sse41 => d!("sse4.1"),
+            Sse42 => d!("sse4.2"),
+            Avx => d!("avx"),
+            Avx2 => d!("avx2"),
+            Bmi1 => d!("bmi1"),
+            Bmi2 => d!("bmi2"),
+            F16c => d!("f16c"),
+            Fma => d!("fma"),
+            Lzcnt => d!("lzcnt"),
+            Movbe => d!("movbe"),
+            Avx512f => d!("avx512f"),
+            Avx512bw => d!("avx512bw"),
+            Avx512cd => d!("avx512cd"),
+            Avx512dq => d!("avx512dq"),
+            Avx512vl => d!("avx512vl"),
+        }
     }
 }
 
@@ -457,6 +552,31 @@ fn with_slash(d: &[u8]) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The host level agrees with the loader's own list of supported glibc-hwcaps
+    /// subdirectories (`ld.so --help`), when this machine has an x86-64 glibc loader.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn host_level_is_the_loaders() {
+        let Ok(out) = std::process::Command::new("/lib64/ld-linux-x86-64.so.2").arg("--help").output() else {
+            eprintln!("note: no x86-64 glibc loader, skipped");
+            return;
+        };
+        let help = String::from_utf8_lossy(&out.stdout);
+        let Some(section) = help.split("Subdirectories of glibc-hwcaps directories").nth(1) else {
+            eprintln!("note: this loader lists no glibc-hwcaps subdirectories, skipped");
+            return;
+        };
+        let supported: Vec<&str> = section
+            .lines()
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .filter(|l| l.contains("supported"))
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        let ours: Vec<String> = x86_64_hwcaps(host_x86_64_level()).iter().map(|b| b.to_string()).collect();
+        assert_eq!(ours, supported);
+    }
 
     fn info(machine: u16, class: Class, big_endian: bool, flags: u32) -> ElfInfo {
         ElfInfo {
