@@ -345,20 +345,28 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// std's runtime start-up is skipped on purpose: it reads `/proc/self/maps` to find the
 /// main thread's stack and installs stack-overflow handlers, a sizeable part of what a
 /// one-file run would otherwise spend before doing any work (depclose-cli is often run once
-/// per file; see the README's performance section). std itself works as usual (arguments,
-/// I/O, threads). SIGPIPE is ignored as std would ignore it, so that a closed stdout is an
+/// per file; see the README's performance section). std itself works as usual (I/O,
+/// threads); the arguments are taken from `argv` here, since only glibc hands them to std
+/// without std's start-up. SIGPIPE is ignored as std would ignore it, so that a closed stdout is an
 /// `EPIPE` error handled below rather than a signal.
 #[no_mangle]
-pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+pub extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
     // SAFETY: changes a signal disposition before any other thread exists.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    let args: Vec<OsString> = (0..usize::try_from(argc).unwrap_or(0))
+        // SAFETY: the C runtime passes `argc` valid NUL-terminated strings in `argv`.
+        .map(|i| unsafe { *argv.add(i) })
+        .take_while(|p| !p.is_null())
+        // SAFETY: `p` is one of those strings, alive for the whole process.
+        .map(|p| OsStr::from_bytes(unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes()).to_os_string())
+        .collect();
     // A panic must not unwind into C: report it (the hook has printed it) with status 101.
     // (Release builds abort on panic instead; see Cargo.toml.)
-    std::panic::catch_unwind(cli_main).unwrap_or(101)
+    std::panic::catch_unwind(|| cli_main(args)).unwrap_or(101)
 }
 
-fn cli_main() -> libc::c_int {
-    let opts = Opts::parse();
+fn cli_main(args: Vec<OsString>) -> libc::c_int {
+    let opts = Opts::parse_from(args);
     let code = match Config::new(opts) {
         Err(e) => {
             say(format!("{e:#}"));

@@ -152,7 +152,7 @@ fn fill(plan: &Rootfs, tmp: &Path, opts: &DirOptions) -> Result<(), Error> {
 /// `utimensat(AT_SYMLINK_NOFOLLOW)`: set a link's own times, never its target's.
 fn set_times(p: &Path, secs: u64) -> io::Result<()> {
     let c = CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let t = libc::timespec { tv_sec: secs.min(i64::MAX as u64) as libc::time_t, tv_nsec: 0 };
+    let t = libc::timespec { tv_sec: secs.min(i64::MAX as u64) as _, tv_nsec: 0 };
     let times = [t, t];
     // SAFETY: `c` is a valid NUL-terminated string and `times` two valid timespecs, both
     // alive for the duration of the call.
