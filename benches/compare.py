@@ -12,7 +12,8 @@ it can answer for. For each tool it runs, in one go:
   - batch mode where the tool has one (all files as arguments of one process);
 
 and repeats each measurement (--rounds times one process per file, --batch-rounds times the
-batch runs, interleaved), printing the median and the ratio to depclose.
+batch runs, interleaved; one process per file in a shuffled order of the tools for each
+file), printing the median and the ratio to depclose.
 It also prints depclose's peak memory in batch mode and the batch time for growing prefixes of
 the list (the scaling curve). Installs libtree (apt) and lddtree-rs (cargo install) if missing.
 """
@@ -136,12 +137,17 @@ def main():
     }
 
     results = {}
+    order = random.Random(1)
     for r in range(args.rounds):
         # One process per file, the tools interleaved file by file, so that a noisy moment
-        # on the machine costs every tool alike.
+        # on the machine costs every tool alike. The order changes from file to file: the
+        # first tool to touch a file reads it (and its libraries) from disk when the page
+        # cache has let them go, which would otherwise always be the same tool's cost.
         totals = dict.fromkeys(per_file, 0.0)
+        tools = list(per_file.items())
         for f in files:
-            for tool, mk in per_file.items():
+            order.shuffle(tools)
+            for tool, mk in tools:
                 totals[tool] += timed([mk(f)])
         for tool, t in totals.items():
             results.setdefault(("per-file", tool), []).append(t)
