@@ -330,16 +330,14 @@ pub fn parse(data: &[u8]) -> Result<ElfInfo, ParseError> {
     parse_with_limit(data, 65_536)
 }
 
-/// The program header table of a whole file image, `None` when the header or the table does
-/// not fit in it.
-pub(crate) fn program_headers(data: &[u8]) -> Option<Vec<ProgramHeader>> {
-    let raw = RawHeader::read(data)?;
+/// The program header table of a file, `None` when the header or the table is not inside it.
+pub(crate) fn program_headers<S: Source + ?Sized>(src: &S) -> Option<Vec<ProgramHeader>> {
+    let raw = RawHeader::read(&src.get(0, src.size().min(64))?)?;
     let is64 = raw.class() == Class::Elf64;
-    let size = if is64 { 56usize } else { 32 };
-    let off = usize::try_from(raw.phoff).ok()?;
+    let size = if is64 { 56u64 } else { 32 };
     let n = usize::from(raw.phnum);
-    let table = data.get(off..off.checked_add(n.checked_mul(size)?)?)?;
-    read_phdrs(table, n, is64, raw.big_endian())
+    let table = src.get(raw.phoff, (n as u64).checked_mul(size)?)?;
+    read_phdrs(&table, n, is64, raw.big_endian())
 }
 
 /// The program header table (`n` entries of the class's size at the start of `table`).

@@ -21,7 +21,7 @@ use crate::glibc::{CachedSearch, Loader, OpenFailure, SearchKey, Template};
 use crate::ld_cache::{LdCache, Lookup};
 use crate::model::{Closure, FileId, Location, ObjectFile, Variant};
 use crate::root::{dirname_bytes, errno_of, errno_text, join_bytes, Opened, Root, Stat, Walked};
-use crate::target::Target;
+use crate::target::{loader_facts_in, LoaderFacts, Target};
 
 /// How many leading bytes of a file are kept for the loader's header checks.
 const HEAD: usize = 64;
@@ -378,9 +378,53 @@ impl Resolver {
             return t.clone();
         }
         let mut diags = Vec::new();
-        let t = Arc::new((Target::derive(info, self.root(), &self.settings, &mut diags), diags));
+        let t = Target::derive(info, self.root(), &self.settings, &mut |i| self.interp_facts(i), &mut diags);
+        let t = Arc::new((t, diags));
         self.shared.targets.write().unwrap_or_else(|e| e.into_inner()).insert(key, t.clone());
         t
+    }
+
+    /// What the glibc loader at `abs` has compiled in ([`LoaderFacts`]), read from its
+    /// read-only segments with `pread`. The same open file gives the loader's own facts,
+    /// remembered as [`Resolver::locate_cached`] would remember them: the closure finds the
+    /// interpreter without opening it again.
+    fn interp_facts(&self, abs: &[u8]) -> LoaderFacts {
+        let Ok(Opened::File(walked, file)) = self.root().open(abs) else {
+            return LoaderFacts::default();
+        };
+        let meta = walked.metadata;
+        if meta.len() > self.settings.limits.max_file_bytes.min(64 << 20) {
+            return LoaderFacts::default();
+        }
+        HEAD_BUF.with(|b| {
+            let mut buf = b.borrow_mut();
+            buf.resize(meta.len().min(HEAD_CHUNK as u64) as usize, 0);
+            if read_at_start(&file, &mut buf).is_err() {
+                return LoaderFacts::default();
+            }
+            let src = FileSource { file: &file, size: meta.len(), head: &buf, errno: Cell::new(None) };
+            let facts = loader_facts_in(&src);
+            let id = walked.file_id();
+            let known = self.shared.files.read().unwrap_or_else(|e| e.into_inner()).get(&id).cloned();
+            let file_facts = match known {
+                Some(f) => f,
+                None => {
+                    let f = self.facts_from(self.root().host_path(&walked.realpath), &meta, &src);
+                    if src.errno.get().is_some() {
+                        // A read failed: leave it to `locate`, which reports it.
+                        return facts;
+                    }
+                    let f = Arc::new(f);
+                    self.shared.files.write().unwrap_or_else(|e| e.into_inner()).insert(id, f.clone());
+                    f
+                }
+            };
+            let location =
+                Location { path: PathBuf::from(OsStr::from_bytes(abs)), realpath: walked.realpath, hops: walked.hops };
+            let located = Arc::new(LocatedFile { location, facts: file_facts, file: OnceLock::new() });
+            self.shared.located.write().unwrap_or_else(|e| e.into_inner()).entry(abs.to_vec()).or_insert(Some(located));
+            facts
+        })
     }
 
     /// [`Resolver::locate`], remembered per path (for interpreters, which every closure of a

@@ -6,7 +6,7 @@
 
 use crate::bytes::Bytes;
 use crate::config::{Hwcaps, Settings};
-use crate::elf::{self, ElfInfo, LoaderAbi};
+use crate::elf::{self, ElfInfo, LoaderAbi, Source};
 use crate::ld_cache::LegacyHwcaps;
 use crate::model::{Class, Libc};
 use crate::root::Root;
@@ -83,31 +83,31 @@ pub(crate) fn loader_facts(image: &[u8]) -> LoaderFacts {
 
 /// [`loader_facts`], looking first only at the loader's read-only data: the file ranges of
 /// its `PT_LOAD` segments that are neither executable nor writable (where `.rodata` lives
-/// in a `-z separate-code` layout), which skips the code and touches a third of the file.
-/// Falls back to the whole image when that does not find everything.
-pub(crate) fn loader_facts_by_segment(image: &[u8]) -> LoaderFacts {
+/// in a `-z separate-code` layout), which skips the code and reads a fifth of the file.
+/// Falls back to the whole file when that does not find everything. The caller bounds the
+/// file's size: at most that much is read.
+pub(crate) fn loader_facts_in<S: Source + ?Sized>(src: &S) -> LoaderFacts {
     use goblin::elf::program_header::{PF_W, PF_X, PT_LOAD};
-    let ranges: Vec<(usize, usize)> = crate::elf::program_headers(image)
-        .unwrap_or_default()
-        .iter()
-        .filter(|p| p.p_type == PT_LOAD && p.p_flags & (PF_X | PF_W) == 0)
-        .filter_map(|p| {
-            let start = usize::try_from(p.p_offset).ok()?;
-            let end = start.checked_add(usize::try_from(p.p_filesz).ok()?)?;
-            (end <= image.len()).then_some((start, end))
-        })
-        .collect();
+    let size = src.size();
     let mut facts = LoaderFacts::default();
-    for (start, end) in ranges {
-        let f = loader_facts(&image[start..end]);
-        facts.dst_lib = facts.dst_lib.or(f.dst_lib);
-        facts.system_dirs = facts.system_dirs.or(f.system_dirs);
-        facts.version = facts.version.or(f.version);
+    for p in crate::elf::program_headers(src).unwrap_or_default() {
+        if p.p_type != PT_LOAD || p.p_flags & (PF_X | PF_W) != 0 {
+            continue;
+        }
+        if p.p_offset.checked_add(p.p_filesz).is_none_or(|end| end > size) {
+            continue;
+        }
+        if let Some(bytes) = src.get(p.p_offset, p.p_filesz) {
+            let f = loader_facts(&bytes);
+            facts.dst_lib = facts.dst_lib.or(f.dst_lib);
+            facts.system_dirs = facts.system_dirs.or(f.system_dirs);
+            facts.version = facts.version.or(f.version);
+        }
     }
     if facts.dst_lib.is_some() && facts.system_dirs.is_some() && facts.version.is_some() {
         facts
     } else {
-        loader_facts(image)
+        src.get(0, size).map(|all| loader_facts(&all)).unwrap_or_default()
     }
 }
 
@@ -384,7 +384,13 @@ fn legacy_subdirs(hwcap_names: &[&str], platform: Option<&[u8]>) -> Vec<Bytes> {
 
 impl Target {
     /// Derive the target of `input` inside `root`.
-    pub fn derive(input: &ElfInfo, root: &Root, s: &Settings, diags: &mut Vec<String>) -> Target {
+    pub fn derive(
+        input: &ElfInfo,
+        root: &Root,
+        s: &Settings,
+        interp_facts: &mut dyn FnMut(&[u8]) -> LoaderFacts,
+        diags: &mut Vec<String>,
+    ) -> Target {
         let class = input.class;
         let machine = input.machine;
         let flags = input.flags;
@@ -412,21 +418,7 @@ impl Target {
 
         // Facts from the interpreter file inside the root.
         let facts = match (&interp, libc) {
-            (Some(i), Libc::Glibc) if i.as_bytes().starts_with(b"/") => {
-                match root.open(i.as_bytes()) {
-                    Ok(crate::root::Opened::File(w, f))
-                        if w.metadata.len() <= s.limits.max_file_bytes.min(64 << 20) =>
-                    {
-                        // SAFETY: a read-only private map, dropped at the end of this block;
-                        // only owned facts leave it (see Resolver::open_facts on truncation).
-                        match unsafe { memmap2::Mmap::map(&f) } {
-                            Ok(map) => loader_facts_by_segment(&map),
-                            Err(_) => LoaderFacts::default(),
-                        }
-                    }
-                    _ => LoaderFacts::default(),
-                }
-            }
+            (Some(i), Libc::Glibc) if i.as_bytes().starts_with(b"/") => interp_facts(i.as_bytes()),
             _ => LoaderFacts::default(),
         };
 
@@ -553,31 +545,6 @@ fn with_slash(d: &[u8]) -> Bytes {
 mod tests {
     use super::*;
 
-    /// The host level agrees with the loader's own list of supported glibc-hwcaps
-    /// subdirectories (`ld.so --help`), when this machine has an x86-64 glibc loader.
-    #[test]
-    #[cfg(target_arch = "x86_64")]
-    fn host_level_is_the_loaders() {
-        let Ok(out) = std::process::Command::new("/lib64/ld-linux-x86-64.so.2").arg("--help").output() else {
-            eprintln!("note: no x86-64 glibc loader, skipped");
-            return;
-        };
-        let help = String::from_utf8_lossy(&out.stdout);
-        let Some(section) = help.split("Subdirectories of glibc-hwcaps directories").nth(1) else {
-            eprintln!("note: this loader lists no glibc-hwcaps subdirectories, skipped");
-            return;
-        };
-        let supported: Vec<&str> = section
-            .lines()
-            .skip(1)
-            .take_while(|l| l.starts_with("  "))
-            .filter(|l| l.contains("supported"))
-            .filter_map(|l| l.split_whitespace().next())
-            .collect();
-        let ours: Vec<String> = x86_64_hwcaps(host_x86_64_level()).iter().map(|b| b.to_string()).collect();
-        assert_eq!(ours, supported);
-    }
-
     fn info(machine: u16, class: Class, big_endian: bool, flags: u32) -> ElfInfo {
         ElfInfo {
             ident: [0; 16],
@@ -653,7 +620,13 @@ mod tests {
             std::fs::create_dir_all(t.path().join("usr/lib").join(triplet)).unwrap();
             let root = Root::new(t.path()).unwrap();
             let s = crate::Resolver::builder().build().unwrap().settings;
-            let target = Target::derive(&info(machine, class, be, flags), &root, &s, &mut Vec::new());
+            let target = Target::derive(
+                &info(machine, class, be, flags),
+                &root,
+                &s,
+                &mut |_| LoaderFacts::default(),
+                &mut Vec::new(),
+            );
             let dirs: Vec<String> = target.default_dirs.iter().map(|d| d.to_string()).collect();
             assert_eq!(
                 dirs,

@@ -349,8 +349,11 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// threads); the arguments are taken from `argv` here, since only glibc hands them to std
 /// without std's start-up. SIGPIPE is ignored as std would ignore it, so that a closed stdout is an
 /// `EPIPE` error handled below rather than a signal.
+///
+/// # Safety
+/// Called by the C runtime only, with its `argc` and `argv`.
 #[no_mangle]
-pub extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
+pub unsafe extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
     // SAFETY: changes a signal disposition before any other thread exists.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     let args: Vec<OsString> = (0..usize::try_from(argc).unwrap_or(0))
