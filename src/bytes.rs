@@ -130,12 +130,22 @@ impl<'de> Deserialize<'de> for Bytes {
     }
 }
 
-/// Position of the first `b` in `hay`, eight bytes at a time.
+/// Position of the first `b` in `hay`.
 ///
-/// A plain word-at-a-time scan rather than the `memchr` crate: its vector routines are chosen
-/// by run-time CPU detection, whose `CPUID` instructions trap to the hypervisor in a virtual
-/// machine and cost a one-file run more than the scans themselves.
+/// On x86-64, `memchr`'s SSE2 routine called directly: SSE2 is part of x86-64, so nothing is
+/// detected at run time. (`memchr`'s top-level functions pick AVX2 by run-time CPU detection,
+/// whose `CPUID` instructions trap to the hypervisor in a virtual machine and cost a one-file
+/// run more than the scans themselves.) Elsewhere, a word-at-a-time scan.
 pub(crate) fn find_byte(hay: &[u8], b: u8) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(f) = memchr::arch::x86_64::sse2::memchr::One::new(b) {
+        return f.find(hay);
+    }
+    find_byte_swar(hay, b)
+}
+
+/// [`find_byte`], eight bytes at a time.
+fn find_byte_swar(hay: &[u8], b: u8) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let pat = LO.wrapping_mul(u64::from(b));
@@ -153,10 +163,23 @@ pub(crate) fn find_byte(hay: &[u8], b: u8) -> Option<usize> {
     chunks.remainder().iter().position(|&c| c == b).map(|p| at + p)
 }
 
-/// Position of the first occurrence of `needle` in `hay`: a byte scan for the needle's
-/// rarest-looking byte (capitals before digits before lower case, NUL last), then a
-/// comparison. Meant for the few short needles of the loader scan.
+/// Position of the first occurrence of `needle` in `hay`.
+///
+/// On x86-64, `memchr`'s SSE2 "packed pair" search (two rare bytes of the needle compared 16
+/// positions at a time, then a comparison), for the same reason as [`find_byte`].
 pub(crate) fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(f) = memchr::arch::x86_64::sse2::packedpair::Finder::new(needle) {
+        if hay.len() >= f.min_haystack_len() {
+            return f.find(hay, needle);
+        }
+    }
+    find_bytes_scan(hay, needle)
+}
+
+/// [`find_bytes`] by a byte scan for the needle's rarest-looking byte (capitals before digits
+/// before lower case, NUL last), then a comparison.
+fn find_bytes_scan(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() {
         return Some(0);
     }
@@ -170,7 +193,7 @@ pub(crate) fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
     let k = (0..needle.len()).min_by_key(|&i| rank(needle[i])).unwrap_or(0);
     let mut i = k;
     while i < hay.len() {
-        let p = i + find_byte(&hay[i..], needle[k])?;
+        let p = i + find_byte_swar(&hay[i..], needle[k])?;
         let start = p - k;
         if hay[start..].starts_with(needle) {
             return Some(start);
@@ -194,13 +217,25 @@ mod tests {
             let h = &hay[start..];
             for b in [0u8, 1, 0x80, 0xff, h[h.len() / 2], h[h.len() - 1]] {
                 assert_eq!(find_byte(h, b), h.iter().position(|&c| c == b), "byte {b} from {start}");
+                assert_eq!(find_byte_swar(h, b), h.iter().position(|&c| c == b), "byte {b} from {start}");
             }
             for (s, l) in [(5usize, 1usize), (17, 3), (100, 8), (h.len() - 4, 4)] {
                 let n = &h[s..s + l];
                 let naive = h.windows(l).position(|w| w == n);
                 assert_eq!(find_bytes(h, n), naive);
+                assert_eq!(find_bytes_scan(h, n), naive);
             }
             assert_eq!(find_bytes(h, b"\xfe\xfe\xfe\xfe\xfe"), h.windows(5).position(|w| w == b"\xfe\xfe\xfe\xfe\xfe"));
+        }
+        // The loader's needles at every kind of offset in a longer haystack (vector bodies,
+        // tails, the very end).
+        let needle = b"release version 2.";
+        for at in [0usize, 1, 15, 16, 17, 31, 500, 982] {
+            let mut big: Vec<u8> = (0..1000u32).map(|i| b"re 2.lease v"[(i % 12) as usize]).collect();
+            big[at..at + needle.len()].copy_from_slice(needle);
+            assert_eq!(find_bytes(&big, needle), Some(at), "at {at}");
+            assert_eq!(find_bytes_scan(&big, needle), Some(at), "at {at}");
+            assert_eq!(find_byte(&big[..at + 1], b'r'), big.iter().position(|&c| c == b'r'));
         }
         assert_eq!(find_byte(b"", 0), None);
         assert_eq!(find_bytes(b"abc", b""), Some(0));
