@@ -90,13 +90,17 @@ pub(crate) fn loader_facts_in<S: Source + ?Sized>(src: &S) -> LoaderFacts {
     use goblin::elf::program_header::{PF_W, PF_X, PT_LOAD};
     let size = src.size();
     let mut facts = LoaderFacts::default();
+    // Segments may overlap (a hostile file may list thousands over the whole file): read at
+    // most the file's size in all, then the fallback once more.
+    let mut budget = size;
     for p in crate::elf::program_headers(src).unwrap_or_default() {
         if p.p_type != PT_LOAD || p.p_flags & (PF_X | PF_W) != 0 {
             continue;
         }
-        if p.p_offset.checked_add(p.p_filesz).is_none_or(|end| end > size) {
+        if p.p_offset.checked_add(p.p_filesz).is_none_or(|end| end > size) || p.p_filesz > budget {
             continue;
         }
+        budget -= p.p_filesz;
         if let Some(bytes) = src.get(p.p_offset, p.p_filesz) {
             let f = loader_facts(&bytes);
             facts.dst_lib = facts.dst_lib.or(f.dst_lib);
@@ -544,6 +548,48 @@ fn with_slash(d: &[u8]) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An ELF64 image whose program header table lists `n` read-only `PT_LOAD` segments, each
+    /// covering the whole file, read through a `Source` that counts the bytes it hands out.
+    #[test]
+    fn overlapping_segments_read_at_most_twice_the_file() {
+        use std::cell::Cell;
+        struct Counting<'a>(&'a [u8], Cell<u64>);
+        impl Source for Counting<'_> {
+            fn size(&self) -> u64 {
+                self.0.len() as u64
+            }
+            fn get(&self, off: u64, len: u64) -> Option<std::borrow::Cow<'_, [u8]>> {
+                self.1.set(self.1.get() + len);
+                self.0.get(off as usize..(off + len) as usize).map(std::borrow::Cow::Borrowed)
+            }
+        }
+        let n = 1000u16;
+        let size = 64 + 56 * usize::from(n) + 4096;
+        let mut img = vec![0u8; size];
+        img[..4].copy_from_slice(b"\x7fELF");
+        img[4] = 2; // ELFCLASS64
+        img[5] = 1; // little-endian
+        img[6] = 1;
+        img[16..18].copy_from_slice(&3u16.to_le_bytes()); // ET_DYN
+        img[18..20].copy_from_slice(&62u16.to_le_bytes()); // EM_X86_64
+        img[20..24].copy_from_slice(&1u32.to_le_bytes());
+        img[32..40].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
+        img[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
+        img[54..56].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+        img[56..58].copy_from_slice(&n.to_le_bytes()); // e_phnum
+        for i in 0..usize::from(n) {
+            let ph = &mut img[64 + 56 * i..64 + 56 * (i + 1)];
+            ph[..4].copy_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+            ph[4..8].copy_from_slice(&4u32.to_le_bytes()); // PF_R
+            ph[32..40].copy_from_slice(&(size as u64).to_le_bytes()); // p_filesz
+        }
+        assert_eq!(elf::program_headers(&img[..]).map(|p| p.len()), Some(usize::from(n)));
+        let src = Counting(&img, Cell::new(0));
+        assert_eq!(loader_facts_in(&src), LoaderFacts::default());
+        // The headers, one segment's worth, then the whole-file fallback.
+        assert!(src.1.get() <= 2 * size as u64 + 64 + 56 * u64::from(n), "read {} bytes", src.1.get());
+    }
 
     fn info(machine: u16, class: Class, big_endian: bool, flags: u32) -> ElfInfo {
         ElfInfo {
