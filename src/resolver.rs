@@ -94,6 +94,18 @@ impl Source for FileSource<'_> {
     }
 }
 
+/// Read the first [`HEAD_CHUNK`] bytes of `file` (`size` bytes long) into this thread's
+/// buffer and run `f` on the file as a parser [`Source`]; the errno when that first read
+/// fails. Later read errors are in the source's `errno`.
+fn with_source<R>(file: &File, size: u64, f: impl FnOnce(&FileSource<'_>) -> R) -> Result<R, i32> {
+    HEAD_BUF.with(|b| {
+        let mut buf = b.borrow_mut();
+        buf.resize(size.min(HEAD_CHUNK as u64) as usize, 0);
+        read_at_start(file, &mut buf).map_err(|e| errno_of(&e))?;
+        Ok(f(&FileSource { file, size, head: &buf, errno: Cell::new(None) }))
+    })
+}
+
 /// Fill `buf` from the start of `file`.
 fn read_at_start(file: &File, buf: &mut [u8]) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt;
@@ -396,27 +408,19 @@ impl Resolver {
         if meta.len() > self.settings.limits.max_file_bytes.min(64 << 20) {
             return LoaderFacts::default();
         }
-        HEAD_BUF.with(|b| {
-            let mut buf = b.borrow_mut();
-            buf.resize(meta.len().min(HEAD_CHUNK as u64) as usize, 0);
-            if read_at_start(&file, &mut buf).is_err() {
-                return LoaderFacts::default();
-            }
-            let src = FileSource { file: &file, size: meta.len(), head: &buf, errno: Cell::new(None) };
-            let facts = loader_facts_in(&src);
+        with_source(&file, meta.len(), |src| {
+            let facts = loader_facts_in(src);
             let id = walked.file_id();
             let known = self.shared.files.read().unwrap_or_else(|e| e.into_inner()).get(&id).cloned();
             let file_facts = match known {
                 Some(f) => f,
                 None => {
-                    let f = self.facts_from(self.root().host_path(&walked.realpath), &meta, &src);
+                    let f = self.facts_from(self.root().host_path(&walked.realpath), &meta, src);
                     if src.errno.get().is_some() {
                         // A read failed: leave it to `locate`, which reports it.
                         return facts;
                     }
-                    let f = Arc::new(f);
-                    self.shared.files.write().unwrap_or_else(|e| e.into_inner()).insert(id, f.clone());
-                    f
+                    self.store_facts(id, f)
                 }
             };
             let location =
@@ -425,6 +429,7 @@ impl Resolver {
             self.shared.located.write().unwrap_or_else(|e| e.into_inner()).entry(abs.to_vec()).or_insert(Some(located));
             facts
         })
+        .unwrap_or_default()
     }
 
     /// [`Resolver::locate`], remembered per path (for interpreters, which every closure of a
@@ -498,23 +503,20 @@ impl Resolver {
         // Read only what the parser asks for: the first bytes at once (all of a small file),
         // then the program headers, PT_DYNAMIC and its strings with `pread`. No mapping to
         // set up and tear down, and nothing kept open.
-        let facts = HEAD_BUF.with(|b| {
-            let mut buf = b.borrow_mut();
-            let n = meta.len().min(HEAD_CHUNK as u64) as usize;
-            buf.resize(n, 0);
-            if let Err(e) = read_at_start(&file, &mut buf) {
-                return Err(OpenFailure::Fatal("cannot read file data", Some(errno_text(errno_of(&e)))));
-            }
-            let src = FileSource { file: &file, size: meta.len(), head: &buf, errno: Cell::new(None) };
-            let facts = self.facts_from(host, meta, &src);
-            match src.errno.get() {
-                Some(e) => Err(OpenFailure::Fatal("cannot read file data", Some(errno_text(e)))),
-                None => Ok(facts),
-            }
-        })?;
+        let facts = with_source(&file, meta.len(), |src| {
+            let facts = self.facts_from(host, meta, src);
+            src.errno.get().map_or(Ok(facts), Err)
+        })
+        .and_then(|r| r)
+        .map_err(|e| OpenFailure::Fatal("cannot read file data", Some(errno_text(e))))?;
+        Ok((self.store_facts(id, facts), walked))
+    }
+
+    /// Remember a file's facts by identity.
+    fn store_facts(&self, id: FileId, facts: FileFacts) -> Arc<FileFacts> {
         let facts = Arc::new(facts);
         self.shared.files.write().unwrap_or_else(|e| e.into_inner()).insert(id, facts.clone());
-        Ok((facts, walked))
+        facts
     }
 
     fn facts_from<S: Source + ?Sized>(&self, path: PathBuf, meta: &Stat, src: &S) -> FileFacts {
