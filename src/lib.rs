@@ -58,8 +58,8 @@ pub use crate::bytes::Bytes;
 pub use crate::config::{CacheSource, Hwcaps, Limits, OriginMode, ResolverBuilder};
 pub use crate::error::{Error, ErrorKind};
 pub use crate::model::{
-    Attempt, Class, Closure, Diagnostic, Edge, FileId, FoundVia, Hop, Libc, Linkage, LoadError, Location, Missing,
-    Object, ObjectFile, Rejection, Role, Variant,
+    Attempt, Class, Closure, Diagnostic, DlopenRequest, Dlopened, Edge, FileId, FoundVia, Hop, Libc, Linkage,
+    LoadError, Location, Missing, Object, ObjectFile, Rejection, Role, Variant,
 };
 pub use crate::resolver::Resolver;
 

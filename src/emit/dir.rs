@@ -124,6 +124,7 @@ fn fill(plan: &Rootfs, tmp: &Path, opts: &DirOptions) -> Result<(), Error> {
                     copy_source(e, &mut w)?;
                     w.flush().map_err(err)?;
                 }
+                set_owner(&host, e).map_err(err)?;
                 f.set_permissions(fs::Permissions::from_mode(e.mode & 0o7777)).map_err(err)?;
                 set_times(&host, opts.mtime).map_err(err)?;
             }
@@ -141,12 +142,25 @@ fn fill(plan: &Rootfs, tmp: &Path, opts: &DirOptions) -> Result<(), Error> {
     for e in plan.entries().iter().rev().filter(|e| e.kind == EntryKind::Directory) {
         let host = tmp.join(e.member_name());
         let err = |x: io::Error| Error::io(&e.path, x);
+        set_owner(&host, e).map_err(err)?;
         fs::set_permissions(&host, fs::Permissions::from_mode(e.mode & 0o7777)).map_err(err)?;
         set_times(&host, opts.mtime).map_err(err)?;
     }
     fs::set_permissions(tmp, fs::Permissions::from_mode(0o755)).map_err(|e| Error::io(tmp, e))?;
     set_times(tmp, opts.mtime).map_err(|e| Error::io(tmp, e))?;
     Ok(())
+}
+
+/// The entry's owner, when it is not root. A caller that may not give files away (not
+/// root) keeps them as its own: the modes still hold.
+fn set_owner(p: &Path, e: &super::plan::Entry) -> io::Result<()> {
+    if e.uid == 0 && e.gid == 0 {
+        return Ok(());
+    }
+    match std::os::unix::fs::lchown(p, Some(e.uid), Some(e.gid)) {
+        Err(x) if x.raw_os_error() == Some(libc::EPERM) => Ok(()),
+        r => r,
+    }
 }
 
 /// `utimensat(AT_SYMLINK_NOFOLLOW)`: set a link's own times, never its target's.

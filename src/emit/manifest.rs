@@ -34,6 +34,9 @@ struct ManifestEntry<'a> {
     sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_path")]
     target: Option<&'a Path>,
+    /// Owner in the image, when not root (`uid`, `gid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<[u32; 2]>,
     setuid: bool,
     setgid: bool,
     reasons: &'a [Reason],
@@ -74,6 +77,7 @@ pub(super) fn manifest_doc(plan: &Rootfs) -> Result<ManifestDoc<'_>, Error> {
                 size,
                 sha256,
                 target,
+                owner: (e.uid != 0 || e.gid != 0).then_some([e.uid, e.gid]),
                 setuid: e.is_setuid(),
                 setgid: e.is_setgid(),
                 reasons: &e.reasons,
@@ -84,6 +88,9 @@ pub(super) fn manifest_doc(plan: &Rootfs) -> Result<ManifestDoc<'_>, Error> {
 }
 
 fn sha256_of(e: &Entry) -> Result<String, Error> {
+    if let Some(data) = &e.data {
+        return Ok(Sha256::digest(data.as_bytes()).iter().map(|b| format!("{b:02x}")).collect());
+    }
     let src = e.source.as_deref().unwrap_or(Path::new(""));
     let err = |x: io::Error| Error::io(src, x);
     let mut f = open_source(src).map_err(err)?;

@@ -113,8 +113,16 @@ pub struct Entry {
     pub mode: u32,
     /// Size in bytes of a file or hard link's content; 0 otherwise.
     pub size: u64,
-    /// Host path the content is read from (files and hard links).
+    /// Host path the content is read from (files and hard links), unless the content is
+    /// [`data`](Self::data).
     pub source: Option<PathBuf>,
+    /// The content itself, for a file the plan makes rather than copies (`/etc/passwd`
+    /// written for the image, say).
+    pub data: Option<Bytes>,
+    /// Owner user ID in the image (0 unless a runtime pack says otherwise).
+    pub uid: u32,
+    /// Owner group ID in the image.
+    pub gid: u32,
     /// Device and inode of the source on the host (files and hard links).
     pub file_id: Option<FileId>,
     /// Why it is there, sorted, without duplicates.
@@ -135,13 +143,29 @@ impl Entry {
         e
     }
 
+    /// A regular file entry whose content is `data` (made by the plan, not copied).
+    pub fn generated(path: impl Into<PathBuf>, data: impl Into<Bytes>, mode: u32) -> Entry {
+        let data = data.into();
+        let mut e = Entry::bare(path.into(), EntryKind::File, mode & 0o7777);
+        e.size = data.len() as u64;
+        e.data = Some(data);
+        e
+    }
+
+    /// Set the owner (builder style).
+    pub fn with_owner(mut self, uid: u32, gid: u32) -> Entry {
+        self.uid = uid;
+        self.gid = gid;
+        self
+    }
+
     /// A symbolic link entry.
     pub fn symlink(path: impl Into<PathBuf>, target: impl Into<PathBuf>) -> Entry {
         Entry::bare(path.into(), EntryKind::Symlink { target: target.into() }, 0o777)
     }
 
     fn bare(path: PathBuf, kind: EntryKind, mode: u32) -> Entry {
-        Entry { path, kind, mode, size: 0, source: None, file_id: None, reasons: Vec::new() }
+        Entry { path, kind, mode, size: 0, source: None, data: None, uid: 0, gid: 0, file_id: None, reasons: Vec::new() }
     }
 
     /// Add a reason (builder style).
@@ -243,7 +267,7 @@ impl Rootfs {
             }
             match &e.kind {
                 EntryKind::File => {
-                    if e.source.is_none() {
+                    if e.source.is_none() && e.data.is_none() {
                         return Err(bad(p, "file without a source"));
                     }
                 }
