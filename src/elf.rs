@@ -51,6 +51,10 @@ pub const DF_1_PIE: u64 = 0x0800_0000;
 pub struct ParseError(&'static str);
 
 impl ParseError {
+    pub(crate) const fn new(reason: &'static str) -> Self {
+        ParseError(reason)
+    }
+
     /// The reason, in words.
     pub fn reason(&self) -> &'static str {
         self.0
@@ -125,17 +129,17 @@ impl ElfInfo {
     }
 }
 
-fn rd_u16(b: &[u8], off: usize, be: bool) -> Option<u16> {
+pub(crate) fn rd_u16(b: &[u8], off: usize, be: bool) -> Option<u16> {
     let s: [u8; 2] = b.get(off..off.checked_add(2)?)?.try_into().ok()?;
     Some(if be { u16::from_be_bytes(s) } else { u16::from_le_bytes(s) })
 }
 
-fn rd_u32(b: &[u8], off: usize, be: bool) -> Option<u32> {
+pub(crate) fn rd_u32(b: &[u8], off: usize, be: bool) -> Option<u32> {
     let s: [u8; 4] = b.get(off..off.checked_add(4)?)?.try_into().ok()?;
     Some(if be { u32::from_be_bytes(s) } else { u32::from_le_bytes(s) })
 }
 
-fn rd_u64(b: &[u8], off: usize, be: bool) -> Option<u64> {
+pub(crate) fn rd_u64(b: &[u8], off: usize, be: bool) -> Option<u64> {
     let s: [u8; 8] = b.get(off..off.checked_add(8)?)?.try_into().ok()?;
     Some(if be { u64::from_be_bytes(s) } else { u64::from_le_bytes(s) })
 }
@@ -231,7 +235,7 @@ impl Source for [u8] {
 }
 
 /// True when `[off, off + len)` lies inside a file of `size` bytes.
-fn in_file(size: u64, off: u64, len: u64) -> bool {
+pub(crate) fn in_file(size: u64, off: u64, len: u64) -> bool {
     off.checked_add(len).is_some_and(|end| end <= size)
 }
 
@@ -382,7 +386,7 @@ fn file_slice(data: &[u8], off: u64, len: u64) -> Option<&[u8]> {
 
 /// Map a virtual address to a file offset through the `PT_LOAD` segments; also returns how
 /// many file bytes the segment holds from there.
-fn vaddr_to_offset(phdrs: &[ProgramHeader], vaddr: u64) -> Option<(u64, u64)> {
+pub(crate) fn vaddr_to_offset(phdrs: &[ProgramHeader], vaddr: u64) -> Option<(u64, u64)> {
     for ph in phdrs {
         if ph.p_type != program_header::PT_LOAD {
             continue;

@@ -23,6 +23,8 @@
 //!   `DT_RUNPATH`, `DT_SONAME`, `DT_FLAGS_1`), only the slice dynamic linking needs;
 //! - [`ld_cache`] and [`ld_so_conf`]: the loader's configuration files, parsed from bytes;
 //! - [`root`]: a directory tree seen as `/`, with chroot-style symlink resolution;
+//! - [`symbols`]: the dynamic symbol table and symbol versions (`DT_SYMTAB`, `DT_VERSYM`,
+//!   `DT_VERNEED`, `DT_VERDEF`), read through `PT_DYNAMIC`;
 //! - [`Resolver`]: the loader's rules over a root, and the closure graph ([`Closure`]);
 //! - `emit` (feature `emit`, on by default): manifest, directory and tarball writers.
 //!
@@ -49,6 +51,7 @@ mod musl;
 mod resolver;
 pub mod root;
 mod serde_path;
+pub mod symbols;
 mod target;
 
 #[cfg(feature = "emit")]
