@@ -48,6 +48,7 @@ pub mod ld_cache;
 pub mod ld_so_conf;
 mod model;
 mod musl;
+pub mod notes;
 mod resolver;
 pub mod root;
 mod serde_path;
