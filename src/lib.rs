@@ -51,6 +51,7 @@ mod musl;
 pub mod notes;
 mod resolver;
 pub mod root;
+pub mod runtime;
 mod serde_path;
 pub mod symbols;
 mod target;

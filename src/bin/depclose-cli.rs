@@ -24,7 +24,8 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Parser, ValueEnum};
 use rayon::prelude::*;
 
-use depclose::emit::{self, AtomicFile, Compression, DirOptions, Rootfs, TarOptions, TextOptions};
+use depclose::emit::{self, AssembleOptions, AtomicFile, Compression, DirOptions, Rootfs, TarOptions, TextOptions};
+use depclose::runtime::{DlopenLevel, Pack, RuntimeOptions, User};
 use depclose::{Closure, Hwcaps, Resolver};
 
 /// Output format on stdout.
@@ -119,6 +120,76 @@ struct Opts {
     /// Write a Dockerfile (FROM scratch, ADD the tarball, ENTRYPOINT the first FILE). Needs --tar.
     #[arg(long, value_name = "FILE", requires = "tar")]
     dockerfile: Option<PathBuf>,
+
+    /// Runtime files in the rootfs: auto (the packs the evidence asks for) or none (the
+    /// bare ELF closure, as earlier versions wrote it).
+    #[arg(long, value_enum, value_name = "MODE", default_value = "auto")]
+    runtime: RuntimeMode,
+
+    /// Add a runtime pack whatever the evidence: users, nss, hosts, services, ca, tzdata,
+    /// gconv, libgcc_s, locale, plugins, data, dirs, shell, helpers, dlopen. Repeatable.
+    #[arg(long = "with", value_name = "PACK")]
+    with: Vec<String>,
+
+    /// Never add this runtime pack. Repeatable.
+    #[arg(long = "without", value_name = "PACK")]
+    without: Vec<String>,
+
+    /// The user the image runs as: NAME, UID or UID:GID. Written to /etc/passwd beside
+    /// root, nobody and nonroot (65532), and used as the Dockerfile's USER.
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+
+    /// Time zones to ship (comma-separated, e.g. Europe/Paris,UTC). Default: all of them.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    tz: Option<Vec<String>>,
+
+    /// gconv modules to ship (comma-separated, e.g. UTF-16,ISO8859-1). Default: all.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    gconv: Option<Vec<String>>,
+
+    /// Locales to ship besides C.utf8 (comma-separated, e.g. en_US.UTF-8).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    locale: Vec<String>,
+
+    /// Which dlopen evidence adds libraries: notes (.note.dlopen required and recommended
+    /// entries), strings (also soname literals in objects that load plugins), all (also
+    /// the notes' suggested entries).
+    #[arg(long, value_enum, value_name = "LEVEL", default_value = "strings")]
+    dlopen: DlopenArg,
+
+    /// Write the rootfs even when a library is missing (every miss is listed on stderr and
+    /// in the manifest); exit 0.
+    #[arg(long)]
+    allow_missing: bool,
+
+    /// Print what the rootfs would hold and why, and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// No summary line on stderr after writing.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+/// `--runtime`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum RuntimeMode {
+    /// The packs the evidence asks for.
+    Auto,
+    /// No runtime file.
+    None,
+}
+
+/// `--dlopen`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DlopenArg {
+    /// `.note.dlopen` required and recommended entries.
+    Notes,
+    /// Also soname literals in objects that load plugins.
+    Strings,
+    /// Also the notes' suggested entries.
+    All,
 }
 
 /// Exit status, most severe wins.
@@ -151,6 +222,13 @@ struct Config {
     add: Vec<PathBuf>,
     variants: bool,
     mtime: u64,
+    runtime: RuntimeOptions,
+    allow_missing: bool,
+    dry_run: bool,
+    quiet: bool,
+    /// The first FILE's path in the image (a script's own path, not its interpreter's).
+    entry: Option<PathBuf>,
+    user: Option<User>,
 }
 
 impl Config {
@@ -189,7 +267,7 @@ impl Config {
             Some(p) => Some((p.clone(), compression_for(p)?)),
             None => None,
         };
-        let writes = o.tar.is_some() || o.dir.is_some() || o.manifest.is_some() || o.dockerfile.is_some();
+        let writes = o.dry_run || o.tar.is_some() || o.dir.is_some() || o.manifest.is_some() || o.dockerfile.is_some();
         let report = match (&o.why, o.format) {
             (Some(q), _) => Report::Why(q.as_bytes().to_vec()),
             (None, Some(f)) => Report::Format(f),
@@ -216,10 +294,70 @@ impl Config {
                 }
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let mut files = o.files.clone();
+        let mut files = Vec::new();
+        let mut add = add;
+        let mut entry = None;
+        let mut scripts = Vec::new();
+        for f in &o.files {
+            let host = if root_is_host { f.clone() } else { root.join(f.strip_prefix("/").unwrap_or(f)) };
+            match shebang(&host) {
+                Some((interp, arg)) => {
+                    let abs = if f.is_absolute() || !root_is_host {
+                        f.clone()
+                    } else {
+                        std::env::current_dir().context("current directory")?.join(f)
+                    };
+                    entry.get_or_insert_with(|| abs.clone());
+                    add.push(abs.clone());
+                    let prog = PathBuf::from(OsStr::from_bytes(&interp));
+                    // `#!/usr/bin/env NAME`: NAME as env finds it on the default PATH.
+                    if prog.file_name() == Some(OsStr::new("env")) {
+                        if let Some(name) = arg.as_ref().filter(|a| !a.contains(&b'/') && !a.starts_with(b"-")) {
+                            if let Some(found) = on_path(&root, OsStr::from_bytes(name)) {
+                                files.push(found);
+                            }
+                        }
+                    }
+                    scripts.push((abs, prog.clone()));
+                    files.push(prog);
+                }
+                None => {
+                    if entry.is_none() {
+                        entry = Some(f.clone());
+                    }
+                    files.push(f.clone());
+                }
+            }
+        }
+        for (s, i) in &scripts {
+            say(format!("note: {} is a script run by {}: its interpreter is closed over", s.display(), i.display()));
+        }
         for dir in &o.scan {
             files.extend(scan(&root, root_is_host, dir)?);
         }
+        let user = o.user.as_deref().map(User::parse).transpose().map_err(|e| anyhow!("--user {e}"))?;
+        let mut runtime = match o.runtime {
+            RuntimeMode::Auto => RuntimeOptions::new(),
+            RuntimeMode::None => RuntimeOptions::none(),
+        };
+        for w in &o.with {
+            runtime.with(
+                Pack::from_name(w).ok_or_else(|| anyhow!("--with {w}: no such runtime pack ({})", pack_names()))?,
+            );
+        }
+        for w in &o.without {
+            runtime.without(
+                Pack::from_name(w).ok_or_else(|| anyhow!("--without {w}: no such runtime pack ({})", pack_names()))?,
+            );
+        }
+        if o.runtime == RuntimeMode::Auto {
+            runtime.user(user.clone());
+        }
+        runtime.tz(o.tz.clone()).gconv(o.gconv.clone()).locales(o.locale.clone()).dlopen(match o.dlopen {
+            DlopenArg::Notes => DlopenLevel::Notes,
+            DlopenArg::Strings => DlopenLevel::Strings,
+            DlopenArg::All => DlopenLevel::All,
+        });
         Ok(Config {
             resolver,
             root_is_host,
@@ -233,11 +371,23 @@ impl Config {
             add,
             variants: o.hwcaps.is_none(),
             mtime,
+            runtime,
+            allow_missing: o.allow_missing,
+            dry_run: o.dry_run,
+            quiet: o.quiet,
+            entry,
+            user,
         })
     }
 
+    /// A rootfs (archive or directory) is written.
+    fn writes_rootfs(&self) -> bool {
+        self.tar.is_some() || self.dir.is_some()
+    }
+
     fn needs_plan(&self) -> bool {
-        self.tar.is_some()
+        self.dry_run
+            || self.tar.is_some()
             || self.dir.is_some()
             || self.manifest.is_some()
             || matches!(self.report, Report::Format(Format::Json))
@@ -294,6 +444,49 @@ fn scan(root: &Path, root_is_host: bool, dir: &Path) -> anyhow::Result<Vec<PathB
         }
     }
     Ok(out)
+}
+
+/// The interpreter and optional argument of a `#!` script, as Linux reads the first line
+/// (at most 256 bytes; the interpreter ends at a space or tab; the rest, trimmed, is one
+/// argument). `None` when the file is not a script.
+fn shebang(host: &Path) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let mut f = std::fs::File::open(host).ok()?;
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    let line = head[..n].strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+    let trim = |b: &[u8]| -> Vec<u8> {
+        let s = b.iter().position(|c| !b" \t".contains(c)).unwrap_or(b.len());
+        let e = b.iter().rposition(|c| !b" \t\r".contains(c)).map_or(s, |e| e + 1);
+        b[s..e.max(s)].to_vec()
+    };
+    let line = trim(line);
+    let cut = line.iter().position(|c| b" \t".contains(c)).unwrap_or(line.len());
+    let interp = line[..cut].to_vec();
+    let arg = trim(&line[cut..]);
+    (interp.first() == Some(&b'/')).then_some((interp, (!arg.is_empty()).then_some(arg)))
+}
+
+/// `NAME` on the default `PATH` of the root, as `env` would find it.
+fn on_path(root: &Path, name: &OsStr) -> Option<PathBuf> {
+    for dir in ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
+        let p = Path::new(dir).join(name);
+        if root.join(p.strip_prefix("/").unwrap_or(&p)).is_file() {
+            return Some(p);
+        }
+    }
+    None
+}
+
+fn pack_names() -> String {
+    Pack::ALL.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
 }
 
 fn parse_hwcaps(s: &str) -> anyhow::Result<Hwcaps> {
@@ -426,14 +619,42 @@ fn run(cfg: &Config) -> anyhow::Result<Exit> {
     }
     // Outputs are all or nothing: with an unusable input, no rootfs is written.
     let plan_ok = exit < Exit::Error;
-    let plan = if cfg.needs_plan() && plan_ok {
-        let (plan, code) = build_plan(cfg, &closures)?;
-        exit = exit.max(code);
-        Some(plan)
+    let assembled = if cfg.needs_plan() && plan_ok {
+        let mut opts = AssembleOptions::new(cfg.runtime.clone());
+        opts.adds(cfg.add.clone()).variants(cfg.variants);
+        Some(emit::assemble(&cfg.resolver, closures.clone(), &opts)?)
     } else {
         None
     };
-    if let Some(p) = &plan {
+    let mut blocked = false;
+    if let Some(a) = &assembled {
+        for (c, user) in a.added.iter().zip(&a.user_added) {
+            for m in &c.missing {
+                if *user {
+                    say(format!("{} (added): {}: not found", c.input.display(), m.name));
+                    exit = exit.max(Exit::Missing);
+                } else {
+                    say(format!("warning: {} (runtime file): {}: not found", c.input.display(), m.name));
+                }
+            }
+        }
+        for n in &a.not_closed {
+            // Object files, foreign or broken ELF files among added data: shipped as data.
+            say(format!("warning: {} (added): not closed over: {}", n.path.display(), n.error.message()));
+        }
+        for r in &a.runtime.required_missing {
+            say(format!(
+                "{}: required dlopen library not found: {}{}",
+                r.object.display(),
+                r.sonames.join(" or "),
+                r.feature.as_deref().map(|f| format!(" (feature {f})")).unwrap_or_default()
+            ));
+            exit = exit.max(Exit::Missing);
+        }
+        for h in &a.runtime.hints {
+            say(format!("hint: {}: {}", h.pack, h.message));
+        }
+        let p = &a.rootfs;
         for w in p.warnings() {
             say(format!("warning: {w}"));
         }
@@ -445,67 +666,83 @@ fn run(cfg: &Config) -> anyhow::Result<Exit> {
             };
             say(format!("note: {} is {what} (mode {:04o}, kept)", e.path.display(), e.mode));
         }
+        if exit == Exit::Missing && cfg.writes_rootfs() {
+            if cfg.allow_missing {
+                exit = Exit::Complete;
+            } else {
+                blocked = true;
+                say("no rootfs written: a library the program needs is missing (--allow-missing writes it anyway)");
+            }
+        }
     }
+    let plan = assembled.as_ref().map(|a| &a.rootfs);
 
-    report(cfg, &closures, plan.as_ref())?;
+    report(cfg, &closures, plan)?;
 
-    if let Some(plan) = &plan {
+    if let (Some(a), true) = (&assembled, cfg.dry_run) {
+        dry_run(a)?;
+    } else if let (Some(plan), false) = (plan, blocked) {
         write_outputs(cfg, plan, &closures)?;
+        if !cfg.quiet && cfg.writes_rootfs() {
+            summary(cfg, plan, assembled.as_ref().map(|a| a.runtime.items.len()).unwrap_or(0));
+        }
     }
     // The process ends next: freeing thousands of closures one by one would only cost time.
     std::mem::forget(closures);
+    std::mem::forget(assembled);
     Ok(exit)
 }
 
-/// The plan, with the closures of the ELF files among the added paths folded in.
-fn build_plan(cfg: &Config, closures: &[Closure]) -> anyhow::Result<(Rootfs, Exit)> {
-    let mut exit = Exit::Complete;
-    let mut b = Rootfs::builder();
-    b.root(cfg.resolver.root().host_dir()).variants(cfg.variants);
-    for c in closures {
-        b.closure(c);
+/// `--dry-run`: every entry with its reasons, one per line.
+fn dry_run(a: &emit::Assembled) -> anyhow::Result<()> {
+    let stdout = io::stdout().lock();
+    let mut out = BufWriter::new(stdout);
+    for e in a.rootfs.entries() {
+        let kind = match e.kind {
+            emit::EntryKind::File if e.data.is_some() => "made",
+            emit::EntryKind::File => "file",
+            emit::EntryKind::HardLink { .. } => "hardlink",
+            emit::EntryKind::Symlink { .. } => "symlink",
+            emit::EntryKind::Directory => "dir",
+            _ => "other",
+        };
+        let why: Vec<String> = e.reasons.iter().map(reason_text).collect();
+        writeln!(out, "{kind}\t{:04o}\t{}\t{}", e.mode, e.path.display(), why.join("; "))?;
     }
-    for a in &cfg.add {
-        b.add(a);
+    out.flush()?;
+    Ok(())
+}
+
+fn reason_text(r: &emit::Reason) -> String {
+    match r {
+        emit::Reason::Runtime { evidence } => evidence.to_string(),
+        emit::Reason::Dlopen { by, name, evidence } => format!("dlopen({name}) by {}: {evidence}", by.display()),
+        other => serde_json::to_value(other)
+            .ok()
+            .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
+            .unwrap_or_default(),
     }
-    let first = b.build()?;
-    let elves = first.added_elf_files().to_vec();
-    if elves.is_empty() {
-        return Ok((first, exit));
-    }
-    let hosts: Vec<PathBuf> =
-        if cfg.root_is_host { elves.clone() } else { elves.iter().map(|p| cfg.resolver.root().host_path(p)).collect() };
-    let results: Vec<_> = if cfg.root_is_host {
-        cfg.resolver.closures(&hosts)
-    } else {
-        elves.par_iter().map(|p| cfg.resolver.closure_in_root(p)).collect()
-    };
-    let mut added = Vec::new();
-    for (p, r) in elves.iter().zip(results) {
-        match r {
-            Ok(c) => {
-                for m in &c.missing {
-                    say(format!("{} (added): {}: not found", p.display(), m.name));
-                    exit = exit.max(Exit::Missing);
-                }
-                added.push(c);
-            }
-            // Object files, foreign or broken ELF files among added data: shipped as data.
-            Err(e) => say(format!("warning: {} (added): not closed over: {}", p.display(), e.message())),
-        }
-    }
-    let mut b2 = Rootfs::builder();
-    b2.root(cfg.resolver.root().host_dir()).variants(cfg.variants);
-    for c in closures {
-        b2.closure(c);
-    }
-    for c in &added {
-        b2.added_closure(c);
-    }
-    for a in &cfg.add {
-        b2.add(a);
-    }
-    Ok((b2.build()?, exit))
+}
+
+/// One line on stderr: what was written, how many entries, how large, the libraries.
+fn summary(cfg: &Config, plan: &Rootfs, runtime_items: usize) {
+    let outs: Vec<String> = cfg
+        .tar
+        .iter()
+        .map(|(p, _)| p.display().to_string())
+        .chain(cfg.dir.iter().map(|p| format!("{}/", p.display())))
+        .collect();
+    let libs = plan
+        .entries()
+        .iter()
+        .filter(|e| e.reasons.iter().any(|r| matches!(r, emit::Reason::Needed { .. } | emit::Reason::Dlopen { .. })))
+        .count();
+    say(format!(
+        "wrote {}: {} entries, {:.1} MiB, {libs} libraries, {runtime_items} runtime items",
+        outs.join(" and "),
+        plan.entries().len(),
+        plan.content_bytes() as f64 / (1u64 << 20) as f64
+    ));
 }
 
 fn report(cfg: &Config, closures: &[Closure], plan: Option<&Rootfs>) -> anyhow::Result<()> {
@@ -544,9 +781,12 @@ fn write_outputs(cfg: &Config, plan: &Rootfs, closures: &[Closure]) -> anyhow::R
     }
     if let Some(path) = &cfg.dockerfile {
         let (tar, _) = cfg.tar.as_ref().ok_or_else(|| anyhow!("--dockerfile needs --tar"))?;
-        let entry = closures.first().map(|c| c.input_object().file.location.path.clone()).unwrap_or_default();
+        let entry = match &cfg.entry {
+            Some(e) if !cfg.root_is_host || e.is_absolute() => e.clone(),
+            _ => closures.first().map(|c| c.input_object().file.location.path.clone()).unwrap_or_default(),
+        };
         let mut f = AtomicFile::create(path)?;
-        f.write_all(dockerfile(tar, &entry).as_bytes()).with_context(|| ctx(path))?;
+        f.write_all(dockerfile(tar, &entry, cfg.user.as_ref()).as_bytes()).with_context(|| ctx(path))?;
         pending.push(f);
     }
     if let Some(dir) = &cfg.dir {
@@ -559,10 +799,11 @@ fn write_outputs(cfg: &Config, plan: &Rootfs, closures: &[Closure]) -> anyhow::R
 }
 
 /// `FROM scratch`, the tarball added at `/`, the first input as entry point.
-fn dockerfile(tar: &Path, entry: &Path) -> String {
+fn dockerfile(tar: &Path, entry: &Path, user: Option<&User>) -> String {
     let base = tar.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let plain = !base.is_empty() && base.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b));
     let add = if plain { format!("ADD {base} /") } else { format!("ADD [{}, \"/\"]", serde_json::Value::String(base)) };
     let entry = serde_json::Value::String(entry.to_string_lossy().into_owned());
-    format!("FROM scratch\n{add}\nENTRYPOINT [{entry}]\n")
+    let user = user.map(|u| format!("USER {}:{}\n", u.uid, u.gid)).unwrap_or_default();
+    format!("FROM scratch\n{add}\n{user}ENTRYPOINT [{entry}]\n")
 }

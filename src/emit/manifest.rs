@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind};
 
-use super::plan::{Entry, EntryKind, Reason, Rootfs};
+use super::plan::{Entry, EntryKind, MissingLibrary, Reason, Rootfs};
 use super::tar::open_source;
 
 /// The `schema` value of a manifest; bumped on any incompatible change.
@@ -19,6 +19,10 @@ pub const MANIFEST_SCHEMA: &str = "depclose-manifest/1";
 pub(super) struct ManifestDoc<'a> {
     schema: &'static str,
     entries: Vec<ManifestEntry<'a>>,
+    /// Libraries that closures of the plan need and that were not found (a rootfs written
+    /// with `--allow-missing`); left out when there are none.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    missing: &'a [MissingLibrary],
 }
 
 #[derive(Serialize)]
@@ -84,7 +88,7 @@ pub(super) fn manifest_doc(plan: &Rootfs) -> Result<ManifestDoc<'_>, Error> {
             }
         })
         .collect();
-    Ok(ManifestDoc { schema: MANIFEST_SCHEMA, entries })
+    Ok(ManifestDoc { schema: MANIFEST_SCHEMA, entries, missing: plan.missing() })
 }
 
 fn sha256_of(e: &Entry) -> Result<String, Error> {

@@ -4,6 +4,8 @@
 //! sorted set of files, symlinks and directories an image needs, each with the reasons it is
 //! there); the writers turn a plan into bytes:
 //!
+//! - [`assemble`]: the plan of an image that works: closures, runtime files found from
+//!   evidence ([`crate::runtime`]), added paths, and the closures of what those bring;
 //! - [`write_tar`]: a `.tar` or `.tar.gz`, byte-identical for the same plan and options;
 //! - [`write_dir`]: a directory tree, built beside the destination and renamed into place;
 //! - [`write_manifest`]: a versioned JSON manifest (`depclose-manifest/1`);
@@ -39,6 +41,7 @@
 //! # Ok::<(), depclose::Error>(())
 //! ```
 
+mod assemble;
 mod atomic;
 mod dir;
 mod manifest;
@@ -49,10 +52,11 @@ mod tar;
 #[cfg(test)]
 mod tests;
 
+pub use self::assemble::{assemble, AssembleOptions, Assembled, NotClosed};
 pub use self::atomic::AtomicFile;
 pub use self::dir::{write_dir, DirOptions};
 pub use self::manifest::{write_manifest, MANIFEST_SCHEMA};
-pub use self::plan::{Entry, EntryKind, Reason, Rootfs, RootfsBuilder};
+pub use self::plan::{Entry, EntryKind, MissingLibrary, Reason, Rootfs, RootfsBuilder};
 pub use self::report::{
     escape, write_json, write_ldd, write_paths, write_tree, write_why, TextOptions, JSON_SCHEMA, LDD_ADDRESS,
 };
