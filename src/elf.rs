@@ -130,12 +130,12 @@ fn rd_u16(b: &[u8], off: usize, be: bool) -> Option<u16> {
     Some(if be { u16::from_be_bytes(s) } else { u16::from_le_bytes(s) })
 }
 
-fn rd_u32(b: &[u8], off: usize, be: bool) -> Option<u32> {
+pub(crate) fn rd_u32(b: &[u8], off: usize, be: bool) -> Option<u32> {
     let s: [u8; 4] = b.get(off..off.checked_add(4)?)?.try_into().ok()?;
     Some(if be { u32::from_be_bytes(s) } else { u32::from_le_bytes(s) })
 }
 
-fn rd_u64(b: &[u8], off: usize, be: bool) -> Option<u64> {
+pub(crate) fn rd_u64(b: &[u8], off: usize, be: bool) -> Option<u64> {
     let s: [u8; 8] = b.get(off..off.checked_add(8)?)?.try_into().ok()?;
     Some(if be { u64::from_be_bytes(s) } else { u64::from_le_bytes(s) })
 }
@@ -382,7 +382,7 @@ fn file_slice(data: &[u8], off: u64, len: u64) -> Option<&[u8]> {
 
 /// Map a virtual address to a file offset through the `PT_LOAD` segments; also returns how
 /// many file bytes the segment holds from there.
-fn vaddr_to_offset(phdrs: &[ProgramHeader], vaddr: u64) -> Option<(u64, u64)> {
+pub(crate) fn vaddr_to_offset(phdrs: &[ProgramHeader], vaddr: u64) -> Option<(u64, u64)> {
     for ph in phdrs {
         if ph.p_type != program_header::PT_LOAD {
             continue;

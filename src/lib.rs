@@ -50,6 +50,7 @@ pub mod notes;
 mod resolver;
 pub mod root;
 mod serde_path;
+pub mod strings;
 mod target;
 
 #[cfg(feature = "emit")]
