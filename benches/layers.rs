@@ -1,4 +1,5 @@
-//! Criterion benchmarks, one group per layer: ELF parse (bytes in memory), `ld.so.cache`
+//! Criterion benchmarks, one group per layer: ELF parse (bytes in memory), the read-only
+//! strings scan and the dlopen-note reader (libc, libcrypto), `ld.so.cache`
 //! parse and lookup, one closure with a warm resolver, one closure with a cold resolver, and
 //! a batch over many programs.
 //!
@@ -24,6 +25,15 @@ fn deep_program() -> PathBuf {
 fn parse(c: &mut Criterion) {
     let libc = std::fs::read("/lib/x86_64-linux-gnu/libc.so.6").expect("libc");
     c.bench_function("parse/libc.so.6", |b| b.iter(|| depclose::elf::parse(black_box(&libc)).unwrap()));
+}
+
+fn strings(c: &mut Criterion) {
+    for path in ["/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libcrypto.so.3"] {
+        let Ok(data) = std::fs::read(path) else { continue };
+        let name = path.rsplit('/').next().unwrap_or(path);
+        c.bench_function(&format!("strings/{name}"), |b| b.iter(|| depclose::strings::scan(black_box(&data))));
+        c.bench_function(&format!("notes/{name}"), |b| b.iter(|| depclose::notes::dlopen_notes(black_box(&data))));
+    }
 }
 
 fn cache(c: &mut Criterion) {
@@ -63,6 +73,6 @@ fn batch(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default();
-    targets = parse, cache, closure, batch
+    targets = parse, strings, cache, closure, batch
 }
 criterion_main!(benches);

@@ -26,3 +26,25 @@ for f in /etc/ld.so.conf.d/*.conf; do cp "$f" "corpus/ld_so_conf/real-$(basename
 printf 'include /etc/ld.so.conf.d/*.conf\ninclude ld.so.conf.d/[ab].conf\n/usr/local/lib=libc6\n\n  # c\nhwcap 1 x\nHWCAP 2 y\n/opt/a/ /opt/b\n' \
     >corpus/ld_so_conf/handmade
 cargo +nightly run -q --example gen_seeds
+# dlopen_note: JSON descriptors, and small libraries assembled with .note.dlopen notes.
+mkdir -p corpus/dlopen_note
+printf '[{"soname":["libfoo.so.1","libfoo.so.0"],"feature":"foo","description":"Foo","priority":"suggested"}]\0' \
+    >corpus/dlopen_note/json-full
+printf '[{"soname":["libz.so.1"],"priority":"required"},{"soname":["liblz4.so.1"],"priority":"recommended"}]\0' \
+    >corpus/dlopen_note/json-two
+printf '[{"soname":["libx.so"],"x":{"y":[1,2.5e3,null,true,"\\u00e4"]}},{"feature":"none"},7]' >corpus/dlopen_note/json-odd
+note() { # owner type json
+    printf '\t.balign 4\n\t.long 2f-1f ; .long 4f-3f ; .long %s\n1:\t.asciz "%s"\n2:\t.balign 4\n3:\t.asciz "%s"\n4:\t.balign 4\n' \
+        "$2" "$1" "$(printf '%s' "$3" | sed 's/["\\]/\\&/g')"
+}
+{
+    printf '\t.section .note.dlopen,"a",@note\n'
+    note FDO 0x407c0c0a '[{"soname":["libzstd.so.1"],"feature":"zstd","priority":"required"}]'
+    note FDO 0x407c0c0a '[{"soname":["libfoo.so.1","libfoo.so.0"],"priority":"suggested"}]'
+    note FDX 0x407c0c0a '[{"soname":["libwrong.so.1"]}]'
+    note FDO 0x407c0c0b '[{"soname":["libwrong.so.2"]}]'
+    note FDO 0x407c0c0a '[{"soname":["libbad.so.1"]'
+    printf '\t.section .note.GNU-stack,"",@progbits\n'
+} >"$tmp/n.S"
+gcc -shared -nostdlib -o corpus/dlopen_note/real-lib64 "$tmp/n.S"
+gcc -m32 -shared -nostdlib -o corpus/dlopen_note/real-lib32 "$tmp/n.S"

@@ -53,6 +53,7 @@ mod resolver;
 pub mod root;
 pub mod runtime;
 mod serde_path;
+pub mod strings;
 pub mod symbols;
 mod target;
 

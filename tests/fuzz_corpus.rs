@@ -1,5 +1,5 @@
 //! Replays every fuzz corpus file (`fuzz/corpus/<target>/*`) through its target's body, and
-//! every crash regression file (`fixtures-elf/fuzz/crash-*`) through all four bodies, on the
+//! every crash regression file (`fixtures-elf/fuzz/crash-*`) through every body, on the
 //! stable toolchain. The bodies are the fuzz targets' own (`fuzz/src/lib.rs`, included here),
 //! so a regression that the fuzzer once found fails CI without cargo-fuzz.
 //!
@@ -22,6 +22,7 @@ const TARGETS: &[(&str, Body)] = &[
     ("ld_cache", bodies::ld_cache),
     ("ld_so_conf", bodies::ld_so_conf),
     ("resolve_small_root", bodies::resolve_small_root),
+    ("dlopen_note", bodies::dlopen_note),
 ];
 
 fn files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
@@ -103,6 +104,11 @@ fn corpus_resolve_small_root() {
     corpus("resolve_small_root");
 }
 
+#[test]
+fn corpus_dlopen_note() {
+    corpus("dlopen_note");
+}
+
 /// Every crash file through every body: each body must accept any bytes.
 #[test]
 fn crash_regressions() {
@@ -139,5 +145,19 @@ fn elf_writer_round_trips() {
         assert_eq!(d.rpath, Some(depclose::Bytes::from("$ORIGIN")));
         assert_eq!(d.runpath, Some(depclose::Bytes::from("/x:/y")));
         assert_eq!(d.flags_1, 0x800);
+    }
+}
+
+/// The dlopen-note files the fuzzer builds hold notes the reader finds (both classes and
+/// byte orders), so the fuzzer exercises the JSON, not only the ELF checks.
+#[test]
+fn dlopen_note_writer_round_trips() {
+    let desc = b"[{\"soname\":[\"liba.so.1\",\"liba.so.0\"],\"priority\":\"required\"}]\0";
+    for (c64, be) in [(true, false), (false, true)] {
+        let r = depclose::notes::dlopen_notes(&bodies::dlopen_note_elf(desc, c64, be));
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        assert_eq!(r.entries.len(), 2);
+        assert_eq!(r.entries[0].sonames, ["liba.so.1", "liba.so.0"]);
+        assert_eq!(r.entries[1].priority, depclose::notes::Priority::Required);
     }
 }

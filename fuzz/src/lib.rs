@@ -196,6 +196,109 @@ pub fn ld_so_conf(data: &[u8]) {
 }
 
 // ---------------------------------------------------------------------------------------
+// dlopen_note
+// ---------------------------------------------------------------------------------------
+
+/// An ELF file (64-bit little-endian or 32-bit big-endian) whose one `PT_NOTE` segment holds
+/// an `FDO` dlopen note with `desc` as its descriptor, then the same note once more.
+pub fn dlopen_note_elf(desc: &[u8], class64: bool, big_endian: bool) -> Vec<u8> {
+    let mut w = elfgen::Writer { buf: Vec::new(), be: big_endian };
+    let (ehsize, phsize) = if class64 { (64usize, 56usize) } else { (52, 32) };
+    let mut note = Vec::new();
+    for _ in 0..2 {
+        let mut n = elfgen::Writer { buf: Vec::new(), be: big_endian };
+        n.put(0, 4, 4);
+        n.put(4, 4, desc.len() as u64);
+        n.put(8, 4, u64::from(depclose::notes::NT_FDO_DLOPEN_METADATA));
+        n.buf.extend_from_slice(b"FDO\0");
+        n.buf.extend_from_slice(desc);
+        while n.buf.len() % 4 != 0 {
+            n.buf.push(0);
+        }
+        note.extend(n.buf);
+    }
+    w.buf.extend_from_slice(b"\x7fELF");
+    w.buf.extend_from_slice(&[if class64 { 2 } else { 1 }, if big_endian { 2 } else { 1 }, 1]);
+    w.put(16, 2, elfgen::ET_DYN.into());
+    w.put(18, 2, 62);
+    w.put(20, 4, 1);
+    let at = (ehsize + phsize) as u64;
+    if class64 {
+        w.put(32, 8, ehsize as u64);
+        w.put(52, 2, ehsize as u64);
+        w.put(54, 2, phsize as u64);
+        w.put(56, 2, 1);
+        let p = ehsize;
+        w.put(p, 4, 4); // PT_NOTE
+        w.put(p + 4, 4, 4); // PF_R
+        w.put(p + 8, 8, at);
+        w.put(p + 16, 8, at);
+        w.put(p + 24, 8, at);
+        w.put(p + 32, 8, note.len() as u64);
+        w.put(p + 40, 8, note.len() as u64);
+        w.put(p + 48, 8, 4);
+    } else {
+        w.put(28, 4, ehsize as u64);
+        w.put(40, 2, ehsize as u64);
+        w.put(42, 2, phsize as u64);
+        w.put(44, 2, 1);
+        let p = ehsize;
+        w.put(p, 4, 4);
+        w.put(p + 4, 4, at);
+        w.put(p + 8, 4, at);
+        w.put(p + 12, 4, at);
+        w.put(p + 16, 4, note.len() as u64);
+        w.put(p + 20, 4, note.len() as u64);
+        w.put(p + 24, 4, 4);
+        w.put(p + 28, 4, 4);
+    }
+    w.buf.resize(ehsize + phsize, 0);
+    w.buf.extend(note);
+    w.buf
+}
+
+/// The invariants of one `dlopen_notes` answer on `file`.
+fn check_dlopen_notes(file: &[u8], r: &depclose::notes::DlopenNotes) {
+    let mut bytes = 0usize;
+    for e in &r.entries {
+        assert!(!e.sonames.is_empty(), "an entry without sonames");
+        for s in &e.sonames {
+            assert!(!s.is_empty() && !s.contains('\0'), "soname {s:?}");
+            bytes += s.len();
+        }
+        bytes += e.feature.as_ref().map_or(0, String::len) + e.description.as_ref().map_or(0, String::len);
+        let _ = (e.priority.as_str(), format!("{e:?}"));
+    }
+    // Every string comes from JSON text in the file (escapes only shrink it), read once.
+    assert!(bytes <= file.len(), "{bytes} string bytes from a {}-byte file", file.len());
+    assert!(r.entries.len() <= file.len() / 8, "more entries than the file can hold");
+    for p in &r.problems {
+        assert!(!p.is_empty());
+    }
+    assert_eq!(&depclose::notes::dlopen_notes(file), r, "not deterministic");
+}
+
+/// `notes::dlopen_notes` on the raw bytes, then on small ELF files (both classes and byte
+/// orders) holding the bytes twice as the descriptor of a dlopen note.
+pub fn dlopen_note(data: &[u8]) {
+    check_dlopen_notes(data, &depclose::notes::dlopen_notes(data));
+    let mut first: Option<depclose::notes::DlopenNotes> = None;
+    for (class64, be) in [(true, false), (false, true)] {
+        let file = dlopen_note_elf(data, class64, be);
+        let r = depclose::notes::dlopen_notes(&file);
+        check_dlopen_notes(&file, &r);
+        // The same note twice: the second half of the entries repeats the first.
+        let n = r.entries.len();
+        assert!(n % 2 == 0 && r.entries[..n / 2] == r.entries[n / 2..], "two equal notes, unequal entries");
+        // Class and byte order do not change what the descriptor says.
+        match &first {
+            None => first = Some(r),
+            Some(f) => assert_eq!(f.entries, r.entries, "entries depend on the ELF class"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // A tiny ELF writer
 // ---------------------------------------------------------------------------------------
 

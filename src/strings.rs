@@ -1,0 +1,442 @@
+//! String literals compiled into an ELF file's read-only data: the evidence for runtime files
+//! that no `DT_NEEDED` names (OpenSSL's `OPENSSLDIR` and `MODULESDIR`, libc's gconv
+//! directory, curl's CA bundle, `/bin/sh`, plugin directories) and for libraries passed to
+//! `dlopen` by name (`"libz.so.1"`).
+//!
+//! What is scanned: the file bytes of every `PT_LOAD` segment that is not writable (read-only
+//! data lives in the read-only segment on x86-64 with `-z separate-code`, in the
+//! read-and-execute one elsewhere). Section headers are not consulted. Two ranges inside those
+//! segments are left out because the ELF reader already reports what they hold: the dynamic
+//! string table (`DT_STRTAB`, `DT_STRSZ`: symbol names, `DT_NEEDED`, `DT_SONAME`, `DT_RPATH`,
+//! `DT_RUNPATH`) and `PT_INTERP`.
+//!
+//! What counts as a string: a run of printable ASCII bytes (0x20 to 0x7e) that ends with a NUL,
+//! taken whole, from the byte after the last non-printable byte before it (as `strings`
+//! does). Strings in writable segments (a non-`const` `char` array in `.data`) are not
+//! reported: a program can change them before use, and the read-only copy is the literal.
+//!
+//! Matching is exact, on the whole string. A path embedded in a longer message
+//! (`"cannot open /etc/foo"`) or followed by more text (`"/usr/lib/ssl/%s"`) is not
+//! reported; neither is a path that the linker's tail merging made the end of a longer
+//! literal. The kinds:
+//!
+//! - [`Strings::paths`]: starts with `/`, at most 4096 bytes, no space, control or non-ASCII
+//!   byte, no `%` (a format, not a file), at least one letter or digit; and either another
+//!   `/` (`/usr/lib/ssl`, `/dev/`) or a single name of at least 3 letters, digits and `._+-`
+//!   with a letter among them (`/tmp`, `/etc`, `/.netrc`; not `/C` or `/q5`, which are
+//!   usually bytes of code or tables);
+//! - [`Strings::sonames`]: the whole string matches `lib[A-Za-z0-9_+.-]*\.so(\.[0-9]+)*`.
+//!
+//! Reading is chunked (1 MiB at a time) and bounded by [`StringLimits`].
+//!
+//! ```
+//! let libc = std::fs::read("/lib/x86_64-linux-gnu/libc.so.6").unwrap_or_default();
+//! let s = depclose::strings::scan(&libc);
+//! if !libc.is_empty() {
+//!     assert!(s.paths.iter().any(|p| p == &"/bin/sh"));
+//! }
+//! ```
+
+use goblin::elf::program_header::{PF_W, PT_DYNAMIC, PT_INTERP, PT_LOAD};
+use rustc_hash::FxHashSet;
+
+use crate::bytes::{find_byte, Bytes};
+use crate::elf::{self, RawHeader, Source};
+use crate::model::Class;
+
+/// The longest string considered (paths longer than `PATH_MAX` cannot be opened).
+pub const MAX_STRING_LEN: usize = 4096;
+
+/// Bytes read at a time.
+const CHUNK: u64 = 1 << 20;
+
+/// Bounds on one file's scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StringLimits {
+    /// At most this many segment bytes are scanned per file (default 256 MiB).
+    pub max_bytes: u64,
+    /// At most this many distinct strings are kept per file, paths and sonames together
+    /// (default 65,536).
+    pub max_strings: usize,
+}
+
+impl Default for StringLimits {
+    fn default() -> Self {
+        StringLimits { max_bytes: 256 << 20, max_strings: 1 << 16 }
+    }
+}
+
+impl StringLimits {
+    /// Limits of `max_bytes` scanned bytes and `max_strings` kept strings.
+    pub fn new(max_bytes: u64, max_strings: usize) -> Self {
+        StringLimits { max_bytes, max_strings }
+    }
+}
+
+/// The strings found in one file.
+#[derive(Default, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Strings {
+    /// Absolute paths (see the module documentation), sorted, without duplicates.
+    pub paths: Vec<Bytes>,
+    /// Soname-like literals (`libz.so.1`, `libfoo.so`), sorted, without duplicates.
+    pub sonames: Vec<Bytes>,
+    /// True when a limit of [`StringLimits`] stopped the scan early, or a segment could not be
+    /// read: the lists may be incomplete.
+    pub truncated: bool,
+}
+
+/// Scan an ELF file held in memory with the default [`StringLimits`]. Data that is not ELF
+/// (or has no readable program headers) gives empty lists.
+pub fn scan(data: &[u8]) -> Strings {
+    scan_source(data, &StringLimits::default())
+}
+
+/// [`scan`] with explicit limits.
+pub fn scan_with_limits(data: &[u8], limits: &StringLimits) -> Strings {
+    scan_source(data, limits)
+}
+
+/// True when `s` (a whole string) is an absolute path as [`Strings::paths`] defines it.
+pub fn is_path_literal(s: &[u8]) -> bool {
+    if s.len() < 2 || s.len() > MAX_STRING_LEN || s[0] != b'/' {
+        return false;
+    }
+    if !s.iter().all(|&b| b > 0x20 && b < 0x7f && b != b'%') || !s.iter().any(u8::is_ascii_alphanumeric) {
+        return false;
+    }
+    let rest = &s[1..];
+    if find_byte(rest, b'/').is_some() {
+        return true;
+    }
+    // One name alone: at least 3 bytes of a file name's usual characters with a letter, so
+    // that bytes of code or tables that happen to look like "/C" or "/q5" are left out.
+    rest.len() >= 3
+        && rest.iter().all(|&b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
+        && rest.iter().any(u8::is_ascii_alphabetic)
+}
+
+/// True when `s` (a whole string) matches `lib[A-Za-z0-9_+.-]*\.so(\.[0-9]+)*`.
+pub fn is_soname_literal(s: &[u8]) -> bool {
+    if s.len() < 6 || s.len() > MAX_STRING_LEN || !s.starts_with(b"lib") {
+        return false;
+    }
+    if !s[3..].iter().all(|&b| b.is_ascii_alphanumeric() || b"_+.-".contains(&b)) {
+        return false;
+    }
+    // Strip trailing `.N` groups until `.so` ends what is left.
+    let mut t = s;
+    loop {
+        if t.len() >= 6 && t.ends_with(b".so") {
+            return true;
+        }
+        let digits = t.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || t.len() < digits + 1 || t[t.len() - digits - 1] != b'.' {
+            return false;
+        }
+        t = &t[..t.len() - digits - 1];
+    }
+}
+
+/// File ranges `[start, end)` to scan: the non-writable `PT_LOAD` segments' file bytes
+/// (clipped to the file, overlaps merged), minus the dynamic string table and `PT_INTERP`.
+fn ranges<S: Source + ?Sized>(src: &S) -> Option<Vec<(u64, u64)>> {
+    let size = src.size();
+    let raw = RawHeader::read(&src.get(0, size.min(64))?)?;
+    let phdrs = elf::program_headers(src)?;
+    let mut keep: Vec<(u64, u64)> = phdrs
+        .iter()
+        .filter(|p| p.p_type == PT_LOAD && p.p_flags & PF_W == 0 && p.p_filesz > 0 && p.p_offset < size)
+        .map(|p| (p.p_offset, p.p_offset.saturating_add(p.p_filesz).min(size)))
+        .collect();
+    keep.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(keep.len());
+    for (s, e) in keep {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    let mut cut: Vec<(u64, u64)> = Vec::new();
+    for p in &phdrs {
+        if p.p_type == PT_INTERP && p.p_filesz > 0 {
+            cut.push((p.p_offset, p.p_offset.saturating_add(p.p_filesz)));
+        }
+    }
+    if let Some(r) = dynstr_range(src, &phdrs, raw.class() == Class::Elf64, raw.big_endian()) {
+        cut.push(r);
+    }
+    for (cs, ce) in cut {
+        let mut next = Vec::with_capacity(merged.len() + 1);
+        for (s, e) in merged {
+            if ce <= s || cs >= e {
+                next.push((s, e));
+                continue;
+            }
+            if s < cs {
+                next.push((s, cs));
+            }
+            if ce < e {
+                next.push((ce, e));
+            }
+        }
+        merged = next;
+    }
+    Some(merged)
+}
+
+/// The file range of the dynamic string table (`DT_STRTAB` mapped through `PT_LOAD`,
+/// `DT_STRSZ` long, clipped to its segment), when there is one.
+fn dynstr_range<S: Source + ?Sized>(
+    src: &S,
+    phdrs: &[goblin::elf::ProgramHeader],
+    is64: bool,
+    be: bool,
+) -> Option<(u64, u64)> {
+    let ph = phdrs.iter().find(|p| p.p_type == PT_DYNAMIC && p.p_filesz > 0)?;
+    let entsize = if is64 { 16 } else { 8 };
+    // At most 4096 entries (64 KiB): real tables hold a few dozen.
+    let table = src.get(ph.p_offset, ph.p_filesz.min(4096 * entsize as u64))?;
+    let (mut strtab, mut strsz) = (None, None);
+    for ent in table.chunks_exact(entsize) {
+        let (tag, val) = if is64 {
+            (elf::rd_u64(ent, 0, be)?, elf::rd_u64(ent, 8, be)?)
+        } else {
+            (u64::from(elf::rd_u32(ent, 0, be)?), u64::from(elf::rd_u32(ent, 4, be)?))
+        };
+        match tag {
+            0 => break,
+            elf::DT_STRTAB => strtab = Some(val),
+            elf::DT_STRSZ => strsz = Some(val),
+            _ => {}
+        }
+    }
+    let (off, avail) = elf::vaddr_to_offset(phdrs, strtab?)?;
+    Some((off, off.saturating_add(strsz?.min(avail))))
+}
+
+/// Collects matches, distinct, up to a limit.
+struct Collector {
+    paths: FxHashSet<Vec<u8>>,
+    sonames: FxHashSet<Vec<u8>>,
+    max: usize,
+    full: bool,
+}
+
+impl Collector {
+    /// Look at one candidate (a printable run ended by a NUL). False once the limit is hit.
+    fn offer(&mut self, s: &[u8]) -> bool {
+        let set = match s.first() {
+            Some(b'/') if is_path_literal(s) => &mut self.paths,
+            Some(b'l') if is_soname_literal(s) => &mut self.sonames,
+            _ => return true,
+        };
+        if set.contains(s) {
+            return true;
+        }
+        if self.paths.len() + self.sonames.len() >= self.max {
+            self.full = true;
+            return false;
+        }
+        let set = if s[0] == b'/' { &mut self.paths } else { &mut self.sonames };
+        set.insert(s.to_vec());
+        true
+    }
+}
+
+/// The printable tail of `run` (the bytes before a NUL), at most `MAX_STRING_LEN + 1` long.
+fn printable_tail(run: &[u8]) -> &[u8] {
+    let lim = run.len().saturating_sub(MAX_STRING_LEN + 1);
+    let mut i = run.len();
+    while i > lim && (0x20..0x7f).contains(&run[i - 1]) {
+        i -= 1;
+    }
+    &run[i..]
+}
+
+/// [`scan`] over any [`Source`].
+pub(crate) fn scan_source<S: Source + ?Sized>(src: &S, limits: &StringLimits) -> Strings {
+    let mut out = Strings::default();
+    let Some(ranges) = ranges(src) else {
+        return out;
+    };
+    let mut c =
+        Collector { paths: FxHashSet::default(), sonames: FxHashSet::default(), max: limits.max_strings, full: false };
+    let mut budget = limits.max_bytes;
+    // The bytes since the last NUL of the previous chunk (only the last MAX_STRING_LEN + 1:
+    // a longer printable run is no candidate, and one more byte says that it was longer).
+    let mut carry: Vec<u8> = Vec::new();
+    'ranges: for (start, end) in ranges {
+        carry.clear();
+        let mut at = start;
+        while at < end {
+            if budget == 0 {
+                out.truncated = true;
+                break 'ranges;
+            }
+            let len = (end - at).min(CHUNK).min(budget);
+            let Some(chunk) = src.get(at, len) else {
+                out.truncated = true;
+                break;
+            };
+            budget -= len;
+            at += len;
+            let mut rest: &[u8] = &chunk;
+            while let Some(n) = find_byte(rest, 0) {
+                let ok = if carry.is_empty() {
+                    c.offer(printable_tail(&rest[..n]))
+                } else {
+                    carry.extend_from_slice(&rest[..n.min(MAX_STRING_LEN + 1)]);
+                    let ok = if n > MAX_STRING_LEN {
+                        c.offer(printable_tail(&rest[..n]))
+                    } else {
+                        c.offer(printable_tail(&carry))
+                    };
+                    carry.clear();
+                    ok
+                };
+                if !ok {
+                    out.truncated = true;
+                    break 'ranges;
+                }
+                rest = &rest[n + 1..];
+            }
+            // No NUL in the rest: keep its printable tail for the next chunk.
+            let tail = printable_tail(rest);
+            if tail.len() < rest.len() {
+                carry.clear();
+            }
+            carry.extend_from_slice(tail);
+            if carry.len() > MAX_STRING_LEN + 1 {
+                carry.drain(..carry.len() - (MAX_STRING_LEN + 1));
+            }
+        }
+    }
+    out.truncated |= c.full;
+    let mut paths: Vec<Vec<u8>> = c.paths.into_iter().collect();
+    let mut sonames: Vec<Vec<u8>> = c.sonames.into_iter().collect();
+    paths.sort_unstable();
+    sonames.sort_unstable();
+    out.paths = paths.into_iter().map(Bytes::from).collect();
+    out.sonames = sonames.into_iter().map(Bytes::from).collect();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_and_soname_shapes() {
+        for p in ["/bin/sh", "/usr/lib/ssl", "/tmp", "/etc", "/usr/share/zoneinfo/", "/a/b.c-d+e_f", "//x", "/.netrc"] {
+            assert!(is_path_literal(p.as_bytes()), "{p}");
+        }
+        for p in [
+            "/",
+            "bin/sh",
+            "/usr/lib/%s",
+            "/a b",
+            "/.",
+            "/..",
+            "/*",
+            "/x\t",
+            "/\u{e9}/a",
+            "/$",
+            "//",
+            "/../",
+            "/C",
+            "/q5",
+            "/123",
+        ] {
+            assert!(!is_path_literal(p.as_bytes()), "{p}");
+        }
+        let mut long = vec![b'/'; MAX_STRING_LEN];
+        long[1] = b'a';
+        assert!(is_path_literal(&long));
+        long.push(b'a');
+        assert!(!is_path_literal(&long));
+        for s in ["libz.so.1", "libfoo.so", "lib.so", "libstdc++.so.6.0.30", "libfoo-1.2.so", "libnss_files.so.2"] {
+            assert!(is_soname_literal(s.as_bytes()), "{s}");
+        }
+        for s in [
+            "libz.so.",
+            "libz.so.1a",
+            "libz.so1",
+            "libz",
+            "xlibz.so",
+            "lib z.so",
+            "libz.so.1.",
+            "lib/z.so",
+            "libz.so.x",
+        ] {
+            assert!(!is_soname_literal(s.as_bytes()), "{s}");
+        }
+    }
+
+    /// A 64-bit ELF file with one read-only PT_LOAD over the whole file and `body` after the
+    /// headers.
+    fn elf_with(body: &[u8], flags: u32) -> Vec<u8> {
+        let mut f = vec![0u8; 120];
+        f[..4].copy_from_slice(b"\x7fELF");
+        f[4] = 2;
+        f[5] = 1;
+        f[6] = 1;
+        f[16] = 3;
+        f[18] = 62;
+        f[20] = 1;
+        f[32] = 64;
+        f[52] = 64;
+        f[54] = 56;
+        f[56] = 1;
+        f.extend_from_slice(body);
+        let n = (f.len() as u64).to_le_bytes();
+        let ph = &mut f[64..120];
+        ph[0] = 1; // PT_LOAD
+        ph[4..8].copy_from_slice(&flags.to_le_bytes());
+        ph[32..40].copy_from_slice(&n);
+        ph[40..48].copy_from_slice(&n);
+        f
+    }
+
+    #[test]
+    fn finds_exact_strings_and_skips_writable_segments() {
+        let body =
+            b"\0/usr/lib/ssl\0\x01\x02/bin/sh\0error: /etc/x\0libz.so.1\0/usr/lib/%s\0/usr/lib/ssl\0/unterminated";
+        let s = scan(&elf_with(body, 4));
+        assert_eq!(s.paths, [Bytes::from("/bin/sh"), Bytes::from("/usr/lib/ssl")]);
+        assert_eq!(s.sonames, [Bytes::from("libz.so.1")]);
+        assert!(!s.truncated);
+        let w = scan(&elf_with(body, 6));
+        assert!(w.paths.is_empty() && w.sonames.is_empty());
+        let lim = scan_with_limits(&elf_with(body, 4), &StringLimits::new(u64::MAX, 1));
+        assert_eq!(lim.paths.len() + lim.sonames.len(), 1);
+        assert!(lim.truncated);
+    }
+
+    #[test]
+    fn strings_across_chunks() {
+        // A path straddling the 1 MiB chunk boundary, one just before it, one long run.
+        let mut body = vec![0x01u8; (CHUNK as usize) - 120 - 5];
+        body.extend_from_slice(b"\0/across/the/boundary\0");
+        body.extend(std::iter::repeat_n(b'a', 3 * MAX_STRING_LEN));
+        body.extend_from_slice(b"/tail/after/long\0/x/y\0");
+        let s = scan(&elf_with(&body, 5));
+        assert_eq!(s.paths, [Bytes::from("/across/the/boundary"), Bytes::from("/x/y")]);
+        for cut in [CHUNK as usize - 3, CHUNK as usize + 1] {
+            let mut body = vec![0u8; cut - 120];
+            body.extend_from_slice(b"/a/b\0");
+            assert_eq!(scan(&elf_with(&body, 4)).paths, [Bytes::from("/a/b")], "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn truncated_at_every_length_never_panics() {
+        let data = std::fs::read("/bin/true").unwrap_or_default();
+        assert!(scan(&data).paths.iter().any(|p| p.starts_with(b"/")) || data.is_empty());
+        for n in (0..data.len()).filter(|n| n % 7 == 0 || *n < 4096) {
+            let part = scan(&data[..n]);
+            assert!(part.paths.iter().all(|p| is_path_literal(p)) && part.sonames.iter().all(|s| is_soname_literal(s)));
+        }
+    }
+}
