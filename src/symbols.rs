@@ -41,6 +41,9 @@ pub const DT_VERNEED: u64 = 0x6fff_fffe;
 /// `DT_VERNEEDNUM`.
 pub const DT_VERNEEDNUM: u64 = 0x6fff_ffff;
 
+/// `EM_ALPHA` (its `DT_HASH` words are 64-bit, as on s390x).
+const EM_ALPHA: u16 = 0x9026;
+
 /// `SHN_UNDEF`: an undefined symbol.
 pub const SHN_UNDEF: u16 = 0;
 /// `SHN_ABS`.
@@ -212,6 +215,22 @@ impl VerDef {
     }
 }
 
+/// Which hash table a file has: the loader searches only the symbols it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
+#[non_exhaustive]
+pub enum HashTable {
+    /// Neither: the loader finds nothing in this file (`l_nbuckets == 0`).
+    #[default]
+    None,
+    /// `DT_HASH`: every symbol is in a chain.
+    Sysv,
+    /// `DT_GNU_HASH`: the symbols from `symoffset` on are hashed.
+    Gnu {
+        /// The first hashed symbol index.
+        symoffset: u32,
+    },
+}
+
 /// The dynamic symbols and symbol versions of one ELF file.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -225,6 +244,8 @@ pub struct DynSymbols {
     pub verdef: Vec<VerDef>,
     /// True when the file has a `DT_VERSYM` table.
     pub has_versym: bool,
+    /// The hash table the loader looks symbols up with (it prefers `DT_GNU_HASH`).
+    pub hash: HashTable,
     /// Indices into `symbols` of the imports, sorted by name (for [`DynSymbols::imports_name`]).
     import_index: Vec<u32>,
 }
@@ -306,17 +327,20 @@ pub(crate) fn read_source<S: elf::Source + ?Sized>(src: &S, limits: &SymbolLimit
     let Some(dynph) = phdrs.iter().find(|p| p.p_type == PT_DYNAMIC && p.p_filesz > 0) else {
         return Ok(DynSymbols::default());
     };
-    let r = Reader { src, phdrs: &phdrs, be: raw.big_endian(), is64: raw.class() == Class::Elf64, size };
+    let is64 = raw.class() == Class::Elf64;
+    // s390x and Alpha: 64-bit DT_HASH words (glibc's Elf_Symndx, binutils' sh_entsize 8).
+    let hash_word = if is64 && matches!(raw.machine, elf::EM_S390 | EM_ALPHA) { 8 } else { 4 };
+    let r = Reader { src, phdrs: &phdrs, be: raw.big_endian(), is64, hash_word, size };
     let d = r.dynamic(dynph)?;
     let Some(symtab) = d.symtab else {
         return Ok(DynSymbols::default());
     };
     let strings = r.strings(&d, limits)?;
-    let count = r.symbol_count(&d, symtab)?;
+    let (count, hash) = r.symbol_count(&d, symtab)?;
     if count > limits.max_symbols {
         return Err(ParseError::new("more dynamic symbols than the limit allows"));
     }
-    let mut out = DynSymbols::default();
+    let mut out = DynSymbols { hash, ..DynSymbols::default() };
     let mut budget = strings.budget();
     out.symbols = r.symbols(symtab, count, &strings, &mut budget)?;
     if let Some(versym) = d.versym {
@@ -353,6 +377,8 @@ struct Reader<'a, S: elf::Source + ?Sized> {
     phdrs: &'a [ProgramHeader],
     be: bool,
     is64: bool,
+    /// Width of a `DT_HASH` word.
+    hash_word: u64,
     size: u64,
 }
 
@@ -444,24 +470,36 @@ impl<'a, S: elf::Source + ?Sized> Reader<'a, S> {
         Ok(Strings { table })
     }
 
-    fn u32_at(&self, vaddr: u64, what: &'static str) -> Result<u32, ParseError> {
+    /// A 4- or 8-byte word at `vaddr`.
+    fn word_at(&self, vaddr: u64, width: u64, what: &'static str) -> Result<u64, ParseError> {
         let (off, avail) = self.map(vaddr, what)?;
-        if avail < 4 {
+        if avail < width {
             return Err(Self::err(what));
         }
-        let b = self.src.get(off, 4).ok_or(Self::err("cannot read file data"))?;
-        rd_u32(&b, 0, self.be).ok_or(Self::err(what))
+        let b = self.src.get(off, width).ok_or(Self::err("cannot read file data"))?;
+        if width == 8 { rd_u64(&b, 0, self.be) } else { rd_u32(&b, 0, self.be).map(u64::from) }.ok_or(Self::err(what))
     }
 
-    /// The number of symbols: `nchain` of `DT_HASH`, else one past the end of the highest
+    /// The number of symbols: `nchain` of `DT_HASH` (64-bit words on 64-bit s390 and Alpha), else one past the end of the highest
     /// `DT_GNU_HASH` chain, else (no hash table: the loader could not look anything up) the
     /// entries between `DT_SYMTAB` and a following `DT_STRTAB`.
-    fn symbol_count(&self, d: &Dyn, symtab: u64) -> Result<usize, ParseError> {
+    fn symbol_count(&self, d: &Dyn, symtab: u64) -> Result<(usize, HashTable), ParseError> {
         let entsize: u64 = if self.is64 { 24 } else { 16 };
+        // The count: nchain when there is a DT_HASH (readelf's choice too); the table the
+        // loader searches: DT_GNU_HASH when there is one.
+        let gnu = match d.gnu_hash {
+            Some(g) => Some(self.gnu_hash_count(g)?),
+            None => None,
+        };
+        let table = match (gnu, d.hash) {
+            (Some((_, symoffset)), _) => HashTable::Gnu { symoffset: symoffset as u32 },
+            (None, Some(_)) => HashTable::Sysv,
+            (None, None) => HashTable::None,
+        };
         let count = if let Some(h) = d.hash {
-            u64::from(self.u32_at(h.saturating_add(4), "DT_HASH outside the file")?)
-        } else if let Some(g) = d.gnu_hash {
-            self.gnu_hash_count(g)?
+            self.word_at(h.saturating_add(self.hash_word), self.hash_word, "DT_HASH outside the file")?
+        } else if let Some((count, _)) = gnu {
+            count
         } else {
             match d.strtab {
                 Some(s) if s > symtab => {
@@ -475,10 +513,12 @@ impl<'a, S: elf::Source + ?Sized> Reader<'a, S> {
         if count.saturating_mul(entsize) > self.size {
             return Err(Self::err("symbol count larger than the file"));
         }
-        usize::try_from(count).map_err(|_| Self::err("symbol count larger than the file"))
+        let count = usize::try_from(count).map_err(|_| Self::err("symbol count larger than the file"))?;
+        Ok((count, table))
     }
 
-    fn gnu_hash_count(&self, g: u64) -> Result<u64, ParseError> {
+    /// One past the end of the highest `DT_GNU_HASH` chain, and `symoffset`.
+    fn gnu_hash_count(&self, g: u64) -> Result<(u64, u64), ParseError> {
         const WHAT: &str = "DT_GNU_HASH outside the file";
         let (off, avail) = self.map(g, WHAT)?;
         if avail < 16 {
@@ -499,7 +539,7 @@ impl<'a, S: elf::Source + ?Sized> Reader<'a, S> {
         let last = u64::from(last);
         if last < symoffset {
             // No hashed symbol (all buckets empty): only the unhashed ones below symoffset.
-            return Ok(symoffset);
+            return Ok((symoffset, symoffset));
         }
         // Walk the last chain to its end (bit 0 set), reading in chunks; it cannot run past
         // the segment, so a chain without an end is an error, not a hang.
@@ -517,7 +557,7 @@ impl<'a, S: elf::Source + ?Sized> Reader<'a, S> {
             for c in chunk.chunks_exact(4) {
                 let v = rd_u32(c, 0, self.be).unwrap_or(1);
                 if v & 1 != 0 {
-                    return Ok(i + 1);
+                    return Ok((i + 1, symoffset));
                 }
                 i += 1;
             }

@@ -357,3 +357,159 @@ fn versioned_imports_name_their_versions() {
     assert!(zlib.entries.iter().all(|a| a.hash == symbols::elf_hash(a.name.as_bytes())));
     assert!(s.verdef.iter().all(|d| d.names.first().is_some_and(|n| d.hash == symbols::elf_hash(n.as_bytes()))));
 }
+
+#[path = "../fuzz/src/lib.rs"]
+mod bodies;
+
+use bodies::symgen;
+
+/// What the sample library (`symgen::Spec::sample`) must read as, in any class and byte order.
+fn check_sample(s: &DynSymbols, what: &str) {
+    let names: Vec<String> = s.symbols.iter().map(|x| x.name.to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["", "puts", "f", "f", "g", "tls_var", "weak_ref"], "{what}");
+    let v = |i: usize| s.version_name(&s.symbols[i]).map(|b| b.to_string_lossy().into_owned());
+    assert_eq!(v(1).as_deref(), Some("GLIBC_2.2.5"), "{what}");
+    assert_eq!((v(2).as_deref(), s.symbols[2].is_hidden_version()), (Some("V_2"), false), "{what}");
+    assert_eq!((v(3).as_deref(), s.symbols[3].is_hidden_version()), (Some("V_1"), true), "{what}");
+    assert_eq!(v(4), None, "{what}: VER_NDX_GLOBAL has no name");
+    assert_eq!(s.symbols[5].kind, symbols::STT_TLS, "{what}");
+    assert_eq!(s.symbols[6].bind, symbols::STB_WEAK, "{what}");
+    assert_eq!((s.symbols[2].value, s.symbols[2].size, s.symbols[2].shndx), (0x1000, 8, 7), "{what}");
+    let imports: Vec<&str> = s.imports().map(|x| std::str::from_utf8(x.name.as_bytes()).unwrap()).collect();
+    assert_eq!(imports, ["puts", "weak_ref"], "{what}");
+    assert!(s.imports_name(b"puts") && s.imports_name(b"weak_ref") && !s.imports_name(b"f"), "{what}");
+    assert_eq!(s.verneed.len(), 1, "{what}");
+    let aux: Vec<(String, bool, u16)> =
+        s.verneed[0].entries.iter().map(|a| (a.name.to_string_lossy().into_owned(), a.is_weak(), a.other)).collect();
+    assert_eq!(aux, [("GLIBC_2.2.5".to_string(), false, 4), ("GLIBC_2.34".to_string(), true, 5)], "{what}");
+    assert_eq!(s.verneed_of(5).map(|(n, _)| n.file.as_bytes()), Some(&b"libc.so.6"[..]), "{what}");
+    let defs: Vec<(u16, u16, Vec<String>)> = s
+        .verdef
+        .iter()
+        .map(|d| (d.index, d.flags, d.names.iter().map(|n| n.to_string_lossy().into_owned()).collect()))
+        .collect();
+    assert_eq!(
+        defs,
+        [
+            (1, 1, vec!["libv.so.1".to_string()]),
+            (2, 0, vec!["V_1".to_string()]),
+            (3, 0, vec!["V_2".to_string(), "V_1".to_string()])
+        ],
+        "{what}"
+    );
+    assert!(s.verdef.iter().all(|d| d.hash == symbols::elf_hash(d.names[0].as_bytes())), "{what}");
+}
+
+#[test]
+fn both_classes_byte_orders_and_hash_tables_read_alike() {
+    for c64 in [true, false] {
+        for be in [false, true] {
+            for gnu in [true, false] {
+                let mut spec = symgen::Spec::sample();
+                (spec.class64, spec.big_endian, spec.gnu_hash) = (c64, be, gnu);
+                let data = symgen::build(&spec);
+                let what = format!("class64={c64} big_endian={be} gnu_hash={gnu}");
+                let s = symbols::read(&data).unwrap_or_else(|e| panic!("{what}: {e}"));
+                check_sample(&s, &what);
+                let want = if gnu { symbols::HashTable::Gnu { symoffset: 1 } } else { symbols::HashTable::Sysv };
+                assert_eq!(s.hash, want, "{what}");
+                // Every truncation is an error or a success, never a panic.
+                for n in 0..data.len() {
+                    let _ = symbols::read(&data[..n]);
+                }
+            }
+        }
+    }
+}
+
+/// The generator is honest, and both byte orders and classes are read right: readelf
+/// (through the dynamic section, `-D`, as there are no section headers) reads every variant
+/// the same way.
+#[test]
+fn generated_libraries_match_readelf() {
+    let dir = tempfile::tempdir().unwrap();
+    for c64 in [true, false] {
+        for be in [false, true] {
+            for gnu in [true, false] {
+                let mut spec = symgen::Spec::sample();
+                (spec.class64, spec.big_endian, spec.gnu_hash) = (c64, be, gnu);
+                spec.machine = if be { 22 } else { 62 };
+                let path = dir.path().join(format!("libv-{c64}-{be}-{gnu}.so"));
+                std::fs::write(&path, symgen::build(&spec)).unwrap();
+                let ours = symbols::read(&std::fs::read(&path).unwrap()).unwrap();
+                let text = readelf(&["-D", "-s", "-W"], &path);
+                let theirs =
+                    theirs_dynsyms(&text.replace("Symbol table for image contains", "Symbol table '.dynsym' contains"));
+                assert_eq!(ours_dynsyms(&ours), theirs, "class64={c64} big_endian={be} gnu_hash={gnu}:\n{text}");
+            }
+        }
+    }
+}
+
+#[test]
+fn hostile_tables_fail_cleanly() {
+    let (good, lay) = symgen::build_with_layout(&symgen::Spec::sample());
+    let le32 = |b: &mut Vec<u8>, at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+
+    // A GNU hash chain whose words never have the end bit: the walk stops at the segment.
+    let mut b = good.clone();
+    for i in 0..6 {
+        b[lay.hash + 28 + 4 * i] &= !1;
+    }
+    let started = std::time::Instant::now();
+    let _ = symbols::read(&b);
+    assert!(started.elapsed().as_secs() < 5);
+
+    // The same with the PT_LOAD segment ending where the chain does: an error, not a hang
+    // and not a read past the segment.
+    let mut b = good.clone();
+    for i in 0..6 {
+        b[lay.hash + 28 + 4 * i] &= !1;
+    }
+    let end = (lay.hash + 28 + 24) as u64;
+    b[64 + 32..64 + 40].copy_from_slice(&end.to_le_bytes());
+    assert_eq!(symbols::read(&b).unwrap_err().reason(), "DT_GNU_HASH chain runs past the file");
+
+    // nchain far beyond the file.
+    let mut spec = symgen::Spec::sample();
+    spec.gnu_hash = false;
+    let (mut b, l) = symgen::build_with_layout(&spec);
+    le32(&mut b, l.hash + 4, u32::MAX);
+    assert_eq!(symbols::read(&b).unwrap_err().reason(), "symbol count larger than the file");
+
+    // A symbol name past the string table.
+    let mut b = good.clone();
+    le32(&mut b, lay.symtab + 24, 0x7fff_fff0);
+    assert_eq!(symbols::read(&b).unwrap_err().reason(), "symbol string offset past the string table");
+
+    // Overlapping Vernaux records (vna_next 1): bounded, an error or a finite answer.
+    let mut b = good.clone();
+    le32(&mut b, lay.verneed + 16 + 12, 1);
+    if let Ok(s) = symbols::read(&b) {
+        assert!(s.verneed[0].entries.len() <= b.len() / 16 + 1);
+    }
+
+    // Version indices out of range have no name, and do not panic.
+    let mut spec = symgen::Spec::sample();
+    spec.syms[0].versym = 0x7fff;
+    spec.syms[1].versym = 0xffff;
+    let s = symbols::read(&symgen::build(&spec)).unwrap();
+    assert_eq!(s.version_name(&s.symbols[1]), None);
+    assert_eq!(s.version_name(&s.symbols[2]), None);
+    assert!(s.symbols[2].is_hidden_version());
+    assert_eq!(s.symbols[2].version_index(), Some(0x7fff));
+
+    // Limits: fewer symbols or string bytes than the file has is an error.
+    let mut lim = symbols::SymbolLimits::default();
+    lim.max_symbols = 3;
+    assert!(symbols::read_with_limits(&good, &lim).is_err());
+    let mut lim = symbols::SymbolLimits::default();
+    lim.max_string_bytes = 8;
+    assert!(symbols::read_with_limits(&good, &lim).is_err());
+
+    // No DT_SYMTAB, no PT_DYNAMIC: no symbols, not an error.
+    let plain = bodies::elfgen::build(&bodies::elfgen::Spec::lib("liba.so.1", &["libc.so.6"]));
+    assert_eq!(symbols::read(&plain).unwrap(), DynSymbols::default());
+    let stat = bodies::elfgen::build(&bodies::elfgen::Spec { dynamic: false, ..Default::default() });
+    assert_eq!(symbols::read(&stat).unwrap(), DynSymbols::default());
+}
