@@ -49,7 +49,8 @@ enum Format {
              and build a reproducible rootfs from it.",
     after_help = "Exit status: 0 all resolved; 1 a library is missing or the loader would abort; \
                   2 usage error, unreadable or invalid input, unwritable output.\n\
-                  Environment: LD_LIBRARY_PATH (as ldd; root / only), SOURCE_DATE_EPOCH (archive mtimes)."
+                  Environment: LD_LIBRARY_PATH (as ldd; root / only), SOURCE_DATE_EPOCH (archive mtimes, \
+                  image creation time)."
 )]
 struct Opts {
     /// ELF programs or libraries (paths inside the root when --root is given).
@@ -119,6 +120,44 @@ struct Opts {
     /// Write a Dockerfile (FROM scratch, ADD the tarball, ENTRYPOINT the first FILE). Needs --tar.
     #[arg(long, value_name = "FILE", requires = "tar")]
     dockerfile: Option<PathBuf>,
+
+    /// Write the rootfs as an OCI image layout directory (must not exist, or be empty).
+    #[arg(long, value_name = "DIR")]
+    oci_layout: Option<PathBuf>,
+
+    /// Write the rootfs as an OCI image archive (.tar) that `docker load`, `podman load` and
+    /// `skopeo copy oci-archive:FILE` take.
+    #[arg(long, value_name = "FILE")]
+    oci_archive: Option<PathBuf>,
+
+    /// Image reference `NAME[:TAG]` (`:latest` added). Default: the first FILE's name, lower-cased.
+    #[arg(long, value_name = "NAME[:TAG]")]
+    tag: Option<String>,
+
+    /// Image config Cmd: one argument per --cmd, in order. Default: none.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    cmd: Vec<String>,
+
+    /// Image environment entry (repeatable; replaces a default with the same key).
+    /// Default: PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin.
+    #[arg(long, value_name = "K=V")]
+    env: Vec<String>,
+
+    /// Image working directory. Default: none (/).
+    #[arg(long, value_name = "DIR")]
+    workdir: Option<String>,
+
+    /// Image user. Default: none (root).
+    #[arg(long, value_name = "NAME|UID[:GID]")]
+    user: Option<String>,
+
+    /// Image label (repeatable).
+    #[arg(long, value_name = "K=V")]
+    label: Vec<String>,
+
+    /// Image exposed port (repeatable; /tcp when no protocol is given).
+    #[arg(long, value_name = "PORT[/PROTO]")]
+    expose: Vec<String>,
 }
 
 /// Exit status, most severe wins.
@@ -151,6 +190,94 @@ struct Config {
     add: Vec<PathBuf>,
     variants: bool,
     mtime: u64,
+    image: Option<ImageArgs>,
+}
+
+/// The image outputs and config flags.
+struct ImageArgs {
+    layout: Option<PathBuf>,
+    archive: Option<PathBuf>,
+    tag: Option<String>,
+    cmd: Vec<String>,
+    env: Vec<String>,
+    workdir: Option<String>,
+    user: Option<String>,
+    labels: Vec<(String, String)>,
+    expose: Vec<String>,
+}
+
+impl ImageArgs {
+    fn new(o: &Opts) -> anyhow::Result<Option<ImageArgs>> {
+        if o.oci_layout.is_none() && o.oci_archive.is_none() {
+            return Ok(None);
+        }
+        let labels = o
+            .label
+            .iter()
+            .map(|l| match l.split_once('=') {
+                Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+                _ => bail!("--label {l:?}: not K=V"),
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        for e in &o.env {
+            if !e.contains('=') || e.starts_with('=') {
+                bail!("--env {e:?}: not K=V");
+            }
+        }
+        Ok(Some(ImageArgs {
+            layout: o.oci_layout.clone(),
+            archive: o.oci_archive.clone(),
+            tag: o.tag.clone(),
+            cmd: o.cmd.clone(),
+            env: o.env.clone(),
+            workdir: o.workdir.clone(),
+            user: o.user.clone(),
+            labels,
+            expose: o.expose.clone(),
+        }))
+    }
+
+    /// The library's options: the platform of the closures, the first input as entry point.
+    fn options(&self, closures: &[Closure], mtime: u64) -> anyhow::Result<emit::ImageOptions> {
+        let platform = emit::platform_of(closures)?;
+        let entry = closures.first().map(|c| c.input_object().file.location.path.clone()).unwrap_or_default();
+        let entry = entry.to_str().ok_or_else(|| anyhow!("{}: entry point is not UTF-8", entry.display()))?;
+        let tag = match &self.tag {
+            Some(t) => t.clone(),
+            None => default_tag(Path::new(entry)),
+        };
+        let mut o =
+            emit::ImageOptions::new(platform).tag(tag).entrypoint([entry]).cmd(self.cmd.iter().cloned()).created(mtime);
+        for e in &self.env {
+            o = o.env(e.clone());
+        }
+        for (k, v) in &self.labels {
+            o = o.label(k.clone(), v.clone());
+        }
+        for p in &self.expose {
+            o = o.expose(p.clone());
+        }
+        if let Some(w) = &self.workdir {
+            o = o.workdir(w.clone());
+        }
+        if let Some(u) = &self.user {
+            o = o.user(u.clone());
+        }
+        o.reference()?;
+        Ok(o)
+    }
+}
+
+/// The entry point's file name, lower-cased, characters a reference cannot hold replaced.
+fn default_tag(entry: &Path) -> String {
+    let base = entry.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let mut name: String =
+        base.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect();
+    name = name.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string();
+    if name.is_empty() {
+        name = "image".into();
+    }
+    format!("{name}:latest")
 }
 
 impl Config {
@@ -189,7 +316,13 @@ impl Config {
             Some(p) => Some((p.clone(), compression_for(p)?)),
             None => None,
         };
-        let writes = o.tar.is_some() || o.dir.is_some() || o.manifest.is_some() || o.dockerfile.is_some();
+        let writes = o.tar.is_some()
+            || o.dir.is_some()
+            || o.manifest.is_some()
+            || o.dockerfile.is_some()
+            || o.oci_layout.is_some()
+            || o.oci_archive.is_some();
+        let image = ImageArgs::new(&o)?;
         let report = match (&o.why, o.format) {
             (Some(q), _) => Report::Why(q.as_bytes().to_vec()),
             (None, Some(f)) => Report::Format(f),
@@ -233,11 +366,13 @@ impl Config {
             add,
             variants: o.hwcaps.is_none(),
             mtime,
+            image,
         })
     }
 
     fn needs_plan(&self) -> bool {
         self.tar.is_some()
+            || self.image.is_some()
             || self.dir.is_some()
             || self.manifest.is_some()
             || matches!(self.report, Report::Format(Format::Json))
@@ -549,13 +684,37 @@ fn write_outputs(cfg: &Config, plan: &Rootfs, closures: &[Closure]) -> anyhow::R
         f.write_all(dockerfile(tar, &entry).as_bytes()).with_context(|| ctx(path))?;
         pending.push(f);
     }
-    if let Some(dir) = &cfg.dir {
-        emit::write_dir(plan, dir, &DirOptions::new().mtime(cfg.mtime))?;
+    let mut layout = None;
+    if let Some(image) = &cfg.image {
+        let opts = image.options(closures, cfg.mtime)?;
+        if let Some(path) = &image.archive {
+            let mut f = AtomicFile::create(path)?;
+            emit::write_oci_archive(plan, &mut f, &opts).with_context(|| ctx(path))?;
+            pending.push(f);
+        }
+        layout = image.layout.as_ref().map(|p| (p, opts));
     }
-    for f in pending {
-        f.commit()?;
+    let layout = match layout {
+        Some((dir, opts)) => {
+            emit::write_oci_layout(plan, dir, &opts).with_context(|| ctx(dir))?;
+            Some(dir)
+        }
+        None => None,
+    };
+    let rest = (|| -> anyhow::Result<()> {
+        if let Some(dir) = &cfg.dir {
+            emit::write_dir(plan, dir, &DirOptions::new().mtime(cfg.mtime))?;
+        }
+        for f in pending {
+            f.commit()?;
+        }
+        Ok(())
+    })();
+    if let (Err(_), Some(dir)) = (&rest, layout) {
+        // All or nothing: the layout is complete, but another output failed.
+        let _ = std::fs::remove_dir_all(dir);
     }
-    Ok(())
+    rest
 }
 
 /// `FROM scratch`, the tarball added at `/`, the first input as entry point.
