@@ -54,7 +54,7 @@ enum Format {
 )]
 struct Opts {
     /// ELF programs or libraries (paths inside the root when --root is given).
-    #[arg(required_unless_present = "scan", value_name = "FILE")]
+    #[arg(required_unless_present_any = ["scan", "verify"], value_name = "FILE")]
     files: Vec<PathBuf>,
 
     /// Also take every ELF file under DIR (recognised by its magic, not its name; symlinks
@@ -154,6 +154,14 @@ struct Opts {
     /// Image label (repeatable).
     #[arg(long, value_name = "K=V")]
     label: Vec<String>,
+
+    /// Check that IMAGE (a rootfs directory, .tar, .tar.gz, OCI layout or archive) is
+    /// self-contained: every ELF file resolved inside it, no truncated file or dangling link,
+    /// and, when there is one (--manifest FILE, IMAGE.manifest.json or NAME.manifest.json
+    /// beside it, /.depclose/manifest.json inside), the manifest's hashes, modes and links.
+    /// Exit 0 sound, 1 with each problem printed, 2 when the image cannot be read.
+    #[arg(long, value_name = "IMAGE", conflicts_with_all = ["files", "scan", "tar", "dir", "oci_layout", "oci_archive", "dockerfile"])]
+    verify: Option<PathBuf>,
 
     /// Image exposed port (repeatable; /tcp when no protocol is given).
     #[arg(long, value_name = "PORT[/PROTO]")]
@@ -505,6 +513,9 @@ pub unsafe extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_cha
 
 fn cli_main(args: Vec<OsString>) -> libc::c_int {
     let opts = Opts::parse_from(args);
+    if let Some(image) = &opts.verify {
+        std::process::exit(verify(image, &opts) as i32);
+    }
     let code = match Config::new(opts) {
         Err(e) => {
             say(format!("{e:#}"));
@@ -715,6 +726,40 @@ fn write_outputs(cfg: &Config, plan: &Rootfs, closures: &[Closure]) -> anyhow::R
         let _ = std::fs::remove_dir_all(dir);
     }
     rest
+}
+
+/// `--verify IMAGE`: the problems on stdout, one per line, and a summary line.
+fn verify(image: &Path, o: &Opts) -> Exit {
+    if let Some(n) = o.threads.filter(|n| *n > 0) {
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    }
+    let mut opts = emit::VerifyOptions::new(std::env::temp_dir());
+    if let Some(m) = &o.manifest {
+        opts = opts.manifest(m);
+    }
+    match emit::verify_image(image, &opts) {
+        Err(e) => {
+            say(format!("verify: {e}"));
+            Exit::Error
+        }
+        Ok(r) => {
+            for n in &r.notes {
+                say(format!("note: {n}"));
+            }
+            let stdout = io::stdout().lock();
+            if let Err(e) = emit::write_verify_report(image, &r, BufWriter::new(stdout)) {
+                if e.kind() != io::ErrorKind::BrokenPipe {
+                    say(format!("stdout: {e}"));
+                    return Exit::Error;
+                }
+            }
+            if r.is_sound() {
+                Exit::Complete
+            } else {
+                Exit::Missing
+            }
+        }
+    }
 }
 
 /// `FROM scratch`, the tarball added at `/`, the first input as entry point.

@@ -48,6 +48,7 @@ mod oci;
 mod plan;
 mod report;
 mod tar;
+mod verify;
 
 #[cfg(test)]
 mod tests;
@@ -64,3 +65,6 @@ pub use self::report::{
     escape, write_json, write_ldd, write_paths, write_tree, write_why, TextOptions, JSON_SCHEMA, LDD_ADDRESS,
 };
 pub use self::tar::{write_tar, Compression, TarOptions};
+pub use self::verify::{
+    verify_image, write_verify_report, ImageFormat, Problem, ProblemKind, VerifyOptions, VerifyReport,
+};
