@@ -53,7 +53,6 @@ fn cli() -> Command {
 struct Image {
     _dir: tempfile::TempDir,
     root: PathBuf,
-    tar: PathBuf,
     mounts: Vec<PathBuf>,
 }
 
@@ -68,7 +67,7 @@ impl Image {
         fs::create_dir(&root).unwrap();
         let x = Command::new("tar").arg("--numeric-owner").arg("-xpf").arg(&tar).arg("-C").arg(&root).output().unwrap();
         assert!(x.status.success(), "tar -x: {}", text(&x));
-        let mut img = Image { _dir: dir, root, tar, mounts: Vec::new() };
+        let mut img = Image { _dir: dir, root, mounts: Vec::new() };
         img.mount();
         img
     }
@@ -110,7 +109,7 @@ impl Image {
         wait_bounded(child, Duration::from_secs(60))
     }
 
-    /// The manifest entry reasons of `path` (from `--dry-run`), to check the evidence.
+    /// True when the image holds `in_root` (a file, link or directory).
     fn has(&self, in_root: &str) -> bool {
         self.root.join(in_root.trim_start_matches('/')).symlink_metadata().is_ok()
     }
@@ -402,7 +401,8 @@ print(locale.setlocale(locale.LC_ALL, 'C.UTF-8'))
 }
 
 /// A TLS server on 127.0.0.1 with a self-signed certificate; killed on drop.
-struct TlsServer(Child, u16, tempfile::TempDir);
+/// The server, its port, and the directory of its key and certificate (kept while it runs).
+struct TlsServer(Child, u16, #[allow(dead_code)] tempfile::TempDir);
 
 impl Drop for TlsServer {
     fn drop(&mut self) {

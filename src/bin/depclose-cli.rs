@@ -50,11 +50,12 @@ enum Format {
              and build a reproducible rootfs from it.",
     after_help = "Exit status: 0 all resolved; 1 a library is missing or the loader would abort; \
                   2 usage error, unreadable or invalid input, unwritable output.\n\
-                  Environment: LD_LIBRARY_PATH (as ldd; root / only), SOURCE_DATE_EPOCH (archive mtimes)."
+                  Environment: LD_LIBRARY_PATH (as ldd; root / only), SOURCE_DATE_EPOCH (archive mtimes, \
+                  image creation time)."
 )]
 struct Opts {
     /// ELF programs or libraries (paths inside the root when --root is given).
-    #[arg(required_unless_present = "scan", value_name = "FILE")]
+    #[arg(required_unless_present_any = ["scan", "verify"], value_name = "FILE")]
     files: Vec<PathBuf>,
 
     /// Also take every ELF file under DIR (recognised by its magic, not its name; symlinks
@@ -120,6 +121,48 @@ struct Opts {
     /// Write a Dockerfile (FROM scratch, ADD the tarball, ENTRYPOINT the first FILE). Needs --tar.
     #[arg(long, value_name = "FILE", requires = "tar")]
     dockerfile: Option<PathBuf>,
+
+    /// Write the rootfs as an OCI image layout directory (must not exist, or be empty).
+    #[arg(long, value_name = "DIR")]
+    oci_layout: Option<PathBuf>,
+
+    /// Write the rootfs as an OCI image archive (.tar) that `docker load`, `podman load` and
+    /// `skopeo copy oci-archive:FILE` take.
+    #[arg(long, value_name = "FILE")]
+    oci_archive: Option<PathBuf>,
+
+    /// Image reference `NAME[:TAG]` (`:latest` added). Default: the first FILE's name, lower-cased.
+    #[arg(long, value_name = "NAME[:TAG]")]
+    tag: Option<String>,
+
+    /// Image config Cmd: one argument per --cmd, in order. Default: none.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    cmd: Vec<String>,
+
+    /// Image environment entry (repeatable; replaces a default with the same key).
+    /// Default: PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin.
+    #[arg(long, value_name = "K=V")]
+    env: Vec<String>,
+
+    /// Image working directory. Default: none (/).
+    #[arg(long, value_name = "DIR")]
+    workdir: Option<String>,
+
+    /// Image label (repeatable).
+    #[arg(long, value_name = "K=V")]
+    label: Vec<String>,
+
+    /// Check that IMAGE (a rootfs directory, .tar, .tar.gz, OCI layout or archive) is
+    /// self-contained: every ELF file resolved inside it, no truncated file or dangling link,
+    /// and, when there is one (--manifest FILE, IMAGE.manifest.json or NAME.manifest.json
+    /// beside it, /.depclose/manifest.json inside), the manifest's hashes, modes and links.
+    /// Exit 0 sound, 1 with each problem printed, 2 when the image cannot be read.
+    #[arg(long, value_name = "IMAGE", conflicts_with_all = ["files", "scan", "tar", "dir", "oci_layout", "oci_archive", "dockerfile"])]
+    verify: Option<PathBuf>,
+
+    /// Image exposed port (repeatable; /tcp when no protocol is given).
+    #[arg(long, value_name = "PORT[/PROTO]")]
+    expose: Vec<String>,
 
     /// Runtime files in the rootfs: auto (the packs the evidence asks for) or none (the
     /// bare ELF closure, as earlier versions wrote it).
@@ -229,6 +272,100 @@ struct Config {
     /// The first FILE's path in the image (a script's own path, not its interpreter's).
     entry: Option<PathBuf>,
     user: Option<User>,
+    image: Option<ImageArgs>,
+}
+
+/// The image outputs and config flags.
+struct ImageArgs {
+    /// The first FILE's path in the image, when known before the closures.
+    entry: Option<PathBuf>,
+    layout: Option<PathBuf>,
+    archive: Option<PathBuf>,
+    tag: Option<String>,
+    cmd: Vec<String>,
+    env: Vec<String>,
+    workdir: Option<String>,
+    user: Option<String>,
+    labels: Vec<(String, String)>,
+    expose: Vec<String>,
+}
+
+impl ImageArgs {
+    fn new(o: &Opts) -> anyhow::Result<Option<ImageArgs>> {
+        if o.oci_layout.is_none() && o.oci_archive.is_none() {
+            return Ok(None);
+        }
+        let labels = o
+            .label
+            .iter()
+            .map(|l| match l.split_once('=') {
+                Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+                _ => bail!("--label {l:?}: not K=V"),
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        for e in &o.env {
+            if !e.contains('=') || e.starts_with('=') {
+                bail!("--env {e:?}: not K=V");
+            }
+        }
+        Ok(Some(ImageArgs {
+            entry: None,
+            layout: o.oci_layout.clone(),
+            archive: o.oci_archive.clone(),
+            tag: o.tag.clone(),
+            cmd: o.cmd.clone(),
+            env: o.env.clone(),
+            workdir: o.workdir.clone(),
+            user: o.user.clone(),
+            labels,
+            expose: o.expose.clone(),
+        }))
+    }
+
+    /// The library's options: the platform of the closures, the first input as entry point.
+    fn options(&self, closures: &[Closure], mtime: u64) -> anyhow::Result<emit::ImageOptions> {
+        let platform = emit::platform_of(closures)?;
+        let entry = match &self.entry {
+            Some(e) if e.is_absolute() => e.clone(),
+            _ => closures.first().map(|c| c.input_object().file.location.path.clone()).unwrap_or_default(),
+        };
+        let entry = entry.to_str().ok_or_else(|| anyhow!("{}: entry point is not UTF-8", entry.display()))?;
+        let tag = match &self.tag {
+            Some(t) => t.clone(),
+            None => default_tag(Path::new(entry)),
+        };
+        let mut o =
+            emit::ImageOptions::new(platform).tag(tag).entrypoint([entry]).cmd(self.cmd.iter().cloned()).created(mtime);
+        for e in &self.env {
+            o = o.env(e.clone());
+        }
+        for (k, v) in &self.labels {
+            o = o.label(k.clone(), v.clone());
+        }
+        for p in &self.expose {
+            o = o.expose(p.clone());
+        }
+        if let Some(w) = &self.workdir {
+            o = o.workdir(w.clone());
+        }
+        if let Some(u) = &self.user {
+            o = o.user(u.clone());
+        }
+        o.reference()?;
+        Ok(o)
+    }
+}
+
+/// The entry point's file name, lower-cased, characters a reference cannot hold replaced.
+fn default_tag(entry: &Path) -> String {
+    let base = entry.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let mut name: String =
+        base.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect();
+    name = name.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string();
+    if name.is_empty() {
+        name = "image".into();
+    }
+    format!("{name}:latest")
 }
 
 impl Config {
@@ -267,7 +404,14 @@ impl Config {
             Some(p) => Some((p.clone(), compression_for(p)?)),
             None => None,
         };
-        let writes = o.dry_run || o.tar.is_some() || o.dir.is_some() || o.manifest.is_some() || o.dockerfile.is_some();
+        let writes = o.dry_run
+            || o.tar.is_some()
+            || o.dir.is_some()
+            || o.manifest.is_some()
+            || o.dockerfile.is_some()
+            || o.oci_layout.is_some()
+            || o.oci_archive.is_some();
+        let mut image = ImageArgs::new(&o)?;
         let report = match (&o.why, o.format) {
             (Some(q), _) => Report::Why(q.as_bytes().to_vec()),
             (None, Some(f)) => Report::Format(f),
@@ -336,6 +480,14 @@ impl Config {
             files.extend(scan(&root, root_is_host, dir)?);
         }
         let user = o.user.as_deref().map(User::parse).transpose().map_err(|e| anyhow!("--user {e}"))?;
+        // The image runs as the user the users pack writes into /etc/passwd, by number, and
+        // starts the first FILE (a script itself, not its interpreter).
+        if let Some(img) = image.as_mut() {
+            if let Some(u) = &user {
+                img.user = Some(format!("{}:{}", u.uid, u.gid));
+            }
+            img.entry = entry.clone();
+        }
         let mut runtime = match o.runtime {
             RuntimeMode::Auto => RuntimeOptions::new(),
             RuntimeMode::None => RuntimeOptions::none(),
@@ -377,17 +529,19 @@ impl Config {
             quiet: o.quiet,
             entry,
             user,
+            image,
         })
     }
 
     /// A rootfs (archive or directory) is written.
     fn writes_rootfs(&self) -> bool {
-        self.tar.is_some() || self.dir.is_some()
+        self.tar.is_some() || self.dir.is_some() || self.image.is_some()
     }
 
     fn needs_plan(&self) -> bool {
         self.dry_run
             || self.tar.is_some()
+            || self.image.is_some()
             || self.dir.is_some()
             || self.manifest.is_some()
             || matches!(self.report, Report::Format(Format::Json))
@@ -563,6 +717,9 @@ pub unsafe extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_cha
 
 fn cli_main(args: Vec<OsString>) -> libc::c_int {
     let opts = Opts::parse_from(args);
+    if let Some(image) = &opts.verify {
+        std::process::exit(verify(image, &opts) as i32);
+    }
     let code = match Config::new(opts) {
         Err(e) => {
             say(format!("{e:#}"));
@@ -789,13 +946,71 @@ fn write_outputs(cfg: &Config, plan: &Rootfs, closures: &[Closure]) -> anyhow::R
         f.write_all(dockerfile(tar, &entry, cfg.user.as_ref()).as_bytes()).with_context(|| ctx(path))?;
         pending.push(f);
     }
-    if let Some(dir) = &cfg.dir {
-        emit::write_dir(plan, dir, &DirOptions::new().mtime(cfg.mtime))?;
+    let mut layout = None;
+    if let Some(image) = &cfg.image {
+        let opts = image.options(closures, cfg.mtime)?;
+        if let Some(path) = &image.archive {
+            let mut f = AtomicFile::create(path)?;
+            emit::write_oci_archive(plan, &mut f, &opts).with_context(|| ctx(path))?;
+            pending.push(f);
+        }
+        layout = image.layout.as_ref().map(|p| (p, opts));
     }
-    for f in pending {
-        f.commit()?;
+    let layout = match layout {
+        Some((dir, opts)) => {
+            emit::write_oci_layout(plan, dir, &opts).with_context(|| ctx(dir))?;
+            Some(dir)
+        }
+        None => None,
+    };
+    let rest = (|| -> anyhow::Result<()> {
+        if let Some(dir) = &cfg.dir {
+            emit::write_dir(plan, dir, &DirOptions::new().mtime(cfg.mtime))?;
+        }
+        for f in pending {
+            f.commit()?;
+        }
+        Ok(())
+    })();
+    if let (Err(_), Some(dir)) = (&rest, layout) {
+        // All or nothing: the layout is complete, but another output failed.
+        let _ = std::fs::remove_dir_all(dir);
     }
-    Ok(())
+    rest
+}
+
+/// `--verify IMAGE`: the problems on stdout, one per line, and a summary line.
+fn verify(image: &Path, o: &Opts) -> Exit {
+    if let Some(n) = o.threads.filter(|n| *n > 0) {
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    }
+    let mut opts = emit::VerifyOptions::new(std::env::temp_dir());
+    if let Some(m) = &o.manifest {
+        opts = opts.manifest(m);
+    }
+    match emit::verify_image(image, &opts) {
+        Err(e) => {
+            say(format!("verify: {e}"));
+            Exit::Error
+        }
+        Ok(r) => {
+            for n in &r.notes {
+                say(format!("note: {n}"));
+            }
+            let stdout = io::stdout().lock();
+            if let Err(e) = emit::write_verify_report(image, &r, BufWriter::new(stdout)) {
+                if e.kind() != io::ErrorKind::BrokenPipe {
+                    say(format!("stdout: {e}"));
+                    return Exit::Error;
+                }
+            }
+            if r.is_sound() {
+                Exit::Complete
+            } else {
+                Exit::Missing
+            }
+        }
+    }
 }
 
 /// `FROM scratch`, the tarball added at `/`, the first input as entry point.

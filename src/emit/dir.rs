@@ -53,17 +53,7 @@ impl DirOptions {
 /// cannot be read, or writing fails. The temporary tree is removed.
 pub fn write_dir(plan: &Rootfs, dest: impl AsRef<Path>, opts: &DirOptions) -> Result<(), Error> {
     let dest = dest.as_ref();
-    match fs::symlink_metadata(dest) {
-        Ok(m) if m.is_dir() => {
-            let mut it = fs::read_dir(dest).map_err(|e| Error::io(dest, e))?;
-            if it.next().is_some() {
-                return Err(Error::new(ErrorKind::Io, dest, "the destination directory is not empty"));
-            }
-        }
-        Ok(_) => return Err(Error::io(dest, io::Error::from_raw_os_error(libc::EEXIST))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io(dest, e)),
-    }
+    check_destination(dest)?;
     let tmp = loop {
         let tmp = temp_name(dest, next_id())?;
         match DirBuilder::new().mode(0o700).create(&tmp) {
@@ -80,11 +70,31 @@ pub fn write_dir(plan: &Rootfs, dest: impl AsRef<Path>, opts: &DirOptions) -> Re
     Ok(())
 }
 
+/// `dest` does not exist or is an empty directory.
+pub(super) fn check_destination(dest: &Path) -> Result<(), Error> {
+    match fs::symlink_metadata(dest) {
+        Ok(m) if m.is_dir() => {
+            let mut it = fs::read_dir(dest).map_err(|e| Error::io(dest, e))?;
+            if it.next().is_some() {
+                return Err(Error::new(ErrorKind::Io, dest, "the destination directory is not empty"));
+            }
+            Ok(())
+        }
+        Ok(_) => Err(Error::io(dest, io::Error::from_raw_os_error(libc::EEXIST))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(dest, e)),
+    }
+}
+
 /// Removes a half-built tree on drop.
-struct TempTree(Option<PathBuf>);
+pub(super) struct TempTree(Option<PathBuf>);
 
 impl TempTree {
-    fn disarm(mut self) {
+    pub(super) fn new(p: PathBuf) -> TempTree {
+        TempTree(Some(p))
+    }
+
+    pub(super) fn disarm(mut self) {
         self.0 = None;
     }
 }
