@@ -63,8 +63,8 @@ fn redis_server_answers_ping_from_its_rootfs() {
     require_root!();
     require("/usr/bin/redis-server", "redis-server");
     require("/usr/bin/redis-cli", "redis-tools");
-    let (_t, root) = rootfs("rootfs.tar.gz", &["/usr/bin/redis-server"]);
-    // Only the closure is there: no shell, no /etc.
+    let (_t, root) = rootfs("rootfs.tar.gz", &["/usr/bin/redis-server", "--runtime", "none"]);
+    // Only the closure is there (--runtime none): no shell, no /etc.
     assert!(!root.join("bin/sh").exists() && !root.join("etc").exists());
     redis_answers_ping(&root);
 }
@@ -113,7 +113,7 @@ fn git_with_hard_linked_commands_inits_a_repository() {
     use std::os::unix::fs::MetadataExt;
     assert!(main.nlink() > 100, "git-core commands are hard links to git: {}", main.nlink());
     // A container runtime provides /dev; git opens /dev/null.
-    fs::create_dir(root.join("dev")).unwrap();
+    fs::create_dir_all(root.join("dev")).unwrap(); // the dirs pack made the mount point
     let st = Command::new("mknod").arg(root.join("dev/null")).args(["c", "1", "3"]).status().unwrap();
     assert!(st.success());
     let o = chroot(&root, &[git, "-c", "init.defaultBranch=main", "init", "-q", "/repo"]);

@@ -300,7 +300,7 @@ pub fn verify_image(image: impl AsRef<Path>, opts: &VerifyOptions) -> Result<Ver
     }
     let manifest = find_manifest(image, &root, opts);
     if let Some(m) = &manifest {
-        check_manifest(m, &root, opts, &mut problems)?;
+        check_manifest(m, &root, opts, scratch.is_some(), &mut problems)?;
     }
     problems.sort();
     problems.dedup();
@@ -937,7 +937,13 @@ fn canonical(p: &str) -> bool {
         && p[1..].split('/').all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
-fn check_manifest(path: &Path, root: &Root, opts: &VerifyOptions, problems: &mut Vec<Problem>) -> Result<(), Error> {
+fn check_manifest(
+    path: &Path,
+    root: &Root,
+    opts: &VerifyOptions,
+    unpacked: bool,
+    problems: &mut Vec<Problem>,
+) -> Result<(), Error> {
     let f = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut v = Vec::new();
     f.take(opts.max_json_bytes + 1).read_to_end(&mut v).map_err(|e| Error::io(path, e))?;
@@ -998,7 +1004,14 @@ fn check_manifest(path: &Path, root: &Root, opts: &VerifyOptions, problems: &mut
         }
         if kind != "symlink" {
             let mode = format!("{:04o}", m.mode & 0o7777);
-            if e["mode"].as_str() != Some(mode.as_str()) {
+            // An unpacked archive's directories get the owner's rwx (so that the unpacker
+            // can fill and remove them): a directory's mode is compared without those bits.
+            let same = match (kind, e["mode"].as_str().and_then(|s| u32::from_str_radix(s, 8).ok())) {
+                ("directory", Some(want)) if unpacked => (m.mode & 0o7777) | 0o700 == want | 0o700,
+                (_, Some(want)) => m.mode & 0o7777 == want,
+                _ => false,
+            };
+            if !same {
                 problems.push(mismatch(p, format!("mode {mode}, the manifest says {}", e["mode"])));
             }
         }

@@ -264,8 +264,18 @@ const MAX_TREE_ENTRIES: usize = 50_000;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Kind {
-    File { elf: bool, exec: bool, script: bool },
-    Dir { bytes: u64, has_elf: bool },
+    File {
+        elf: bool,
+        exec: bool,
+        script: bool,
+    },
+    /// A directory tree: bytes of its files, whether it holds ELF objects, whether a
+    /// symlink in it points out of it (absolute, or `..` above the tree).
+    Dir {
+        bytes: u64,
+        has_elf: bool,
+        escapes: bool,
+    },
     Other,
 }
 
@@ -309,12 +319,16 @@ fn look(root: &Root, path: &[u8]) -> Option<PathInfo> {
             script: head.starts_with(b"#!"),
         }
     } else if w.metadata.is_dir() {
-        let (mut bytes, mut has_elf, mut n) = (0u64, false, 0usize);
+        let (mut bytes, mut has_elf, mut escapes, mut n) = (0u64, false, false, 0usize);
         for e in walkdir::WalkDir::new(&host).follow_links(false).max_depth(4).into_iter().flatten() {
             n += 1;
             if n > MAX_TREE_ENTRIES {
                 bytes = u64::MAX;
                 break;
+            }
+            if e.file_type().is_symlink() && !escapes {
+                let depth = e.depth().saturating_sub(1);
+                escapes = std::fs::read_link(e.path()).map_or(true, |t| climbs_out(t.as_os_str().as_bytes(), depth));
             }
             if e.file_type().is_file() {
                 bytes = bytes.saturating_add(e.metadata().map(|m| m.len()).unwrap_or(0));
@@ -328,11 +342,31 @@ fn look(root: &Root, path: &[u8]) -> Option<PathInfo> {
                 }
             }
         }
-        Kind::Dir { bytes, has_elf }
+        Kind::Dir { bytes, has_elf, escapes }
     } else {
         Kind::Other
     };
     Some(PathInfo { realpath: w.realpath, kind, readable })
+}
+
+/// True when a symlink target leaves a tree from a link `depth` directories below its top:
+/// absolute, or more `..` than the depth.
+fn climbs_out(target: &[u8], depth: usize) -> bool {
+    if target.first() == Some(&b'/') {
+        return true;
+    }
+    let mut d = depth as isize;
+    for c in target.split(|&b| b == b'/') {
+        match c {
+            b".." => d -= 1,
+            b"" | b"." => {}
+            _ => d += 1,
+        }
+        if d < 0 {
+            return true;
+        }
+    }
+    false
 }
 
 /// ELF, and an executable or a shared object (not an object file or a core dump).
@@ -1017,7 +1051,7 @@ fn strings_packs(v: &View<'_>, acc: &mut Acc) {
             let excluded = under(&p, NOT_DATA) || under(real, NOT_DATA);
             let ev = |pack: Pack| Evidence::new(pack, Some(v.path(i)), Seen::String { string: s.clone() });
             match info.kind {
-                Kind::Dir { bytes, has_elf: true } if loader && plugins && !excluded => {
+                Kind::Dir { bytes, has_elf: true, .. } if loader && plugins && !excluded => {
                     if bytes <= MAX_PLUGIN_TREE {
                         acc.add(&p, ItemKind::Path, ev(Pack::Plugins));
                     } else {
@@ -1031,8 +1065,21 @@ fn strings_packs(v: &View<'_>, acc: &mut Acc) {
                         );
                     }
                 }
-                Kind::Dir { bytes, .. } if data && !excluded => {
-                    if bytes <= MAX_DATA_TREE {
+                // A data directory holds data: one with programs or libraries (which need a
+                // loader's evidence), or with links out of it (to host configuration, keys),
+                // is only reported.
+                Kind::Dir { bytes, has_elf, escapes } if data && !excluded => {
+                    if has_elf || escapes {
+                        acc.hint(
+                            Pack::Data,
+                            format!(
+                                "{}: names the directory {}, which holds {} (add it with --add)",
+                                v.path(i).display(),
+                                as_path(&p).display(),
+                                if has_elf { "programs or libraries" } else { "links out of it" }
+                            ),
+                        );
+                    } else if bytes <= MAX_DATA_TREE {
                         acc.add(&p, ItemKind::Path, ev(Pack::Data));
                     } else {
                         acc.hint(
