@@ -74,6 +74,7 @@ systemd libsystemd-shared libsystemd0 libudev1 libapparmor1 libaudit1 libcap-ng0
 libcryptsetup12 libargon2-1 libdevmapper1.02.1 libjson-c5 libuuid1 libfdisk1 libkmod2 liblz4-1
 libseccomp2 libpam0g libgcrypt20 libgpg-error0 libip4tc2 libmount1
 libblas3 liblapack3 libgfortran5
+tzdata ca-certificates netbase
 ${DEPCLOSE_EXTRA_PACKAGES:-}"
 PACKAGES=$(echo $PACKAGES | tr ' ' '\n' | sort -u | tr '\n' ' ')
 
@@ -207,6 +208,21 @@ for lib in blas lapack; do
         alternative "/usr/lib/$TRIPLET/lib$lib.so.3" "lib$lib.so.3-$TRIPLET" "/usr/lib/$TRIPLET/$lib/lib$lib.so.3"
     fi
 done
+# ca-certificates.postinst (update-ca-certificates) writes the bundle every TLS library reads
+# and the hashed links of /etc/ssl/certs: the bundle is the concatenation of the certificates
+# /etc/ca-certificates.conf enables (all of them by default), which is what it writes.
+if [ -d "$NEW/usr/share/ca-certificates" ]; then
+    mkdir -p "$NEW/etc/ssl/certs"
+    (cd "$NEW/usr/share/ca-certificates" && find . -name '*.crt' | sort | while read -r c; do
+        cat "$c"
+        ln -sfn "/usr/share/ca-certificates/${c#./}" "$NEW/etc/ssl/certs/$(basename "$c" .crt).pem"
+    done) >"$NEW/etc/ssl/certs/ca-certificates.crt"
+fi
+# tzdata.postinst: /etc/localtime and /etc/timezone (UTC, as a debconf default would leave it).
+if [ -e "$NEW/usr/share/zoneinfo/Etc/UTC" ]; then
+    ln -sfn /usr/share/zoneinfo/Etc/UTC "$NEW/etc/localtime"
+    echo Etc/UTC >"$NEW/etc/timezone"
+fi
 # A locally installed copy of libzstd in /usr/local/lib/<triplet>, a directory that only the
 # root's ld.so.conf names (libc6's <triplet>.conf, listed before the Debian directories): the
 # loader finds this copy through ld.so.cache, before the default directories' copy.

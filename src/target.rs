@@ -211,6 +211,41 @@ pub(crate) fn host_x86_64_level() -> u8 {
     }
 }
 
+/// glibc's `dl_platform` on this CPU (sysdeps/x86/cpu-features.c, `init_cpu_features`): on
+/// an Intel CPU, `xeon_phi` with AVX512CD, AVX512ER and AVX512PF, else `haswell` with AVX2,
+/// FMA, BMI1, BMI2, LZCNT, MOVBE and POPCNT; otherwise none (the kernel's `x86_64` stays).
+pub(crate) fn host_x86_64_platform() -> Option<&'static str> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use cpu::Feature::*;
+        if !cpu::is_intel() {
+            return None;
+        }
+        if cpu::active(&[Avx512cd, Avx512er, Avx512pf]) {
+            return Some("xeon_phi");
+        }
+        cpu::active(&[Avx2, Fma, Bmi1, Bmi2, Lzcnt, Movbe, Popcnt]).then_some("haswell")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        None
+    }
+}
+
+/// Whether glibc sets `HWCAP_X86_AVX512_1` on this CPU: an Intel CPU with AVX512CD, BW, DQ
+/// and VL and without AVX512ER (cpu-features.c).
+fn host_x86_64_avx512_1() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use cpu::Feature::*;
+        cpu::is_intel() && cpu::active(&[Avx512cd, Avx512bw, Avx512dq, Avx512vl]) && !cpu::active(&[Avx512er])
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// x86-64 CPU features, as glibc sees them.
 ///
 /// Under glibc the answer comes from the table its start-up code filled (the same table
@@ -243,6 +278,21 @@ mod cpu {
         Avx512cd,
         Avx512dq,
         Avx512vl,
+        Avx512er,
+        Avx512pf,
+    }
+
+    /// True when the CPU's vendor is Intel (`CPUID` leaf 0 says "GenuineIntel"): glibc sets
+    /// `dl_platform` and the AVX-512 legacy hwcap on Intel CPUs only. The one `CPUID` this
+    /// takes is run once per process, and only when a platform is derived for the host.
+    pub(super) fn is_intel() -> bool {
+        static INTEL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *INTEL.get_or_init(|| {
+            // SAFETY: CPUID leaf 0 exists on every x86-64 CPU and has no side effects.
+            #[allow(unused_unsafe)]
+            let r = unsafe { std::arch::x86_64::__cpuid(0) };
+            (r.ebx, r.edx, r.ecx) == (0x756e_6547, 0x4965_6e69, 0x6c65_746e)
+        })
     }
 
     /// True when every feature in `all` is active (present and enabled by the OS).
@@ -281,6 +331,8 @@ mod cpu {
             Bmi2 => 168,
             Avx512f => 176,
             Avx512dq => 177,
+            Avx512pf => 186,
+            Avx512er => 187,
             Avx512cd => 188,
             Avx512bw => 190,
             Avx512vl => 191,
@@ -319,6 +371,8 @@ mod cpu {
             Avx512cd => d!("avx512cd"),
             Avx512dq => d!("avx512dq"),
             Avx512vl => d!("avx512vl"),
+            // Xeon Phi only; not detected without glibc's table.
+            Avx512er | Avx512pf => false,
         }
     }
 }
@@ -461,10 +515,12 @@ impl Target {
                 _ => Bytes::from(upstream_libdir(machine, class)),
             },
         };
-        let platform = s.platform.clone().or_else(|| default_platform(machine, class).map(Bytes::from));
-
         // glibc-hwcaps subdirectories.
         let host_same = cfg!(target_arch = "x86_64") && machine == elf::EM_X86_64 && class == Class::Elf64;
+        let host_cpu = host_same && matches!(s.hwcaps, Hwcaps::Host);
+        let platform = s.platform.clone().or_else(|| {
+            host_cpu.then(host_x86_64_platform).flatten().or_else(|| default_platform(machine, class)).map(Bytes::from)
+        });
         let glibc_hwcaps: Vec<Bytes> = match &s.hwcaps {
             Hwcaps::None => Vec::new(),
             Hwcaps::Host if host_same => x86_64_hwcaps(host_x86_64_level()),
@@ -491,12 +547,12 @@ impl Target {
             // x86: HWCAP_X86_64 (bit 1) always on 64-bit; HWCAP_X86_AVX512_1 (bit 2) with the
             // AVX-512 F/CD/BW/DQ/VL set (level 4). sysdeps/x86/dl-hwcap.h.
             let (names, mask): (Vec<&str>, u64) = if machine == elf::EM_X86_64 && class == Class::Elf64 {
-                let level = match &s.hwcaps {
-                    Hwcaps::Host if host_same => host_x86_64_level(),
-                    Hwcaps::X86_64Level(l) => *l,
-                    _ => 1,
+                let avx512_1 = match &s.hwcaps {
+                    Hwcaps::Host if host_same => host_x86_64_avx512_1(),
+                    Hwcaps::X86_64Level(l) => *l >= 4,
+                    _ => false,
                 };
-                if level >= 4 {
+                if avx512_1 {
                     (vec!["x86_64", "avx512_1"], 0b110)
                 } else {
                     (vec!["x86_64"], 0b10)

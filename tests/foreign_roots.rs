@@ -990,3 +990,104 @@ fn arm64_rootfs_runs_under_qemu() {
 fn s390x_rootfs_runs_under_qemu() {
     check_foreign_rootfs("s390x");
 }
+
+/// Runtime files in a foreign root come from that root, found by the strings of its own
+/// libraries: its zoneinfo, gconv modules, CA bundle and libgcc_s (checked in the manifest,
+/// with the evidence naming the root's libc), and the programs use them under qemu in a
+/// chroot of the rootfs (`TZ=Europe/Paris date`, `iconv`).
+#[cfg(feature = "cli")]
+fn check_foreign_runtime(deb: &str) {
+    let arch = arch(deb);
+    let Some(dir) = build_root(deb) else { return };
+    let _heavy = heavy();
+    let tmp =
+        tempfile::Builder::new().prefix(&format!("runtime-{deb}.")).tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let out = tmp.path().join("rootfs");
+    let manifest = tmp.path().join("m.json");
+    let progs = ["/usr/bin/date", "/usr/bin/iconv", "/usr/bin/curl", "/usr/bin/zstd"];
+    let o = Command::new(env!("CARGO_BIN_EXE_depclose-cli"))
+        .arg("--root")
+        .arg(&dir)
+        .arg("--dir")
+        .arg(&out)
+        .arg("--manifest")
+        .arg(&manifest)
+        .args(progs)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "depclose-cli --root {}: {}", dir.display(), String::from_utf8_lossy(&o.stderr));
+    let doc: serde_json::Value = serde_json::from_str(&fs::read_to_string(&manifest).unwrap()).unwrap();
+    let root = Root::new(&dir).unwrap();
+    let libc = canon(&root, &format!("/lib/{}/libc.so.6", triplet(&dir)));
+    let reasons = |path: &str| -> Vec<serde_json::Value> {
+        doc["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["path"] == path)
+            .unwrap_or_else(|| panic!("{deb}: {path} is not in the rootfs"))["reasons"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let t = triplet(&dir);
+    for (path, pack) in [
+        ("/usr/share/zoneinfo/Europe/Paris".to_string(), "tzdata"),
+        (format!("/usr/lib/{t}/gconv/gconv-modules"), "gconv"),
+        (format!("/usr/lib/{t}/gconv/UTF-16.so"), "gconv"),
+        ("/etc/ssl/certs/ca-certificates.crt".to_string(), "ca"),
+    ] {
+        let rs = reasons(&path);
+        assert!(rs.iter().any(|r| r["kind"] == "runtime" && r["pack"] == pack), "{deb}: {path}: {rs:?}");
+        if pack != "ca" {
+            let by_libc = rs.iter().any(|r| r["located"]["object"] == libc.to_str().unwrap());
+            assert!(by_libc, "{deb}: {path} is located by the root's own libc {}: {rs:?}", libc.display());
+        }
+    }
+    let gcc =
+        fs::read_dir(dir.join(format!("usr/lib/{t}"))).unwrap().flatten().any(|e| e.file_name() == "libgcc_s.so.1");
+    if gcc {
+        let rs = reasons(&format!("/usr/lib/{t}/libgcc_s.so.1"));
+        assert!(rs.iter().any(|r| r["kind"] == "dlopen"), "{deb}: libgcc_s.so.1 is dlopened by libc: {rs:?}");
+    }
+    let qemu = arch.qemu.map(|q| format!("/.depclose/qemu-{q}-static"));
+    if let Some(q) = &qemu {
+        fs::create_dir_all(out.join(".depclose")).unwrap();
+        fs::copy(dir.join(&q[1..]), out.join(&q[1..])).unwrap();
+    }
+    let run = |args: &[&str], env: &[(&str, &str)]| -> Output {
+        let argv: Vec<&str> = qemu.iter().map(String::as_str).chain(args.iter().copied()).collect();
+        run_in_chroot(&out, &argv, env).unwrap()
+    };
+    let got = run(&["/usr/bin/date", "+%Z"], &[("TZ", "Europe/Paris")]);
+    let zone = String::from_utf8_lossy(&got.stdout).trim().to_string();
+    assert!(zone == "CET" || zone == "CEST", "{deb}: TZ=Europe/Paris date: {zone:?} {got:?}");
+    // UTF-16 is a gconv module, not built in: it must come from the root's gconv directory.
+    let modules = format!("/usr/lib/{t}/gconv/gconv-modules");
+    let got = run(&["/usr/bin/iconv", "-f", "UTF-8", "-t", "UTF-16LE", &modules], &[]);
+    assert!(got.status.success(), "{deb}: iconv to UTF-16LE: {}", String::from_utf8_lossy(&got.stderr));
+    assert_eq!(got.stdout.len(), 2 * fs::metadata(dir.join(&modules[1..])).unwrap().len() as usize, "{deb}: iconv");
+}
+
+/// The multiarch directory of a Debian root (`aarch64-linux-gnu`).
+#[cfg(feature = "cli")]
+fn triplet(dir: &Path) -> String {
+    fs::read_dir(dir.join("usr/lib"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.ends_with("-linux-gnu") && dir.join("usr/lib").join(n).join("libc.so.6").exists())
+        .expect("a multiarch directory with libc.so.6")
+}
+
+#[cfg(feature = "cli")]
+#[test]
+fn arm64_runtime_files_come_from_the_root() {
+    check_foreign_runtime("arm64");
+}
+
+#[cfg(feature = "cli")]
+#[test]
+fn s390x_runtime_files_come_from_the_root() {
+    check_foreign_runtime("s390x");
+}

@@ -835,6 +835,11 @@ fn run(cfg: &Config) -> anyhow::Result<Exit> {
     let plan = assembled.as_ref().map(|a| &a.rootfs);
 
     report(cfg, &closures, plan)?;
+    if let (Some(a), Report::Format(Format::Tree)) = (&assembled, &cfg.report) {
+        let mut out = BufWriter::new(io::stdout().lock());
+        emit::write_runtime_text(&a.runtime, &mut out)?;
+        out.flush()?;
+    }
 
     if let (Some(a), true) = (&assembled, cfg.dry_run) {
         dry_run(a)?;

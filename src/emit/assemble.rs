@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use crate::error::Error;
 use crate::model::Closure;
 use crate::resolver::Resolver;
-use crate::runtime::{Runtime, RuntimeFiles, RuntimeOptions};
+use crate::runtime::{ItemKind, Runtime, RuntimeFiles, RuntimeOptions};
 
 use super::plan::Rootfs;
 
@@ -119,6 +119,34 @@ pub fn assemble(resolver: &Resolver, closures: Vec<Closure>, opts: &AssembleOpti
         }
         tried.sort();
     }
+}
+
+/// The runtime files as text, for `--format tree`: a heading, then one line per item with
+/// its kind and every piece of evidence, then the hints.
+///
+/// # Errors
+/// Writing to `out` fails.
+pub fn write_runtime_text<W: std::io::Write>(files: &RuntimeFiles, mut out: W) -> std::io::Result<()> {
+    if files.items.is_empty() && files.hints.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "runtime files (not named by any DT_NEEDED; found from evidence):")?;
+    for it in &files.items {
+        let kind = match &it.kind {
+            ItemKind::Path => "path",
+            ItemKind::Program => "program",
+            ItemKind::Generated { .. } => "made",
+            ItemKind::Directory { .. } => "dir",
+        };
+        writeln!(out, "    {} [{kind}]", it.path.display())?;
+        for e in &it.evidence {
+            writeln!(out, "        {e}")?;
+        }
+    }
+    for h in &files.hints {
+        writeln!(out, "    hint: {}: {}", h.pack, h.message)?;
+    }
+    Ok(())
 }
 
 fn build(

@@ -56,7 +56,7 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
-pub use self::assemble::{assemble, AssembleOptions, Assembled, NotClosed};
+pub use self::assemble::{assemble, write_runtime_text, AssembleOptions, Assembled, NotClosed};
 pub use self::atomic::AtomicFile;
 pub use self::dir::{write_dir, DirOptions};
 pub use self::manifest::{write_manifest, MANIFEST_SCHEMA};

@@ -1,7 +1,7 @@
 //! Runtime files: what a program needs at run time that no `DT_NEEDED` entry names, found
 //! from evidence in the files of its closure, never by running them.
 //!
-//! The evidence is of four kinds, each read once per file ([`facts`]):
+//! The evidence is of four kinds, each read once per file:
 //! - imported dynamic symbols (`getpwuid` means the program looks up users: `/etc/passwd`,
 //!   `/etc/group`, `/etc/nsswitch.conf`; `localtime` means time zones; `iconv_open` means
 //!   gconv modules; `pthread_cancel` means the unwinder libc dlopens);
