@@ -49,6 +49,7 @@ mod musl;
 pub mod notes;
 mod resolver;
 pub mod root;
+pub mod script;
 mod serde_path;
 pub mod strings;
 mod target;
