@@ -16,7 +16,7 @@ quick=0
 # redis-tools: the rootfs end-to-end test; libtree: the comparison benchmark;
 # qemu-user-static: the foreign-architecture oracle; file: a sanity helper.
 packages=(gcc libc6-dev binutils patchelf musl-tools redis-server redis-tools libtree
-          qemu-user-static python3 python3-pyelftools openssl libssl3 zlib1g curl git xz-utils zstd)
+          qemu-user-static python3 python3-pyelftools openssl libssl3 zlib1g curl imagemagick git xz-utils zstd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -117,6 +117,25 @@ pub fn is_path_literal(s: &[u8]) -> bool {
         && rest.iter().any(u8::is_ascii_alphabetic)
 }
 
+/// `path` with repeated slashes collapsed, `/./` components dropped and a trailing slash
+/// removed (`/`, alone, stays): the spelling under which to look a literal up in a root.
+/// `..` is kept (it depends on symlinks). ImageMagick, for one, names its coders
+/// `.../ImageMagick-6.9.11//modules-Q16/coders`.
+pub fn normalize_path(path: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(path.len());
+    for part in path.split(|&b| b == b'/') {
+        if part.is_empty() || part == b"." {
+            continue;
+        }
+        out.push(b'/');
+        out.extend_from_slice(part);
+    }
+    if out.is_empty() && path.first() == Some(&b'/') {
+        out.push(b'/');
+    }
+    Bytes::from(out)
+}
+
 /// True when `s` (a whole string) matches `lib[A-Za-z0-9_+.-]*\.so(\.[0-9]+)*`.
 pub fn is_soname_literal(s: &[u8]) -> bool {
     if s.len() < 6 || s.len() > MAX_STRING_LEN || !s.starts_with(b"lib") {
@@ -365,6 +384,23 @@ pub(crate) fn scan_source<S: Source + ?Sized>(src: &S, limits: &StringLimits) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normalized_paths() {
+        for (a, b) in [
+            (
+                "/usr/lib/x86_64-linux-gnu/ImageMagick-6.9.11//modules-Q16/coders",
+                "/usr/lib/x86_64-linux-gnu/ImageMagick-6.9.11/modules-Q16/coders",
+            ),
+            ("/etc/ssl/certs/", "/etc/ssl/certs"),
+            ("//a/./b//", "/a/b"),
+            ("/a/../b", "/a/../b"),
+            ("/", "/"),
+            ("//", "/"),
+        ] {
+            assert_eq!(normalize_path(a.as_bytes()), b, "{a}");
+        }
+    }
 
     #[test]
     fn path_and_soname_shapes() {

@@ -1,8 +1,10 @@
 //! `depclose::strings` on real libraries and gcc-built fixtures, checked against real tools:
 //! the loader (`LD_TRACE_LOADED_OBJECTS` to find libc, `LD_DEBUG=libs` for the name a
 //! `dlopen` searches), `openssl version -d -m` (OpenSSL's compiled-in directories),
-//! `readelf -p .rodata` (every path literal of `.rodata` must be found) and `strings -a`
-//! (nothing is reported that is not a string of the file).
+//! `curl -v` (the CA file and directory it uses), `convert -list configure` (ImageMagick's
+//! coder, filter and configuration directories), `readelf -p .rodata` (every path literal of
+//! `.rodata` must be found) and `strings -a` (nothing is reported that is not a string of the
+//! file).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -120,6 +122,79 @@ fn libcrypto_names_openssldir_and_modulesdir() {
     }
     assert!(Path::new(&dirs[1].1).join("legacy.so").exists(), "the modules directory holds the providers");
     check_against_tools(crypto, &s);
+}
+
+/// The library `prog` loads whose name starts with `prefix`, as the real loader maps it.
+fn library_of(prog: &str, prefix: &str) -> PathBuf {
+    let out = Command::new(prog).env("LD_TRACE_LOADED_OBJECTS", "1").output().expect("run the program in trace mode");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with(prefix) {
+            let path = line.split(" => ").nth(1).and_then(|r| r.split(" (").next()).expect("a path");
+            return std::fs::canonicalize(path).unwrap();
+        }
+    }
+    panic!("the loader maps no {prefix} for {prog}:\n{text}");
+}
+
+#[test]
+fn libcurl_names_the_ca_file_and_directory_curl_uses() {
+    // curl -v prints where it looks for CAs once connected (here to a listener that hangs
+    // up): the paths come from libcurl's build.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let t = std::thread::spawn(move || {
+        let _ = listener.accept();
+    });
+    let out = Command::new("curl")
+        .args(["-sv", "--max-time", "20", &format!("https://127.0.0.1:{port}/")])
+        .env_remove("CURL_CA_BUNDLE")
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
+        .output()
+        .expect("cannot run curl");
+    t.join().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    let mut used = Vec::new();
+    for line in text.lines() {
+        for key in ["CAfile: ", "CApath: "] {
+            if let Some(v) = line.split(key).nth(1) {
+                used.push(v.trim().to_string());
+            }
+        }
+    }
+    assert_eq!(used.len(), 2, "curl -v printed no CAfile/CApath:\n{text}");
+    let lib = library_of("/usr/bin/curl", "libcurl.so");
+    let s = scan_file(&lib);
+    for u in &used {
+        assert!(has(&s.paths, u), "{u} (curl's) not in {:?}", s.paths);
+    }
+    check_against_tools(&lib, &s);
+}
+
+#[test]
+fn imagemagick_names_its_coder_and_filter_directories() {
+    let out = Command::new("convert").args(["-list", "configure"]).output().expect("cannot run convert");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let value = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key).filter(|r| r.starts_with(' ')).map(|r| r.trim().to_string()))
+            .unwrap_or_else(|| panic!("no {key} in convert -list configure"))
+    };
+    let convert = std::fs::canonicalize("/usr/bin/convert").expect("/usr/bin/convert");
+    let lib = library_of(convert.to_str().unwrap(), "libMagickCore");
+    let s = scan_file(&lib);
+    let normalized: Vec<Bytes> = s.paths.iter().map(|p| strings::normalize_path(p)).collect();
+    for key in ["CODER_PATH", "FILTER_PATH", "CONFIGURE_PATH"] {
+        let want = value(key);
+        let want = strings::normalize_path(want.as_bytes());
+        assert!(normalized.contains(&want), "{key} {want} not among {:?}", s.paths);
+    }
+    // The coder directory holds the modules (ELF files) a plugin pack would add.
+    let coders = value("CODER_PATH");
+    assert!(std::fs::read_dir(&coders).unwrap().flatten().any(|e| e.path().extension().is_some_and(|x| x == "so")));
+    check_against_tools(&lib, &s);
 }
 
 const DLOPEN_PROG: &str = r#"
