@@ -26,13 +26,15 @@
 //! assert_eq!(s.arg.unwrap(), "python3 -u");
 //! ```
 
+use serde::Serialize;
+
 use crate::bytes::{find_byte, Bytes};
 
 /// How many bytes of a file the kernel reads to recognise a script (`BINPRM_BUF_SIZE`).
 pub const BINPRM_BUF_SIZE: usize = 256;
 
 /// The interpreter line of a `#!` script.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[non_exhaustive]
 pub struct Shebang {
     /// The interpreter, as written (absolute or relative); never empty, no NUL, space or tab.

@@ -39,6 +39,7 @@
 
 use goblin::elf::program_header::{PF_W, PT_DYNAMIC, PT_INTERP, PT_LOAD};
 use rustc_hash::FxHashSet;
+use serde::Serialize;
 
 use crate::bytes::{find_byte, Bytes};
 use crate::elf::{self, RawHeader, Source};
@@ -75,7 +76,7 @@ impl StringLimits {
 }
 
 /// The strings found in one file.
-#[derive(Default, Clone, Debug, PartialEq, Eq)]
+#[derive(Default, Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Strings {
     /// Absolute paths (see the module documentation), sorted, without duplicates.

@@ -267,3 +267,62 @@ fn limits_mark_the_scan_truncated() {
     let none = strings::scan(b"#!/bin/sh\n/bin/true\0");
     assert!(none.paths.is_empty() && none.sonames.is_empty());
 }
+
+/// An arm64 Debian root (`scripts/make-foreign-root.sh`, as tests/foreign_roots.rs builds
+/// it): there read-only data lives in the read-and-execute segment. Its own programs, run
+/// under qemu in a chroot, say where they look. Skipped loudly when the root cannot be built,
+/// a failure with `DEPCLOSE_REQUIRE_FOREIGN=1`.
+#[test]
+fn arm64_root_libraries_name_their_own_directories() {
+    let cache = std::env::var_os("DEPCLOSE_ROOTS_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/var/cache/depclose-roots".into());
+    let root = cache.join("roots/arm64");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-foreign-root.sh");
+    let built = Command::new("bash").arg(&script).arg("arm64").arg(&root).output().expect("run make-foreign-root.sh");
+    if !built.status.success() {
+        let why = String::from_utf8_lossy(&built.stderr).into_owned();
+        if std::env::var_os("DEPCLOSE_REQUIRE_FOREIGN").is_some_and(|v| v == "1") {
+            panic!("arm64 root cannot be built and DEPCLOSE_REQUIRE_FOREIGN=1: {why}");
+        }
+        eprintln!("\n**********\n*** SKIPPED arm64 strings: the root cannot be built:\n{why}\n**********\n");
+        return;
+    }
+    let in_root = |argv: &[&str]| {
+        let out = Command::new("/usr/sbin/chroot")
+            .arg(&root)
+            .arg("/.depclose/qemu-aarch64-static")
+            .args(argv)
+            .env_clear()
+            .output()
+            .expect("chroot");
+        assert!(out.status.success(), "{argv:?} in the root: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // The root's loader says which libcrypto and libc openssl gets.
+    let list = in_root(&["/lib/ld-linux-aarch64.so.1", "--list", "/usr/bin/openssl"]);
+    let lib = |name: &str| {
+        let line = list.lines().find(|l| l.trim().starts_with(name)).unwrap_or_else(|| panic!("{name}: {list}"));
+        let p = line.split(" => ").nth(1).and_then(|r| r.split(" (").next()).unwrap();
+        root.join(p.trim_start_matches('/'))
+    };
+    let crypto = scan_file(&lib("libcrypto.so.3"));
+    for line in in_root(&["/usr/bin/openssl", "version", "-d", "-m"]).lines() {
+        let (key, v) = line.split_once(": ").unwrap();
+        let v = v.trim_matches('"');
+        assert!(has(&crypto.paths, v), "arm64 libcrypto: {key} {v} not in {:?}", crypto.paths);
+    }
+    let libc = scan_file(&lib("libc.so.6"));
+    assert!(has(&libc.paths, "/bin/sh"));
+    let gconv = libc
+        .paths
+        .iter()
+        .find(|p| {
+            p.ends_with(b"/gconv")
+                && root.join(p.to_string_lossy().trim_start_matches('/')).join("gconv-modules").exists()
+        })
+        .unwrap_or_else(|| panic!("no gconv directory of the root in {:?}", libc.paths));
+    assert_eq!(gconv, &"/usr/lib/aarch64-linux-gnu/gconv");
+    // The interpreter (PT_INTERP of arm64 libc.so.6) is left out, as on x86-64.
+    assert!(!has(&libc.paths, "/lib/ld-linux-aarch64.so.1"), "{:?}", libc.paths);
+}
