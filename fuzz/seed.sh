@@ -53,3 +53,5 @@ mkdir -p corpus/strings_scan
 printf '\0/usr/lib/ssl\0libz.so.1\0\001/bin/sh\0/usr/lib/%%s\0/tmp\0libfoo.so\0/a b\0' >corpus/strings_scan/table
 printf 'x/etc/passwd\0libc.so.6.1\0\177/dev/null\0' >corpus/strings_scan/mixed
 cp /lib/x86_64-linux-gnu/libdl.so.2 corpus/strings_scan/real-libdl
+printf '#! /usr/bin/env  python3 -u \t\nprint(1)\n' >corpus/strings_scan/shebang-env
+printf '#!/bin/sh\n' >corpus/strings_scan/shebang-sh

@@ -352,9 +352,25 @@ fn naive_strings(seg: &[u8]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
 
 /// `strings::scan` on the raw bytes; then on the bytes as the body of a read-only segment
 /// (equal to a byte-by-byte scan), of a writable one (nothing), and with small limits (a
-/// subset, marked truncated).
+/// subset, marked truncated). Also `script::shebang` on the bytes (its invariants).
 pub fn strings_scan(data: &[u8]) {
+    use depclose::script::{shebang, BINPRM_BUF_SIZE};
     use depclose::strings::{self, is_path_literal, is_soname_literal, StringLimits};
+    let sb = shebang(data);
+    assert_eq!(sb, shebang(&data[..data.len().min(BINPRM_BUF_SIZE)]), "shebang reads past the kernel's buffer");
+    if let Some(sb) = &sb {
+        assert!(data.starts_with(b"#!"));
+        let i = sb.interpreter.as_bytes();
+        assert!(!i.is_empty() && i.len() < BINPRM_BUF_SIZE - 2);
+        assert!(!i.iter().any(|&b| b == 0 || b == b' ' || b == b'\t'), "interpreter {i:?}");
+        // The interpreter is a run of the line, right after "#!" and blanks.
+        let blanks = data[2..].iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+        assert!(data[2 + blanks..].starts_with(i));
+        if let Some(a) = &sb.arg {
+            // (It may end in a blank when a NUL cuts it: the kernel reads it up to the NUL.)
+            assert!(!a.contains(&0) && !a.starts_with(b" ") && !a.starts_with(b"\t"));
+        }
+    }
     let check = |file: &[u8], r: &strings::Strings| {
         assert!(r.paths.windows(2).all(|w| w[0] < w[1]) && r.sonames.windows(2).all(|w| w[0] < w[1]));
         assert!(r.paths.iter().all(|p| is_path_literal(p)), "not a path: {:?}", r.paths);
