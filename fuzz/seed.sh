@@ -3,7 +3,7 @@
 # gcc and ldconfig), then generates the synthetic ones. Keep the corpora small (< 2 MB).
 set -eu
 cd "$(dirname "$0")"
-mkdir -p corpus/parse_elf corpus/ld_cache corpus/ld_so_conf corpus/resolve_small_root
+mkdir -p corpus/parse_elf corpus/ld_cache corpus/ld_so_conf corpus/resolve_small_root corpus/symbols
 cp /bin/true corpus/parse_elf/real-true
 cp /lib/x86_64-linux-gnu/libutil.so.1 corpus/parse_elf/real-libutil.so.1
 tmp=$(mktemp -d)
@@ -25,6 +25,12 @@ cp /etc/ld.so.conf corpus/ld_so_conf/real-ld.so.conf
 for f in /etc/ld.so.conf.d/*.conf; do cp "$f" "corpus/ld_so_conf/real-$(basename "$f")"; done
 printf 'include /etc/ld.so.conf.d/*.conf\ninclude ld.so.conf.d/[ab].conf\n/usr/local/lib=libc6\n\n  # c\nhwcap 1 x\nHWCAP 2 y\n/opt/a/ /opt/b\n' \
     >corpus/ld_so_conf/handmade
+# symbols: a small versioned library (f@V_1, f@@V_2, TLS, an import), the head of libz.
+printf 'int f1(void){return 1;}\nint f2(void){return 2;}\n__asm__(".symver f1,f@V_1");\n__asm__(".symver f2,f@@V_2");\nextern int puts(const char*); int g(void){return puts("x");}\n__thread int tv;\n' >"$tmp/v.c"
+printf 'V_1 { global: f; g; tv; };\nV_2 { global: f; } V_1;\n' >"$tmp/v.map"
+gcc -shared -fPIC -nostartfiles -Wl,--version-script="$tmp/v.map" -Wl,-z,max-page-size=0x10 -Wl,-z,noseparate-code \
+    -o corpus/symbols/real-libv.so "$tmp/v.c" -lc
+head -c 4096 /lib/x86_64-linux-gnu/libz.so.1 >corpus/symbols/real-libz-head4096
 cargo +nightly run -q --example gen_seeds
 # dlopen_note: JSON descriptors, and small libraries assembled with .note.dlopen notes.
 mkdir -p corpus/dlopen_note

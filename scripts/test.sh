@@ -14,9 +14,11 @@ quick=0
 # --- Debian packages the tests use -------------------------------------------------------
 # gcc/binutils/patchelf: fixtures-elf builds; musl-tools: musl fixtures; redis-server and
 # redis-tools: the rootfs end-to-end test; libtree: the comparison benchmark;
-# qemu-user-static: the foreign-architecture oracle; file: a sanity helper.
+# qemu-user-static: the foreign-architecture oracle; file: a sanity helper;
+# skopeo, umoci, podman: the OCI image clients (tests/oci.rs).
 packages=(gcc libc6-dev binutils patchelf musl-tools redis-server redis-tools libtree
-          qemu-user-static python3 python3-pyelftools openssl libssl3 zlib1g curl imagemagick git xz-utils zstd)
+          qemu-user-static python3 python3-pyelftools openssl libssl3 zlib1g curl git xz-utils zstd
+          skopeo umoci podman imagemagick)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -51,6 +51,10 @@ pub const DF_1_PIE: u64 = 0x0800_0000;
 pub struct ParseError(&'static str);
 
 impl ParseError {
+    pub(crate) const fn new(reason: &'static str) -> Self {
+        ParseError(reason)
+    }
+
     /// The reason, in words.
     pub fn reason(&self) -> &'static str {
         self.0
@@ -125,7 +129,7 @@ impl ElfInfo {
     }
 }
 
-fn rd_u16(b: &[u8], off: usize, be: bool) -> Option<u16> {
+pub(crate) fn rd_u16(b: &[u8], off: usize, be: bool) -> Option<u16> {
     let s: [u8; 2] = b.get(off..off.checked_add(2)?)?.try_into().ok()?;
     Some(if be { u16::from_be_bytes(s) } else { u16::from_le_bytes(s) })
 }
@@ -231,7 +235,7 @@ impl Source for [u8] {
 }
 
 /// True when `[off, off + len)` lies inside a file of `size` bytes.
-fn in_file(size: u64, off: u64, len: u64) -> bool {
+pub(crate) fn in_file(size: u64, off: u64, len: u64) -> bool {
     off.checked_add(len).is_some_and(|end| end <= size)
 }
 

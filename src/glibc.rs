@@ -21,8 +21,8 @@ use crate::bytes::Bytes;
 use crate::elf::{self, ElfInfo, SkipReason, Verdict};
 use crate::error::{Error, ErrorKind};
 use crate::model::{
-    Attempt, Closure, Diagnostic, Edge, FileId, FoundVia, Libc, Linkage, LoadError, Location, Missing, Object,
-    ObjectFile, Rejection, Role,
+    Attempt, Closure, Diagnostic, Dlopened, Edge, FileId, FoundVia, Libc, Linkage, LoadError, Location, Missing,
+    Object, ObjectFile, Rejection, Role,
 };
 use crate::resolver::{FileFacts, Input, Resolver};
 use crate::root::{dirname_bytes, join_bytes, Errno};
@@ -168,6 +168,8 @@ pub(crate) struct Loader<'a> {
     rpath_cache: HashMap<(usize, bool), Option<Dirs>>,
     /// Reused buffer for search keys.
     key: Vec<u8>,
+    /// Outcomes of the input's dlopen requests, in order.
+    dlopened: Vec<Dlopened>,
 }
 
 impl<'a> Loader<'a> {
@@ -230,6 +232,7 @@ impl<'a> Loader<'a> {
             llp: None,
             rpath_cache: sc.rpath_cache,
             key: sc.key,
+            dlopened: Vec::new(),
         };
         let info = input.facts.info()?;
         let linkage = match &info.dynamic {
@@ -273,6 +276,7 @@ impl<'a> Loader<'a> {
                 missing: std::mem::take(&mut l.missing),
                 fatal,
                 diagnostics: std::mem::take(&mut l.diagnostics),
+                dlopened: std::mem::take(&mut l.dlopened),
             };
             l.recycle();
             c
@@ -313,70 +317,117 @@ impl<'a> Loader<'a> {
             }
         }
         let mut qi = 0;
-        while qi < queue.len() {
-            let m = queue[qi];
-            qi += 1;
-            let info = l.maps[m].info.clone();
-            let Some(dynamic) = info.dynamic.as_ref() else { continue };
-            let entries = dynamic
-                .needed
-                .iter()
-                .map(|n| (n, true))
-                .chain(dynamic.filter.iter().map(|n| (n, true)))
-                .chain(dynamic.auxiliary.iter().map(|n| (n, false)));
-            for (raw, required) in entries {
-                // dl-deps.c expand_dst(l, name, 0): a DST in a set-uid program is fatal; an
-                // expansion that comes out empty skips the entry silently.
-                let name = if dst_count(raw.as_bytes()) > 0 {
-                    if res.settings.secure {
-                        let f = Fatal { path: raw.to_vec(), message: "DST not allowed in SUID/SGID programs".into() };
-                        return Ok(Some(l.finish_fatal(m, raw, f, closure_base)));
-                    }
-                    match l.substitute(m, raw.as_bytes()) {
-                        Some(n) if !n.is_empty() => Bytes::from(n),
-                        _ => {
-                            l.diag(Some(m), format!("{raw}: dynamic string token has no value here; entry skipped"));
-                            continue;
+        // After start-up, each dlopen request in turn: `_dl_map_object` from the caller,
+        // then the new object's dependencies breadth-first (dl-open.c dl_open_worker). A
+        // failure there makes that dlopen return NULL; the program goes on.
+        let mut next_dlopen = 0;
+        loop {
+            while qi < queue.len() {
+                let m = queue[qi];
+                qi += 1;
+                let info = l.maps[m].info.clone();
+                let Some(dynamic) = info.dynamic.as_ref() else { continue };
+                let entries = dynamic
+                    .needed
+                    .iter()
+                    .map(|n| (n, true))
+                    .chain(dynamic.filter.iter().map(|n| (n, true)))
+                    .chain(dynamic.auxiliary.iter().map(|n| (n, false)));
+                for (raw, required) in entries {
+                    // dl-deps.c expand_dst(l, name, 0): a DST in a set-uid program is fatal; an
+                    // expansion that comes out empty skips the entry silently.
+                    let name = if dst_count(raw.as_bytes()) > 0 {
+                        if res.settings.secure {
+                            let f =
+                                Fatal { path: raw.to_vec(), message: "DST not allowed in SUID/SGID programs".into() };
+                            return Ok(Some(l.finish_fatal(m, raw, f, closure_base)));
                         }
-                    }
-                } else {
-                    raw.clone()
-                };
-                let mapped = l.map_object(m, &name, false);
-                if l.restart {
-                    return Ok(None);
-                }
-                match mapped {
-                    Ok(Mapped::Object(t, via)) => {
-                        l.push_edge(m, raw, t, via);
-                        l.enqueue(&mut queue, t);
-                        if l.objects.len() > res.settings.limits.max_objects {
-                            return Err(Error::new(
-                                ErrorKind::LimitExceeded,
-                                &input.host_path,
-                                format!("closure has more than {} objects", res.settings.limits.max_objects),
-                            ));
+                        match l.substitute(m, raw.as_bytes()) {
+                            Some(n) if !n.is_empty() => Bytes::from(n),
+                            _ => {
+                                l.diag(
+                                    Some(m),
+                                    format!("{raw}: dynamic string token has no value here; entry skipped"),
+                                );
+                                continue;
+                            }
                         }
+                    } else {
+                        raw.clone()
+                    };
+                    let mapped = l.map_object(m, &name, false);
+                    if l.restart {
+                        return Ok(None);
                     }
-                    Ok(Mapped::Vdso) => {
-                        l.diag(Some(m), format!("{raw}: satisfied by the kernel's vDSO (no file)"));
-                    }
-                    Ok(Mapped::NotFound(tried)) => {
-                        if required {
-                            l.missing.push(Missing { from: l.obj_of(m), name: raw.clone(), tried });
-                        } else {
-                            l.diag(Some(m), format!("{raw}: auxiliary filter not found (ignored by the loader)"));
+                    match mapped {
+                        Ok(Mapped::Object(t, via)) => {
+                            l.push_edge(m, raw, t, via);
+                            l.enqueue(&mut queue, t);
+                            if l.objects.len() > res.settings.limits.max_objects {
+                                return Err(Error::new(
+                                    ErrorKind::LimitExceeded,
+                                    &input.host_path,
+                                    format!("closure has more than {} objects", res.settings.limits.max_objects),
+                                ));
+                            }
                         }
-                    }
-                    Err(f) => {
-                        if !required {
-                            l.diag(Some(m), format!("{raw}: auxiliary filter cannot be loaded: {}", f.message));
-                            continue;
+                        Ok(Mapped::Vdso) => {
+                            l.diag(Some(m), format!("{raw}: satisfied by the kernel's vDSO (no file)"));
                         }
-                        return Ok(Some(l.finish_fatal(m, raw, f, closure_base)));
+                        Ok(Mapped::NotFound(tried)) => {
+                            if !required {
+                                l.diag(Some(m), format!("{raw}: auxiliary filter not found (ignored by the loader)"));
+                            } else if let Some(d) = l.dlopened.last_mut().filter(|_| next_dlopen > 0) {
+                                d.error.get_or_insert_with(|| {
+                                    format!("{raw}: cannot open shared object file: No such file or directory")
+                                });
+                                d.tried.extend(tried);
+                            } else {
+                                l.missing.push(Missing { from: l.obj_of(m), name: raw.clone(), tried });
+                            }
+                        }
+                        Err(f) => {
+                            if !required {
+                                l.diag(Some(m), format!("{raw}: auxiliary filter cannot be loaded: {}", f.message));
+                                continue;
+                            }
+                            if let Some(d) = l.dlopened.last_mut().filter(|_| next_dlopen > 0) {
+                                d.error.get_or_insert_with(|| format!("{}: {}", Bytes::from(f.path), f.message));
+                                continue;
+                            }
+                            return Ok(Some(l.finish_fatal(m, raw, f, closure_base)));
+                        }
                     }
                 }
             }
+            let Some(req) = input.dlopen.get(next_dlopen) else { break };
+            next_dlopen += 1;
+            let mut rec = Dlopened { request: req.clone(), to: None, via: None, tried: Vec::new(), error: None };
+            let Some(m) = (0..l.maps.len()).find(|&m| l.maps[m].object == Some(req.from)) else {
+                rec.error = Some(format!("no object {} in the closure", req.from));
+                l.dlopened.push(rec);
+                continue;
+            };
+            let mapped = l.map_object(m, &req.name, false);
+            if l.restart {
+                return Ok(None);
+            }
+            match mapped {
+                Ok(Mapped::Object(t, via)) => {
+                    l.push_edge(m, &req.name, t, via.clone());
+                    rec.to = Some(l.materialise(t));
+                    rec.via = Some(via);
+                    l.enqueue(&mut queue, t);
+                }
+                Ok(Mapped::Vdso) => rec.error = Some("satisfied by the kernel's vDSO (no file)".into()),
+                Ok(Mapped::NotFound(tried)) => {
+                    rec.tried = tried;
+                    rec.error =
+                        Some(format!("{}: cannot open shared object file: No such file or directory", req.name));
+                }
+                Err(f) => rec.error = Some(format!("{}: {}", Bytes::from(f.path), f.message)),
+            }
+            l.dlopened.push(rec);
         }
         Ok(Some(closure_base(l, None)))
     }
@@ -1175,6 +1226,7 @@ fn template_key(res: &Resolver, target: &Target, input: &Input, info: &ElfInfo) 
     let d = info.dynamic.as_ref()?;
     let explicit = res.settings.origin == crate::config::OriginMode::AsGiven;
     if explicit
+        || !input.dlopen.is_empty()
         || info.interp.is_none()
         || !target.interp_from_input
         || input.origin.is_none()
@@ -1230,6 +1282,7 @@ fn instantiate(t: &Template, input: &Input, info: &ElfInfo) -> Closure {
         fatal: c.fatal.clone(),
         diagnostics,
         loader_files: c.loader_files.clone(),
+        dlopened: Vec::new(),
     }
 }
 

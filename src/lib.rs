@@ -23,6 +23,8 @@
 //!   `DT_RUNPATH`, `DT_SONAME`, `DT_FLAGS_1`), only the slice dynamic linking needs;
 //! - [`ld_cache`] and [`ld_so_conf`]: the loader's configuration files, parsed from bytes;
 //! - [`root`]: a directory tree seen as `/`, with chroot-style symlink resolution;
+//! - [`symbols`]: the dynamic symbol table and symbol versions (`DT_SYMTAB`, `DT_VERSYM`,
+//!   `DT_VERNEED`, `DT_VERDEF`), read through `PT_DYNAMIC`;
 //! - [`Resolver`]: the loader's rules over a root, and the closure graph ([`Closure`]);
 //! - `emit` (feature `emit`, on by default): manifest, directory and tarball writers.
 //!
@@ -49,9 +51,11 @@ mod musl;
 pub mod notes;
 mod resolver;
 pub mod root;
+pub mod runtime;
 pub mod script;
 mod serde_path;
 pub mod strings;
+pub mod symbols;
 mod target;
 
 #[cfg(feature = "emit")]
@@ -61,8 +65,8 @@ pub use crate::bytes::Bytes;
 pub use crate::config::{CacheSource, Hwcaps, Limits, OriginMode, ResolverBuilder};
 pub use crate::error::{Error, ErrorKind};
 pub use crate::model::{
-    Attempt, Class, Closure, Diagnostic, Edge, FileId, FoundVia, Hop, Libc, Linkage, LoadError, Location, Missing,
-    Object, ObjectFile, Rejection, Role, Variant,
+    Attempt, Class, Closure, Diagnostic, DlopenRequest, Dlopened, Edge, FileId, FoundVia, Hop, Libc, Linkage,
+    LoadError, Location, Missing, Object, ObjectFile, Rejection, Role, Variant,
 };
 pub use crate::resolver::Resolver;
 

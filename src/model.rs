@@ -332,6 +332,50 @@ pub struct Closure {
     /// directory the default search does not cover), `/etc/ld.so.preload` when it preloaded
     /// something, musl's `etc/ld-musl-<arch>.path` when a library came from it.
     pub loader_files: Vec<Location>,
+    /// Libraries loaded after start-up with `dlopen`, one record per request, in request
+    /// order (see [`Resolver::with_dlopen`](crate::Resolver::with_dlopen)). Empty (and left
+    /// out of JSON) for a plain closure.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dlopened: Vec<Dlopened>,
+}
+
+/// A `dlopen(name)` call that an object of a closure makes after start-up.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DlopenRequest {
+    /// Index of the calling object in the closure (`objects[from]`): its `DT_RUNPATH`, or
+    /// else the `DT_RPATH` of it and its loaders, steer the search, as for `dlopen`.
+    pub from: usize,
+    /// The name passed to `dlopen`: a soname (searched) or a path (opened as it is).
+    pub name: Bytes,
+    /// Why the caller thinks the program makes this call (free text, kept in the result).
+    pub reason: String,
+}
+
+impl DlopenRequest {
+    /// A request from object `from` for `name`.
+    pub fn new(from: usize, name: impl Into<Bytes>, reason: impl Into<String>) -> DlopenRequest {
+        DlopenRequest { from, name: name.into(), reason: reason.into() }
+    }
+}
+
+/// What one [`DlopenRequest`] gave.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Dlopened {
+    /// The request.
+    #[serde(flatten)]
+    pub request: DlopenRequest,
+    /// Index of the object that satisfies it, `None` when nothing does.
+    pub to: Option<usize>,
+    /// How it was found.
+    pub via: Option<FoundVia>,
+    /// Every candidate tried, when nothing was found.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tried: Vec<Attempt>,
+    /// The loader's message when the file found cannot be loaded (`dlopen` returns NULL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl Closure {

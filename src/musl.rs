@@ -19,7 +19,7 @@ use crate::elf::{self, Verdict};
 use crate::error::{Error, ErrorKind};
 use crate::glibc::{attempt, object_file, rejection_of};
 use crate::model::{
-    Attempt, Closure, Diagnostic, Edge, FileId, FoundVia, Libc, Linkage, Missing, Object, Rejection, Role,
+    Attempt, Closure, Diagnostic, Dlopened, Edge, FileId, FoundVia, Libc, Linkage, Missing, Object, Rejection, Role,
 };
 use crate::resolver::{Input, Resolver};
 use crate::root::{join_bytes, Errno, Opened};
@@ -65,6 +65,7 @@ pub(crate) fn run(res: &Resolver, target: &Target, input: Input) -> Result<Closu
         objects: Vec::new(),
         edges: Vec::new(),
         missing: Vec::new(),
+        dlopened: Vec::new(),
         diagnostics: input.diagnostics.iter().map(|d| Diagnostic { object: None, message: d.clone() }).collect(),
         ldso: None,
         sys_path: None,
@@ -97,26 +98,55 @@ pub(crate) fn run(res: &Resolver, target: &Target, input: Input) -> Result<Closu
             }
         }
         // load_deps: walk the list; new objects are appended, so the order is breadth-first.
+        // Then each dlopen request: musl's dlopen searches as for the main program
+        // (`load_library(file, head)`), then loads the new object's dependencies.
         let mut i = 0;
-        while i < m.dsos.len() {
-            let needed = m.dsos[i].needed.clone();
-            for n in needed {
-                match m.load_library(n.as_bytes(), Some(i))? {
-                    Found::Dso(t, via) => {
-                        let to = m.dsos[t].object;
-                        m.edges.push(Edge { from: m.dsos[i].object, name: n.clone(), to, via });
+        let mut next_dlopen = 0;
+        loop {
+            while i < m.dsos.len() {
+                let needed = m.dsos[i].needed.clone();
+                for n in needed {
+                    match m.load_library(n.as_bytes(), Some(i))? {
+                        Found::Dso(t, via) => {
+                            let to = m.dsos[t].object;
+                            m.edges.push(Edge { from: m.dsos[i].object, name: n.clone(), to, via });
+                        }
+                        Found::Failed(tried) if next_dlopen > 0 => {
+                            if let Some(d) = m.dlopened.last_mut() {
+                                d.error.get_or_insert_with(|| {
+                                    format!("Error loading shared library {n}: No such file or directory")
+                                });
+                                d.tried.extend(tried);
+                            }
+                        }
+                        Found::Failed(tried) => m.missing.push(Missing { from: m.dsos[i].object, name: n, tried }),
                     }
-                    Found::Failed(tried) => m.missing.push(Missing { from: m.dsos[i].object, name: n, tried }),
+                    if m.objects.len() > res.settings.limits.max_objects {
+                        return Err(Error::new(
+                            ErrorKind::LimitExceeded,
+                            &input.host_path,
+                            format!("closure has more than {} objects", res.settings.limits.max_objects),
+                        ));
+                    }
                 }
-                if m.objects.len() > res.settings.limits.max_objects {
-                    return Err(Error::new(
-                        ErrorKind::LimitExceeded,
-                        &input.host_path,
-                        format!("closure has more than {} objects", res.settings.limits.max_objects),
-                    ));
+                i += 1;
+            }
+            let Some(req) = input.dlopen.get(next_dlopen) else { break };
+            next_dlopen += 1;
+            let mut rec = Dlopened { request: req.clone(), to: None, via: None, tried: Vec::new(), error: None };
+            match m.load_library(req.name.as_bytes(), Some(0))? {
+                Found::Dso(t, via) => {
+                    let to = m.dsos[t].object;
+                    m.edges.push(Edge { from: req.from, name: req.name.clone(), to, via: via.clone() });
+                    rec.to = Some(to);
+                    rec.via = Some(via);
+                }
+                Found::Failed(tried) => {
+                    rec.tried = tried;
+                    rec.error = Some(format!("Error loading shared library {}: No such file or directory", req.name));
                 }
             }
-            i += 1;
+            m.dlopened.push(rec);
         }
     }
     Ok(Closure {
@@ -131,6 +161,7 @@ pub(crate) fn run(res: &Resolver, target: &Target, input: Input) -> Result<Closu
         fatal: None,
         loader_files: m.path_file.into_iter().collect(),
         diagnostics: m.diagnostics,
+        dlopened: m.dlopened,
     })
 }
 
@@ -142,6 +173,7 @@ struct Musl<'a> {
     edges: Vec<Edge>,
     missing: Vec<Missing>,
     diagnostics: Vec<Diagnostic>,
+    dlopened: Vec<Dlopened>,
     /// Index in `dsos` of the loader (`ldso`), once it is in the list.
     ldso: Option<usize>,
     sys_path: Option<Vec<u8>>,

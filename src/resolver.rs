@@ -19,7 +19,7 @@ use crate::elf::{self, ElfInfo, ParseError, Source};
 use crate::error::{Error, ErrorKind};
 use crate::glibc::{CachedSearch, Loader, OpenFailure, SearchKey, Template};
 use crate::ld_cache::{LdCache, Lookup};
-use crate::model::{Closure, FileId, Location, ObjectFile, Variant};
+use crate::model::{Closure, DlopenRequest, FileId, Location, ObjectFile, Variant};
 use crate::root::{dirname_bytes, errno_of, errno_text, join_bytes, Opened, Root, Stat, Walked};
 use crate::target::{loader_facts_in, LoaderFacts, Target};
 
@@ -142,6 +142,8 @@ pub(crate) struct Input {
     pub origin: Option<Vec<u8>>,
     pub facts: Arc<FileFacts>,
     pub diagnostics: Vec<String>,
+    /// `dlopen` calls made after start-up, in order.
+    pub dlopen: Vec<DlopenRequest>,
 }
 
 type TargetKey = (Option<Bytes>, u16, bool, u32, bool);
@@ -254,7 +256,27 @@ impl Resolver {
     /// The file cannot be read or is not a usable ELF file; a relative path with no
     /// [`cwd`](ResolverBuilder::cwd) configured.
     pub fn closure(&self, path: impl AsRef<Path>) -> Result<Closure, Error> {
-        let path = path.as_ref();
+        self.closure_dlopen(path.as_ref(), &[])
+    }
+
+    /// The closure of `closure`'s input (computed by this resolver) when, after start-up, its
+    /// objects call `dlopen` as `requests` say, in that order: each name is looked up as
+    /// `dlopen` from that object would look it up (an object already loaded answers it;
+    /// else the caller's `DT_RUNPATH`, or the `DT_RPATH` of the caller and its loaders and
+    /// the executable's, `LD_LIBRARY_PATH`, the cache, the default directories; a name with
+    /// a `/` is opened as a path), then the new object's dependencies are loaded
+    /// breadth-first. Objects loaded so come after the start-up ones; the start-up part
+    /// of the result is unchanged. Each request's outcome is in [`Closure::dlopened`]; a
+    /// request that fails (not found, or a dependency of it not found) is not a
+    /// [`Missing`](crate::Missing) entry, since the program starts all the same.
+    ///
+    /// # Errors
+    /// As for [`closure`](Self::closure).
+    pub fn with_dlopen(&self, closure: &Closure, requests: &[DlopenRequest]) -> Result<Closure, Error> {
+        self.closure_dlopen(&closure.input, requests)
+    }
+
+    fn closure_dlopen(&self, path: &Path, dlopen: &[DlopenRequest]) -> Result<Closure, Error> {
         let abs: PathBuf = if path.is_absolute() {
             path.to_path_buf()
         } else if let (true, Some(cwd)) = (self.root().is_host_root(), &self.settings.cwd) {
@@ -267,11 +289,11 @@ impl Resolver {
             ));
         };
         if self.root().is_host_root() {
-            return self.closure_at(path, abs.as_os_str().as_bytes());
+            return self.closure_at(path, abs.as_os_str().as_bytes(), dlopen);
         }
         match self.root().in_root(&abs) {
-            Some(in_root) => self.closure_at(path, in_root.as_os_str().as_bytes()),
-            None => self.closure_external(path),
+            Some(in_root) => self.closure_at(path, in_root.as_os_str().as_bytes(), dlopen),
+            None => self.closure_external(path, dlopen),
         }
     }
 
@@ -298,7 +320,7 @@ impl Resolver {
             }
         };
         let host = self.root().host_path(Path::new(OsStr::from_bytes(&abs)));
-        self.closure_at(&host, &abs)
+        self.closure_at(&host, &abs, &[])
     }
 
     /// Closures of many files (host paths) in parallel, sharing every cache. The results are
@@ -318,7 +340,7 @@ impl Resolver {
         }
     }
 
-    fn closure_at(&self, given: &Path, in_root: &[u8]) -> Result<Closure, Error> {
+    fn closure_at(&self, given: &Path, in_root: &[u8], dlopen: &[DlopenRequest]) -> Result<Closure, Error> {
         let (facts, walked) = self.open_facts(in_root).map_err(|f| match f {
             OpenFailure::Errno(e) => io_err(given, e),
             OpenFailure::TooLarge => {
@@ -339,10 +361,17 @@ impl Resolver {
         };
         let location =
             Location { path: PathBuf::from(OsStr::from_bytes(in_root)), realpath: walked.realpath, hops: walked.hops };
-        self.run(Input { host_path: given.to_path_buf(), location, origin, facts, diagnostics: Vec::new() })
+        self.run(Input {
+            host_path: given.to_path_buf(),
+            location,
+            origin,
+            facts,
+            diagnostics: Vec::new(),
+            dlopen: dlopen.to_vec(),
+        })
     }
 
-    fn closure_external(&self, given: &Path) -> Result<Closure, Error> {
+    fn closure_external(&self, given: &Path, dlopen: &[DlopenRequest]) -> Result<Closure, Error> {
         // Never block: a FIFO named as input would stall a plain open.
         let mut f = std::fs::OpenOptions::new()
             .read(true)
@@ -361,7 +390,14 @@ impl Resolver {
         let facts = Arc::new(self.facts_from(given.to_path_buf(), &Stat::from(&meta), &data[..]));
         let location = Location { path: given.to_path_buf(), realpath: given.to_path_buf(), hops: Vec::new() };
         let diag = "input lies outside the root: its $ORIGIN is unknown, path elements using it are dropped".into();
-        self.run(Input { host_path: given.to_path_buf(), location, origin: None, facts, diagnostics: vec![diag] })
+        self.run(Input {
+            host_path: given.to_path_buf(),
+            location,
+            origin: None,
+            facts,
+            diagnostics: vec![diag],
+            dlopen: dlopen.to_vec(),
+        })
     }
 
     fn run(&self, input: Input) -> Result<Closure, Error> {

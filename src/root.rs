@@ -358,6 +358,8 @@ impl Root {
             let (dir, name) = (&path[..pos], &path[pos + 1..]);
             if !name.is_empty() && name != b"." && name != b".." {
                 let cached = self.walk_dir(if dir.is_empty() { b"/" } else { dir })?;
+                // The root itself is "/" in the cache; its children are "/name", not "//name".
+                let base: &[u8] = if cached.realpath == b"/" { b"" } else { &cached.realpath };
                 if name.len() > NAME_MAX {
                     return Err(libc::ENAMETOOLONG);
                 }
@@ -367,8 +369,8 @@ impl Root {
                 // The usual case, a name that is not a symlink: one lstat, no walk.
                 let meta = self.lstat_in(&cached.realpath, name)?;
                 if !(meta.is_symlink() && follow_last) {
-                    let mut real = Vec::with_capacity(cached.realpath.len() + 1 + name.len());
-                    real.extend_from_slice(&cached.realpath);
+                    let mut real = Vec::with_capacity(base.len() + 1 + name.len());
+                    real.extend_from_slice(base);
                     real.push(b'/');
                     real.extend_from_slice(name);
                     let realpath = PathBuf::from(OsString::from_vec(real));
@@ -386,12 +388,12 @@ impl Root {
                 if tb.len() >= PATH_MAX {
                     return Err(libc::ENAMETOOLONG);
                 }
-                let mut link = cached.realpath.clone();
+                let mut link = base.to_vec();
                 link.push(b'/');
                 link.extend_from_slice(name);
                 let mut pending = components(&tb);
                 pending.reverse();
-                let mut cur = if tb[0] == b'/' { Vec::new() } else { cached.realpath.clone() };
+                let mut cur = if tb[0] == b'/' { Vec::new() } else { base.to_vec() };
                 hops.push(Hop {
                     link: PathBuf::from(OsString::from_vec(link)),
                     target: PathBuf::from(OsString::from_vec(tb)),

@@ -24,6 +24,7 @@ const TARGETS: &[(&str, Body)] = &[
     ("resolve_small_root", bodies::resolve_small_root),
     ("dlopen_note", bodies::dlopen_note),
     ("strings_scan", bodies::strings_scan),
+    ("symbols", bodies::symbols),
 ];
 
 fn files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
@@ -113,6 +114,11 @@ fn corpus_dlopen_note() {
 #[test]
 fn corpus_strings_scan() {
     corpus("strings_scan");
+}
+
+#[test]
+fn corpus_symbols() {
+    corpus("symbols");
 }
 
 /// Every crash file through every body: each body must accept any bytes.

@@ -14,15 +14,11 @@
 #![cfg(feature = "cli")]
 
 use std::fs;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
+mod common;
+use common::chroot::{chroot_cmd, is_root, out_text, redis_answers_ping};
 
 macro_rules! require_root {
     () => {
@@ -35,10 +31,6 @@ macro_rules! require_root {
 
 fn require(path: &str, package: &str) {
     assert!(Path::new(path).exists(), "{path} is missing: apt-get install {package}");
-}
-
-fn out_text(o: &Output) -> String {
-    format!("stdout: {}\nstderr: {}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 /// Build the tarball `name` (`.tar` or `.tar.gz`) for `args` in a fresh directory and
@@ -62,28 +54,8 @@ fn rootfs(name: &str, args: &[&str]) -> (tempfile::TempDir, PathBuf) {
     (t, root)
 }
 
-/// `chroot(8)`: in /usr/sbin, which a test's `PATH` may lack.
-fn chroot_cmd() -> Command {
-    let bin = ["/usr/sbin/chroot", "/sbin/chroot", "/usr/bin/chroot"].into_iter().find(|p| Path::new(p).exists());
-    Command::new(bin.unwrap_or("chroot"))
-}
-
 fn chroot(root: &Path, argv: &[&str]) -> Output {
     chroot_cmd().arg(root).args(argv).env_clear().env("PATH", "/usr/bin:/bin").output().unwrap()
-}
-
-/// Kills and reaps the server however the test ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[test]
@@ -94,32 +66,7 @@ fn redis_server_answers_ping_from_its_rootfs() {
     let (_t, root) = rootfs("rootfs.tar.gz", &["/usr/bin/redis-server"]);
     // Only the closure is there: no shell, no /etc.
     assert!(!root.join("bin/sh").exists() && !root.join("etc").exists());
-    let port = free_port().to_string();
-    let server = Server(
-        chroot_cmd()
-            .arg(&root)
-            .args(["/usr/bin/redis-server", "--port", &port, "--bind", "127.0.0.1", "--save", "", "--daemonize", "no"])
-            .env_clear()
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let start = Instant::now();
-    let mut last = String::new();
-    let mut server = server;
-    while start.elapsed() < Duration::from_secs(20) {
-        if let Ok(Some(status)) = server.0.try_wait() {
-            panic!("redis-server exited early: {status}");
-        }
-        let o = Command::new("redis-cli").args(["-p", &port, "ping"]).output().unwrap();
-        last = out_text(&o);
-        if String::from_utf8_lossy(&o.stdout).trim() == "PONG" {
-            return; // `server` is killed and reaped on drop
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("no PONG within 20 s; last answer: {last}");
+    redis_answers_ping(&root);
 }
 
 #[test]

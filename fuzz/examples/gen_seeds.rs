@@ -1,7 +1,8 @@
-//! Writes the synthetic seeds of `fuzz/corpus/{parse_elf,resolve_small_root}` (the real-file
+//! Writes the synthetic seeds of `fuzz/corpus/{parse_elf,resolve_small_root,symbols}` (the real-file
 //! seeds are copied by `fuzz/seed.sh`). Run from `fuzz/`: `cargo run --example gen_seeds`.
 
 use depclose_fuzz::elfgen::{build, Spec, ET_EXEC};
+use depclose_fuzz::symgen;
 
 fn put(dir: &str, name: &str, bytes: &[u8]) {
     std::fs::create_dir_all(dir).expect("mkdir");
@@ -71,4 +72,56 @@ fn main() {
     for (name, bytes) in seeds {
         put(d, name, bytes);
     }
+
+    // symbols: every class, byte order and hash table; and the hostile shapes the reader
+    // must survive (a GNU hash chain without an end, version indices out of range, a
+    // string offset past the table, overlapping version records, a huge nchain).
+    let d = "corpus/symbols";
+    for c64 in [true, false] {
+        for be in [false, true] {
+            for gnu in [true, false] {
+                let mut s = symgen::Spec::sample();
+                (s.class64, s.big_endian, s.gnu_hash) = (c64, be, gnu);
+                s.machine = match (c64, be) {
+                    (true, false) => 62,
+                    (false, false) => 3,
+                    (true, true) => 22,
+                    (false, true) => 20,
+                };
+                let name = format!(
+                    "gen-{}{}-{}",
+                    if c64 { 64 } else { 32 },
+                    if be { "be" } else { "le" },
+                    if gnu { "gnu" } else { "sysv" }
+                );
+                put(d, &name, &symgen::build(&s));
+            }
+        }
+    }
+    let (bytes, lay) = symgen::build_with_layout(&symgen::Spec::sample());
+    // GNU hash chain words all even: no end bit.
+    let mut b = bytes.clone();
+    for i in 0..6 {
+        b[lay.hash + 28 + 4 * i] &= !1;
+    }
+    put(d, "hostile-chain-no-end", &b);
+    // Version indices 0x7fff and 0xffff.
+    let mut s = symgen::Spec::sample();
+    s.syms[0].versym = 0x7fff;
+    s.syms[1].versym = 0xffff;
+    put(d, "hostile-versym-range", &symgen::build(&s));
+    // st_name past the string table.
+    let mut b = bytes.clone();
+    b[lay.symtab + 24..lay.symtab + 28].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    put(d, "hostile-name-past", &b);
+    // vna_next of 1: overlapping records.
+    let mut b = bytes.clone();
+    b[lay.verneed + 16 + 12..lay.verneed + 16 + 16].copy_from_slice(&1u32.to_le_bytes());
+    put(d, "hostile-vna-overlap", &b);
+    // DT_HASH with nchain 0xffffffff.
+    let mut s = symgen::Spec::sample();
+    s.gnu_hash = false;
+    let (mut b, lay) = symgen::build_with_layout(&s);
+    b[lay.hash + 4..lay.hash + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+    put(d, "hostile-nchain", &b);
 }

@@ -1017,3 +1017,406 @@ pub fn resolve_small_root(data: &[u8]) {
         _ => panic!("non-deterministic: {first:?} / {again:?} / {fresh:?}"),
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// symbols: a writer of ELF files with dynamic symbols and versions, and the target body
+// ---------------------------------------------------------------------------------------
+
+/// A tiny writer of ELF files with a dynamic symbol table, a hash table (`DT_HASH` or
+/// `DT_GNU_HASH`), `DT_VERSYM`, `DT_VERNEED` and `DT_VERDEF`, in any class and byte order:
+/// one `PT_LOAD` over the whole file and a `PT_DYNAMIC`; no section headers.
+pub mod symgen {
+    use super::elfgen::Writer;
+
+    /// One symbol (index 0, the null symbol, is written first and is not listed).
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Sym {
+        pub name: Vec<u8>,
+        pub value: u64,
+        pub size: u64,
+        /// `st_info`: `bind << 4 | type`.
+        pub info: u8,
+        pub other: u8,
+        pub shndx: u16,
+        /// The `DT_VERSYM` entry.
+        pub versym: u16,
+    }
+
+    impl Sym {
+        /// A defined global function with version entry `versym`.
+        pub fn def(name: &str, versym: u16) -> Sym {
+            Sym { name: name.into(), value: 0x1000, size: 8, info: 0x12, other: 0, shndx: 7, versym }
+        }
+
+        /// An undefined global function with version entry `versym`.
+        pub fn undef(name: &str, versym: u16) -> Sym {
+            Sym { name: name.into(), value: 0, size: 0, info: 0x12, other: 0, shndx: 0, versym }
+        }
+    }
+
+    /// A version definition; its index is its position plus one.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Def {
+        pub flags: u16,
+        /// The version's name, then its parents.
+        pub names: Vec<Vec<u8>>,
+    }
+
+    /// A version requirement: (`vna_name`, `vna_flags`, `vna_other`) of file `file`.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Need {
+        pub file: Vec<u8>,
+        pub aux: Vec<(Vec<u8>, u16, u16)>,
+    }
+
+    /// What to write.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Spec {
+        pub class64: bool,
+        pub big_endian: bool,
+        pub machine: u16,
+        /// `DT_GNU_HASH` rather than `DT_HASH`.
+        pub gnu_hash: bool,
+        /// Whether to write `DT_VERSYM`.
+        pub versym: bool,
+        pub soname: Option<Vec<u8>>,
+        pub needed: Vec<Vec<u8>>,
+        pub syms: Vec<Sym>,
+        pub defs: Vec<Def>,
+        pub needs: Vec<Need>,
+    }
+
+    impl Default for Spec {
+        fn default() -> Self {
+            Spec {
+                class64: true,
+                big_endian: false,
+                machine: 62,
+                gnu_hash: true,
+                versym: true,
+                soname: None,
+                needed: Vec::new(),
+                syms: Vec::new(),
+                defs: Vec::new(),
+                needs: Vec::new(),
+            }
+        }
+    }
+
+    impl Spec {
+        /// A library `libv.so.1` defining `f@@V_2`, `f@V_1` and `g` (global), requiring
+        /// `puts@GLIBC_2.2.5` of `libc.so.6` (and a weak `GLIBC_2.34`).
+        pub fn sample() -> Spec {
+            Spec {
+                soname: Some(b"libv.so.1".to_vec()),
+                needed: vec![b"libc.so.6".to_vec()],
+                syms: vec![
+                    Sym::undef("puts", 4),
+                    Sym::def("f", 3),
+                    Sym::def("f", 0x8002),
+                    Sym::def("g", 1),
+                    Sym { info: 0x16, ..Sym::def("tls_var", 3) },
+                    Sym { info: 0x20, ..Sym::undef("weak_ref", 1) },
+                ],
+                defs: vec![
+                    Def { flags: 1, names: vec![b"libv.so.1".to_vec()] },
+                    Def { flags: 0, names: vec![b"V_1".to_vec()] },
+                    Def { flags: 0, names: vec![b"V_2".to_vec(), b"V_1".to_vec()] },
+                ],
+                needs: vec![Need {
+                    file: b"libc.so.6".to_vec(),
+                    aux: vec![(b"GLIBC_2.2.5".to_vec(), 0, 4), (b"GLIBC_2.34".to_vec(), 2, 5)],
+                }],
+                ..Spec::default()
+            }
+        }
+    }
+
+    /// The ELF hash of a name.
+    pub fn elf_hash(name: &[u8]) -> u32 {
+        let mut h: u32 = 0;
+        for &c in name {
+            h = (h << 4).wrapping_add(u32::from(c));
+            let g = h & 0xf000_0000;
+            if g != 0 {
+                h ^= g >> 24;
+            }
+            h &= !g;
+        }
+        h
+    }
+
+    /// The GNU hash of a name.
+    pub fn gnu_hash(name: &[u8]) -> u32 {
+        name.iter().fold(5381u32, |h, &c| h.wrapping_mul(33).wrapping_add(u32::from(c)))
+    }
+
+    /// Where the tables are in a written file (file offsets; the load address is 0).
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct Layout {
+        pub strtab: usize,
+        pub symtab: usize,
+        pub hash: usize,
+        pub versym: usize,
+        pub verneed: usize,
+        pub verdef: usize,
+        pub dynamic: usize,
+    }
+
+    /// Write the file.
+    pub fn build(spec: &Spec) -> Vec<u8> {
+        build_with_layout(spec).0
+    }
+
+    /// Write the file and tell where its tables are.
+    pub fn build_with_layout(spec: &Spec) -> (Vec<u8>, Layout) {
+        let c64 = spec.class64;
+        let (ehsize, phentsize, word) = if c64 { (64usize, 56usize, 8usize) } else { (52, 32, 4) };
+        let mut w = Writer { buf: vec![0; ehsize + 2 * phentsize], be: spec.big_endian };
+        let mut lay = Layout::default();
+        let align = |w: &mut Writer, a: usize| {
+            let n = w.buf.len().div_ceil(a) * a;
+            w.buf.resize(n, 0);
+            n
+        };
+        // Strings.
+        let mut strtab = vec![0u8];
+        let mut add = |s: &[u8]| -> u64 {
+            let o = strtab.len() as u64;
+            strtab.extend_from_slice(s);
+            strtab.push(0);
+            o
+        };
+        let needed: Vec<u64> = spec.needed.iter().map(|n| add(n)).collect();
+        let soname = spec.soname.as_ref().map(|s| add(s));
+        let names: Vec<u64> = spec.syms.iter().map(|s| add(&s.name)).collect();
+        let def_names: Vec<Vec<u64>> = spec.defs.iter().map(|d| d.names.iter().map(|n| add(n)).collect()).collect();
+        let need_names: Vec<(u64, Vec<u64>)> =
+            spec.needs.iter().map(|n| (add(&n.file), n.aux.iter().map(|a| add(&a.0)).collect())).collect();
+        lay.strtab = w.buf.len();
+        w.buf.extend_from_slice(&strtab);
+        // Symbols (index 0 is the null symbol).
+        let symsize = if c64 { 24 } else { 16 };
+        lay.symtab = align(&mut w, 8);
+        let nsyms = spec.syms.len() + 1;
+        w.buf.resize(lay.symtab + nsyms * symsize, 0);
+        for (i, s) in spec.syms.iter().enumerate() {
+            let at = lay.symtab + (i + 1) * symsize;
+            w.put(at, 4, names[i]);
+            if c64 {
+                w.buf[at + 4] = s.info;
+                w.buf[at + 5] = s.other;
+                w.put(at + 6, 2, u64::from(s.shndx));
+                w.put(at + 8, 8, s.value);
+                w.put(at + 16, 8, s.size);
+            } else {
+                w.put(at + 4, 4, s.value);
+                w.put(at + 8, 4, s.size);
+                w.buf[at + 12] = s.info;
+                w.buf[at + 13] = s.other;
+                w.put(at + 14, 2, u64::from(s.shndx));
+            }
+        }
+        // Hash table.
+        lay.hash = align(&mut w, 8);
+        if spec.gnu_hash {
+            // One bucket holding every symbol from index 1, a bloom word of all ones.
+            let at = lay.hash;
+            w.put(at, 4, 1);
+            w.put(at + 4, 4, 1);
+            w.put(at + 8, 4, 1);
+            w.put(at + 12, 4, 6);
+            w.put(at + 16, word, u64::MAX);
+            let b = at + 16 + word;
+            w.put(b, 4, if spec.syms.is_empty() { 0 } else { 1 });
+            for (i, s) in spec.syms.iter().enumerate() {
+                let last = i + 1 == spec.syms.len();
+                w.put(b + 4 + 4 * i, 4, u64::from((gnu_hash(&s.name) & !1) | u32::from(last)));
+            }
+            w.buf.resize(b + 4 + 4 * spec.syms.len(), 0);
+        } else {
+            // nbucket 1, nchain = number of symbols; bucket -> 1, chain i -> i + 1. The words
+            // are 64-bit on 64-bit s390 (and Alpha), as glibc and binutils read them there.
+            let at = lay.hash;
+            let hw = if c64 && (spec.machine == 22 || spec.machine == 0x9026) { 8 } else { 4 };
+            w.put(at, hw, 1);
+            w.put(at + hw, hw, nsyms as u64);
+            w.put(at + 2 * hw, hw, if nsyms > 1 { 1 } else { 0 });
+            for i in 0..nsyms {
+                w.put(at + (3 + i) * hw, hw, if i > 0 && i + 1 < nsyms { (i + 1) as u64 } else { 0 });
+            }
+        }
+        // Versym.
+        lay.versym = align(&mut w, 2);
+        if spec.versym {
+            w.put(lay.versym, 2, 0);
+            for (i, s) in spec.syms.iter().enumerate() {
+                w.put(lay.versym + 2 * (i + 1), 2, u64::from(s.versym));
+            }
+        }
+        // Verneed: records of 16 bytes, each followed by its aux entries.
+        lay.verneed = align(&mut w, 4);
+        for (k, n) in spec.needs.iter().enumerate() {
+            let at = w.buf.len();
+            let size = 16 + 16 * n.aux.len();
+            w.put(at, 2, 1);
+            w.put(at + 2, 2, n.aux.len() as u64);
+            w.put(at + 4, 4, need_names[k].0);
+            w.put(at + 8, 4, if n.aux.is_empty() { 0 } else { 16 });
+            w.put(at + 12, 4, if k + 1 == spec.needs.len() { 0 } else { size as u64 });
+            for (j, (name, flags, other)) in n.aux.iter().enumerate() {
+                let a = at + 16 + 16 * j;
+                w.put(a, 4, u64::from(elf_hash(name)));
+                w.put(a + 4, 2, u64::from(*flags));
+                w.put(a + 6, 2, u64::from(*other));
+                w.put(a + 8, 4, need_names[k].1[j]);
+                w.put(a + 12, 4, if j + 1 == n.aux.len() { 0 } else { 16 });
+            }
+        }
+        // Verdef: records of 20 bytes, each followed by its aux entries of 8.
+        lay.verdef = align(&mut w, 4);
+        for (k, d) in spec.defs.iter().enumerate() {
+            let at = w.buf.len();
+            let size = 20 + 8 * d.names.len();
+            w.put(at, 2, 1);
+            w.put(at + 2, 2, u64::from(d.flags));
+            w.put(at + 4, 2, (k + 1) as u64);
+            w.put(at + 6, 2, d.names.len() as u64);
+            w.put(at + 8, 4, u64::from(d.names.first().map_or(0, |n| elf_hash(n))));
+            w.put(at + 12, 4, 20);
+            w.put(at + 16, 4, if k + 1 == spec.defs.len() { 0 } else { size as u64 });
+            for (j, &name) in def_names[k].iter().enumerate() {
+                let a = at + 20 + 8 * j;
+                w.put(a, 4, name);
+                w.put(a + 4, 4, if j + 1 == d.names.len() { 0 } else { 8 });
+            }
+        }
+        // Dynamic section.
+        let mut dyns: Vec<(u64, u64)> = needed.iter().map(|&n| (1, n)).collect();
+        if let Some(s) = soname {
+            dyns.push((14, s));
+        }
+        dyns.push((5, lay.strtab as u64));
+        dyns.push((10, strtab.len() as u64));
+        dyns.push((6, lay.symtab as u64));
+        dyns.push((11, symsize as u64));
+        dyns.push((if spec.gnu_hash { 0x6fff_fef5 } else { 4 }, lay.hash as u64));
+        if spec.versym {
+            dyns.push((0x6fff_fff0, lay.versym as u64));
+        }
+        if !spec.needs.is_empty() {
+            dyns.push((0x6fff_fffe, lay.verneed as u64));
+            dyns.push((0x6fff_ffff, spec.needs.len() as u64));
+        }
+        if !spec.defs.is_empty() {
+            dyns.push((0x6fff_fffc, lay.verdef as u64));
+            dyns.push((0x6fff_fffd, spec.defs.len() as u64));
+        }
+        dyns.push((0, 0));
+        lay.dynamic = align(&mut w, 8);
+        for (i, (t, v)) in dyns.iter().enumerate() {
+            w.put(lay.dynamic + 2 * word * i, word, *t);
+            w.put(lay.dynamic + 2 * word * i + word, word, *v);
+        }
+        let total = w.buf.len();
+        let dynsize = dyns.len() * 2 * word;
+        // Header.
+        w.buf[..4].copy_from_slice(b"\x7fELF");
+        w.buf[4] = if c64 { 2 } else { 1 };
+        w.buf[5] = if spec.big_endian { 2 } else { 1 };
+        w.buf[6] = 1;
+        w.put(16, 2, 3);
+        w.put(18, 2, u64::from(spec.machine));
+        w.put(20, 4, 1);
+        if c64 {
+            w.put(32, 8, ehsize as u64);
+            w.put(52, 2, ehsize as u64);
+            w.put(54, 2, phentsize as u64);
+            w.put(56, 2, 2);
+            w.put(58, 2, 64);
+        } else {
+            w.put(28, 4, ehsize as u64);
+            w.put(40, 2, ehsize as u64);
+            w.put(42, 2, phentsize as u64);
+            w.put(44, 2, 2);
+            w.put(46, 2, 40);
+        }
+        for (n, (ty, o, sz, fl)) in [(1u32, 0usize, total, 5u32), (2, lay.dynamic, dynsize, 6)].into_iter().enumerate()
+        {
+            let p = ehsize + n * phentsize;
+            if c64 {
+                w.put(p, 4, u64::from(ty));
+                w.put(p + 4, 4, u64::from(fl));
+                w.put(p + 8, 8, o as u64);
+                w.put(p + 16, 8, o as u64);
+                w.put(p + 24, 8, o as u64);
+                w.put(p + 32, 8, sz as u64);
+                w.put(p + 40, 8, sz as u64);
+                w.put(p + 48, 8, 8);
+            } else {
+                w.put(p, 4, u64::from(ty));
+                w.put(p + 4, 4, o as u64);
+                w.put(p + 8, 4, o as u64);
+                w.put(p + 12, 4, o as u64);
+                w.put(p + 16, 4, sz as u64);
+                w.put(p + 20, 4, sz as u64);
+                w.put(p + 24, 4, u64::from(fl));
+                w.put(p + 28, 4, 8);
+            }
+        }
+        (w.buf, lay)
+    }
+}
+
+/// `symbols::read` on raw bytes: no panic, no hang, memory bounded by the input; every
+/// accessor walked; smaller limits only turn a success into an error.
+pub fn symbols(data: &[u8]) {
+    use depclose::symbols::{self, SymbolLimits};
+    let full = symbols::read(data);
+    match &full {
+        Ok(s) => {
+            assert!(elf::is_elf(data));
+            // Each symbol takes at least 16 bytes of the file, each version record 8.
+            assert!(s.symbols.len() <= data.len() / 16, "{} symbols from {} bytes", s.symbols.len(), data.len());
+            let records: usize = s.verneed.iter().map(|n| 1 + n.entries.len()).sum::<usize>()
+                + s.verdef.iter().map(|d| 1 + d.names.len()).sum::<usize>();
+            assert!(records <= 2 * (data.len() / 8 + 1), "{records} version records from {} bytes", data.len());
+            let mut copied = 0usize;
+            for sym in &s.symbols {
+                assert!(!sym.name.as_bytes().contains(&0));
+                copied += sym.name.len();
+                let _ = (sym.is_defined(), sym.is_hidden_version(), sym.version_index(), s.version_name(sym));
+                if sym.version.is_some() {
+                    assert!(s.has_versym);
+                }
+            }
+            for n in &s.verneed {
+                copied += n.file.len() + n.entries.iter().map(|a| a.name.len()).sum::<usize>();
+                for a in &n.entries {
+                    let _ = (a.is_weak(), s.version_name_of(a.other), s.verneed_of(a.other));
+                }
+            }
+            for d in &s.verdef {
+                copied += d.names.iter().map(|n| n.len()).sum::<usize>();
+                let _ = (d.name(), d.is_base(), s.version_name_of(d.index));
+            }
+            assert!(copied <= 4 * data.len() + (1 << 20), "{copied} string bytes from {} bytes", data.len());
+            for imp in s.imports() {
+                assert!(!imp.is_defined() && !imp.name.is_empty());
+                assert!(s.imports_name(imp.name.as_bytes()));
+            }
+            assert!(
+                !s.imports_name(b"\xff not a name \xff")
+                    || s.imports().any(|i| i.name.as_bytes() == b"\xff not a name \xff")
+            );
+            let _ = format!("{s:?}");
+        }
+        Err(e) => assert!(!e.reason().is_empty()),
+    }
+    let mut small = SymbolLimits::default();
+    small.max_symbols = 4;
+    small.max_string_bytes = 64;
+    if let Ok(s) = symbols::read_with_limits(data, &small) {
+        assert_eq!(Ok(s), full, "smaller limits, different answer");
+    }
+}

@@ -24,7 +24,8 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Parser, ValueEnum};
 use rayon::prelude::*;
 
-use depclose::emit::{self, AtomicFile, Compression, DirOptions, Rootfs, TarOptions, TextOptions};
+use depclose::emit::{self, AssembleOptions, AtomicFile, Compression, DirOptions, Rootfs, TarOptions, TextOptions};
+use depclose::runtime::{DlopenLevel, Pack, RuntimeOptions, User};
 use depclose::{Closure, Hwcaps, Resolver};
 
 /// Output format on stdout.
@@ -49,11 +50,12 @@ enum Format {
              and build a reproducible rootfs from it.",
     after_help = "Exit status: 0 all resolved; 1 a library is missing or the loader would abort; \
                   2 usage error, unreadable or invalid input, unwritable output.\n\
-                  Environment: LD_LIBRARY_PATH (as ldd; root / only), SOURCE_DATE_EPOCH (archive mtimes)."
+                  Environment: LD_LIBRARY_PATH (as ldd; root / only), SOURCE_DATE_EPOCH (archive mtimes, \
+                  image creation time)."
 )]
 struct Opts {
     /// ELF programs or libraries (paths inside the root when --root is given).
-    #[arg(required_unless_present = "scan", value_name = "FILE")]
+    #[arg(required_unless_present_any = ["scan", "verify"], value_name = "FILE")]
     files: Vec<PathBuf>,
 
     /// Also take every ELF file under DIR (recognised by its magic, not its name; symlinks
@@ -119,6 +121,118 @@ struct Opts {
     /// Write a Dockerfile (FROM scratch, ADD the tarball, ENTRYPOINT the first FILE). Needs --tar.
     #[arg(long, value_name = "FILE", requires = "tar")]
     dockerfile: Option<PathBuf>,
+
+    /// Write the rootfs as an OCI image layout directory (must not exist, or be empty).
+    #[arg(long, value_name = "DIR")]
+    oci_layout: Option<PathBuf>,
+
+    /// Write the rootfs as an OCI image archive (.tar) that `docker load`, `podman load` and
+    /// `skopeo copy oci-archive:FILE` take.
+    #[arg(long, value_name = "FILE")]
+    oci_archive: Option<PathBuf>,
+
+    /// Image reference `NAME[:TAG]` (`:latest` added). Default: the first FILE's name, lower-cased.
+    #[arg(long, value_name = "NAME[:TAG]")]
+    tag: Option<String>,
+
+    /// Image config Cmd: one argument per --cmd, in order. Default: none.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    cmd: Vec<String>,
+
+    /// Image environment entry (repeatable; replaces a default with the same key).
+    /// Default: PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin.
+    #[arg(long, value_name = "K=V")]
+    env: Vec<String>,
+
+    /// Image working directory. Default: none (/).
+    #[arg(long, value_name = "DIR")]
+    workdir: Option<String>,
+
+    /// Image label (repeatable).
+    #[arg(long, value_name = "K=V")]
+    label: Vec<String>,
+
+    /// Check that IMAGE (a rootfs directory, .tar, .tar.gz, OCI layout or archive) is
+    /// self-contained: every ELF file resolved inside it, no truncated file or dangling link,
+    /// and, when there is one (--manifest FILE, IMAGE.manifest.json or NAME.manifest.json
+    /// beside it, /.depclose/manifest.json inside), the manifest's hashes, modes and links.
+    /// Exit 0 sound, 1 with each problem printed, 2 when the image cannot be read.
+    #[arg(long, value_name = "IMAGE", conflicts_with_all = ["files", "scan", "tar", "dir", "oci_layout", "oci_archive", "dockerfile"])]
+    verify: Option<PathBuf>,
+
+    /// Image exposed port (repeatable; /tcp when no protocol is given).
+    #[arg(long, value_name = "PORT[/PROTO]")]
+    expose: Vec<String>,
+
+    /// Runtime files in the rootfs: auto (the packs the evidence asks for) or none (the
+    /// bare ELF closure, as earlier versions wrote it).
+    #[arg(long, value_enum, value_name = "MODE", default_value = "auto")]
+    runtime: RuntimeMode,
+
+    /// Add a runtime pack whatever the evidence: users, nss, hosts, services, ca, tzdata,
+    /// gconv, libgcc_s, locale, plugins, data, dirs, shell, helpers, dlopen. Repeatable.
+    #[arg(long = "with", value_name = "PACK")]
+    with: Vec<String>,
+
+    /// Never add this runtime pack. Repeatable.
+    #[arg(long = "without", value_name = "PACK")]
+    without: Vec<String>,
+
+    /// The user the image runs as: NAME, UID or UID:GID. Written to /etc/passwd beside
+    /// root, nobody and nonroot (65532), and used as the Dockerfile's USER.
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+
+    /// Time zones to ship (comma-separated, e.g. Europe/Paris,UTC). Default: all of them.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    tz: Option<Vec<String>>,
+
+    /// gconv modules to ship (comma-separated, e.g. UTF-16,ISO8859-1). Default: all.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    gconv: Option<Vec<String>>,
+
+    /// Locales to ship besides C.utf8 (comma-separated, e.g. en_US.UTF-8).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    locale: Vec<String>,
+
+    /// Which dlopen evidence adds libraries: notes (.note.dlopen required and recommended
+    /// entries), strings (also soname literals in objects that load plugins), all (also
+    /// the notes' suggested entries).
+    #[arg(long, value_enum, value_name = "LEVEL", default_value = "strings")]
+    dlopen: DlopenArg,
+
+    /// Write the rootfs even when a library is missing (every miss is listed on stderr and
+    /// in the manifest); exit 0.
+    #[arg(long)]
+    allow_missing: bool,
+
+    /// Print what the rootfs would hold and why, and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// No summary line on stderr after writing.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+/// `--runtime`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum RuntimeMode {
+    /// The packs the evidence asks for.
+    Auto,
+    /// No runtime file.
+    None,
+}
+
+/// `--dlopen`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DlopenArg {
+    /// `.note.dlopen` required and recommended entries.
+    Notes,
+    /// Also soname literals in objects that load plugins.
+    Strings,
+    /// Also the notes' suggested entries.
+    All,
 }
 
 /// Exit status, most severe wins.
@@ -151,6 +265,107 @@ struct Config {
     add: Vec<PathBuf>,
     variants: bool,
     mtime: u64,
+    runtime: RuntimeOptions,
+    allow_missing: bool,
+    dry_run: bool,
+    quiet: bool,
+    /// The first FILE's path in the image (a script's own path, not its interpreter's).
+    entry: Option<PathBuf>,
+    user: Option<User>,
+    image: Option<ImageArgs>,
+}
+
+/// The image outputs and config flags.
+struct ImageArgs {
+    /// The first FILE's path in the image, when known before the closures.
+    entry: Option<PathBuf>,
+    layout: Option<PathBuf>,
+    archive: Option<PathBuf>,
+    tag: Option<String>,
+    cmd: Vec<String>,
+    env: Vec<String>,
+    workdir: Option<String>,
+    user: Option<String>,
+    labels: Vec<(String, String)>,
+    expose: Vec<String>,
+}
+
+impl ImageArgs {
+    fn new(o: &Opts) -> anyhow::Result<Option<ImageArgs>> {
+        if o.oci_layout.is_none() && o.oci_archive.is_none() {
+            return Ok(None);
+        }
+        let labels = o
+            .label
+            .iter()
+            .map(|l| match l.split_once('=') {
+                Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+                _ => bail!("--label {l:?}: not K=V"),
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        for e in &o.env {
+            if !e.contains('=') || e.starts_with('=') {
+                bail!("--env {e:?}: not K=V");
+            }
+        }
+        Ok(Some(ImageArgs {
+            entry: None,
+            layout: o.oci_layout.clone(),
+            archive: o.oci_archive.clone(),
+            tag: o.tag.clone(),
+            cmd: o.cmd.clone(),
+            env: o.env.clone(),
+            workdir: o.workdir.clone(),
+            user: o.user.clone(),
+            labels,
+            expose: o.expose.clone(),
+        }))
+    }
+
+    /// The library's options: the platform of the closures, the first input as entry point.
+    fn options(&self, closures: &[Closure], mtime: u64) -> anyhow::Result<emit::ImageOptions> {
+        let platform = emit::platform_of(closures)?;
+        let entry = match &self.entry {
+            Some(e) if e.is_absolute() => e.clone(),
+            _ => closures.first().map(|c| c.input_object().file.location.path.clone()).unwrap_or_default(),
+        };
+        let entry = entry.to_str().ok_or_else(|| anyhow!("{}: entry point is not UTF-8", entry.display()))?;
+        let tag = match &self.tag {
+            Some(t) => t.clone(),
+            None => default_tag(Path::new(entry)),
+        };
+        let mut o =
+            emit::ImageOptions::new(platform).tag(tag).entrypoint([entry]).cmd(self.cmd.iter().cloned()).created(mtime);
+        for e in &self.env {
+            o = o.env(e.clone());
+        }
+        for (k, v) in &self.labels {
+            o = o.label(k.clone(), v.clone());
+        }
+        for p in &self.expose {
+            o = o.expose(p.clone());
+        }
+        if let Some(w) = &self.workdir {
+            o = o.workdir(w.clone());
+        }
+        if let Some(u) = &self.user {
+            o = o.user(u.clone());
+        }
+        o.reference()?;
+        Ok(o)
+    }
+}
+
+/// The entry point's file name, lower-cased, characters a reference cannot hold replaced.
+fn default_tag(entry: &Path) -> String {
+    let base = entry.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let mut name: String =
+        base.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect();
+    name = name.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string();
+    if name.is_empty() {
+        name = "image".into();
+    }
+    format!("{name}:latest")
 }
 
 impl Config {
@@ -189,7 +404,14 @@ impl Config {
             Some(p) => Some((p.clone(), compression_for(p)?)),
             None => None,
         };
-        let writes = o.tar.is_some() || o.dir.is_some() || o.manifest.is_some() || o.dockerfile.is_some();
+        let writes = o.dry_run
+            || o.tar.is_some()
+            || o.dir.is_some()
+            || o.manifest.is_some()
+            || o.dockerfile.is_some()
+            || o.oci_layout.is_some()
+            || o.oci_archive.is_some();
+        let mut image = ImageArgs::new(&o)?;
         let report = match (&o.why, o.format) {
             (Some(q), _) => Report::Why(q.as_bytes().to_vec()),
             (None, Some(f)) => Report::Format(f),
@@ -216,10 +438,78 @@ impl Config {
                 }
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let mut files = o.files.clone();
+        let mut files = Vec::new();
+        let mut add = add;
+        let mut entry = None;
+        let mut scripts = Vec::new();
+        for f in &o.files {
+            let host = if root_is_host { f.clone() } else { root.join(f.strip_prefix("/").unwrap_or(f)) };
+            match shebang(&host) {
+                Some((interp, arg)) => {
+                    let abs = if f.is_absolute() || !root_is_host {
+                        f.clone()
+                    } else {
+                        std::env::current_dir().context("current directory")?.join(f)
+                    };
+                    entry.get_or_insert_with(|| abs.clone());
+                    add.push(abs.clone());
+                    let prog = PathBuf::from(OsStr::from_bytes(&interp));
+                    // `#!/usr/bin/env NAME`: NAME as env finds it on the default PATH.
+                    if prog.file_name() == Some(OsStr::new("env")) {
+                        if let Some(name) = arg.as_ref().filter(|a| !a.contains(&b'/') && !a.starts_with(b"-")) {
+                            if let Some(found) = on_path(&root, OsStr::from_bytes(name)) {
+                                files.push(found);
+                            }
+                        }
+                    }
+                    scripts.push((abs, prog.clone()));
+                    files.push(prog);
+                }
+                None => {
+                    if entry.is_none() {
+                        entry = Some(f.clone());
+                    }
+                    files.push(f.clone());
+                }
+            }
+        }
+        for (s, i) in &scripts {
+            say(format!("note: {} is a script run by {}: its interpreter is closed over", s.display(), i.display()));
+        }
         for dir in &o.scan {
             files.extend(scan(&root, root_is_host, dir)?);
         }
+        let user = o.user.as_deref().map(User::parse).transpose().map_err(|e| anyhow!("--user {e}"))?;
+        // The image runs as the user the users pack writes into /etc/passwd, by number, and
+        // starts the first FILE (a script itself, not its interpreter).
+        if let Some(img) = image.as_mut() {
+            if let Some(u) = &user {
+                img.user = Some(format!("{}:{}", u.uid, u.gid));
+            }
+            img.entry = entry.clone();
+        }
+        let mut runtime = match o.runtime {
+            RuntimeMode::Auto => RuntimeOptions::new(),
+            RuntimeMode::None => RuntimeOptions::none(),
+        };
+        for w in &o.with {
+            runtime.with(
+                Pack::from_name(w).ok_or_else(|| anyhow!("--with {w}: no such runtime pack ({})", pack_names()))?,
+            );
+        }
+        for w in &o.without {
+            runtime.without(
+                Pack::from_name(w).ok_or_else(|| anyhow!("--without {w}: no such runtime pack ({})", pack_names()))?,
+            );
+        }
+        if o.runtime == RuntimeMode::Auto {
+            runtime.user(user.clone());
+        }
+        runtime.tz(o.tz.clone()).gconv(o.gconv.clone()).locales(o.locale.clone()).dlopen(match o.dlopen {
+            DlopenArg::Notes => DlopenLevel::Notes,
+            DlopenArg::Strings => DlopenLevel::Strings,
+            DlopenArg::All => DlopenLevel::All,
+        });
         Ok(Config {
             resolver,
             root_is_host,
@@ -233,11 +523,25 @@ impl Config {
             add,
             variants: o.hwcaps.is_none(),
             mtime,
+            runtime,
+            allow_missing: o.allow_missing,
+            dry_run: o.dry_run,
+            quiet: o.quiet,
+            entry,
+            user,
+            image,
         })
     }
 
+    /// A rootfs (archive or directory) is written.
+    fn writes_rootfs(&self) -> bool {
+        self.tar.is_some() || self.dir.is_some() || self.image.is_some()
+    }
+
     fn needs_plan(&self) -> bool {
-        self.tar.is_some()
+        self.dry_run
+            || self.tar.is_some()
+            || self.image.is_some()
             || self.dir.is_some()
             || self.manifest.is_some()
             || matches!(self.report, Report::Format(Format::Json))
@@ -294,6 +598,49 @@ fn scan(root: &Path, root_is_host: bool, dir: &Path) -> anyhow::Result<Vec<PathB
         }
     }
     Ok(out)
+}
+
+/// The interpreter and optional argument of a `#!` script, as Linux reads the first line
+/// (at most 256 bytes; the interpreter ends at a space or tab; the rest, trimmed, is one
+/// argument). `None` when the file is not a script.
+fn shebang(host: &Path) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let mut f = std::fs::File::open(host).ok()?;
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    let line = head[..n].strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+    let trim = |b: &[u8]| -> Vec<u8> {
+        let s = b.iter().position(|c| !b" \t".contains(c)).unwrap_or(b.len());
+        let e = b.iter().rposition(|c| !b" \t\r".contains(c)).map_or(s, |e| e + 1);
+        b[s..e.max(s)].to_vec()
+    };
+    let line = trim(line);
+    let cut = line.iter().position(|c| b" \t".contains(c)).unwrap_or(line.len());
+    let interp = line[..cut].to_vec();
+    let arg = trim(&line[cut..]);
+    (interp.first() == Some(&b'/')).then_some((interp, (!arg.is_empty()).then_some(arg)))
+}
+
+/// `NAME` on the default `PATH` of the root, as `env` would find it.
+fn on_path(root: &Path, name: &OsStr) -> Option<PathBuf> {
+    for dir in ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
+        let p = Path::new(dir).join(name);
+        if root.join(p.strip_prefix("/").unwrap_or(&p)).is_file() {
+            return Some(p);
+        }
+    }
+    None
+}
+
+fn pack_names() -> String {
+    Pack::ALL.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
 }
 
 fn parse_hwcaps(s: &str) -> anyhow::Result<Hwcaps> {
@@ -370,6 +717,9 @@ pub unsafe extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_cha
 
 fn cli_main(args: Vec<OsString>) -> libc::c_int {
     let opts = Opts::parse_from(args);
+    if let Some(image) = &opts.verify {
+        std::process::exit(verify(image, &opts) as i32);
+    }
     let code = match Config::new(opts) {
         Err(e) => {
             say(format!("{e:#}"));
@@ -426,14 +776,42 @@ fn run(cfg: &Config) -> anyhow::Result<Exit> {
     }
     // Outputs are all or nothing: with an unusable input, no rootfs is written.
     let plan_ok = exit < Exit::Error;
-    let plan = if cfg.needs_plan() && plan_ok {
-        let (plan, code) = build_plan(cfg, &closures)?;
-        exit = exit.max(code);
-        Some(plan)
+    let assembled = if cfg.needs_plan() && plan_ok {
+        let mut opts = AssembleOptions::new(cfg.runtime.clone());
+        opts.adds(cfg.add.clone()).variants(cfg.variants);
+        Some(emit::assemble(&cfg.resolver, closures.clone(), &opts)?)
     } else {
         None
     };
-    if let Some(p) = &plan {
+    let mut blocked = false;
+    if let Some(a) = &assembled {
+        for (c, user) in a.added.iter().zip(&a.user_added) {
+            for m in &c.missing {
+                if *user {
+                    say(format!("{} (added): {}: not found", c.input.display(), m.name));
+                    exit = exit.max(Exit::Missing);
+                } else {
+                    say(format!("warning: {} (runtime file): {}: not found", c.input.display(), m.name));
+                }
+            }
+        }
+        for n in &a.not_closed {
+            // Object files, foreign or broken ELF files among added data: shipped as data.
+            say(format!("warning: {} (added): not closed over: {}", n.path.display(), n.error.message()));
+        }
+        for r in &a.runtime.required_missing {
+            say(format!(
+                "{}: required dlopen library not found: {}{}",
+                r.object.display(),
+                r.sonames.join(" or "),
+                r.feature.as_deref().map(|f| format!(" (feature {f})")).unwrap_or_default()
+            ));
+            exit = exit.max(Exit::Missing);
+        }
+        for h in &a.runtime.hints {
+            say(format!("hint: {}: {}", h.pack, h.message));
+        }
+        let p = &a.rootfs;
         for w in p.warnings() {
             say(format!("warning: {w}"));
         }
@@ -445,67 +823,83 @@ fn run(cfg: &Config) -> anyhow::Result<Exit> {
             };
             say(format!("note: {} is {what} (mode {:04o}, kept)", e.path.display(), e.mode));
         }
+        if exit == Exit::Missing && cfg.writes_rootfs() {
+            if cfg.allow_missing {
+                exit = Exit::Complete;
+            } else {
+                blocked = true;
+                say("no rootfs written: a library the program needs is missing (--allow-missing writes it anyway)");
+            }
+        }
     }
+    let plan = assembled.as_ref().map(|a| &a.rootfs);
 
-    report(cfg, &closures, plan.as_ref())?;
+    report(cfg, &closures, plan)?;
 
-    if let Some(plan) = &plan {
+    if let (Some(a), true) = (&assembled, cfg.dry_run) {
+        dry_run(a)?;
+    } else if let (Some(plan), false) = (plan, blocked) {
         write_outputs(cfg, plan, &closures)?;
+        if !cfg.quiet && cfg.writes_rootfs() {
+            summary(cfg, plan, assembled.as_ref().map(|a| a.runtime.items.len()).unwrap_or(0));
+        }
     }
     // The process ends next: freeing thousands of closures one by one would only cost time.
     std::mem::forget(closures);
+    std::mem::forget(assembled);
     Ok(exit)
 }
 
-/// The plan, with the closures of the ELF files among the added paths folded in.
-fn build_plan(cfg: &Config, closures: &[Closure]) -> anyhow::Result<(Rootfs, Exit)> {
-    let mut exit = Exit::Complete;
-    let mut b = Rootfs::builder();
-    b.root(cfg.resolver.root().host_dir()).variants(cfg.variants);
-    for c in closures {
-        b.closure(c);
+/// `--dry-run`: every entry with its reasons, one per line.
+fn dry_run(a: &emit::Assembled) -> anyhow::Result<()> {
+    let stdout = io::stdout().lock();
+    let mut out = BufWriter::new(stdout);
+    for e in a.rootfs.entries() {
+        let kind = match e.kind {
+            emit::EntryKind::File if e.data.is_some() => "made",
+            emit::EntryKind::File => "file",
+            emit::EntryKind::HardLink { .. } => "hardlink",
+            emit::EntryKind::Symlink { .. } => "symlink",
+            emit::EntryKind::Directory => "dir",
+            _ => "other",
+        };
+        let why: Vec<String> = e.reasons.iter().map(reason_text).collect();
+        writeln!(out, "{kind}\t{:04o}\t{}\t{}", e.mode, e.path.display(), why.join("; "))?;
     }
-    for a in &cfg.add {
-        b.add(a);
+    out.flush()?;
+    Ok(())
+}
+
+fn reason_text(r: &emit::Reason) -> String {
+    match r {
+        emit::Reason::Runtime { evidence } => evidence.to_string(),
+        emit::Reason::Dlopen { by, name, evidence } => format!("dlopen({name}) by {}: {evidence}", by.display()),
+        other => serde_json::to_value(other)
+            .ok()
+            .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
+            .unwrap_or_default(),
     }
-    let first = b.build()?;
-    let elves = first.added_elf_files().to_vec();
-    if elves.is_empty() {
-        return Ok((first, exit));
-    }
-    let hosts: Vec<PathBuf> =
-        if cfg.root_is_host { elves.clone() } else { elves.iter().map(|p| cfg.resolver.root().host_path(p)).collect() };
-    let results: Vec<_> = if cfg.root_is_host {
-        cfg.resolver.closures(&hosts)
-    } else {
-        elves.par_iter().map(|p| cfg.resolver.closure_in_root(p)).collect()
-    };
-    let mut added = Vec::new();
-    for (p, r) in elves.iter().zip(results) {
-        match r {
-            Ok(c) => {
-                for m in &c.missing {
-                    say(format!("{} (added): {}: not found", p.display(), m.name));
-                    exit = exit.max(Exit::Missing);
-                }
-                added.push(c);
-            }
-            // Object files, foreign or broken ELF files among added data: shipped as data.
-            Err(e) => say(format!("warning: {} (added): not closed over: {}", p.display(), e.message())),
-        }
-    }
-    let mut b2 = Rootfs::builder();
-    b2.root(cfg.resolver.root().host_dir()).variants(cfg.variants);
-    for c in closures {
-        b2.closure(c);
-    }
-    for c in &added {
-        b2.added_closure(c);
-    }
-    for a in &cfg.add {
-        b2.add(a);
-    }
-    Ok((b2.build()?, exit))
+}
+
+/// One line on stderr: what was written, how many entries, how large, the libraries.
+fn summary(cfg: &Config, plan: &Rootfs, runtime_items: usize) {
+    let outs: Vec<String> = cfg
+        .tar
+        .iter()
+        .map(|(p, _)| p.display().to_string())
+        .chain(cfg.dir.iter().map(|p| format!("{}/", p.display())))
+        .collect();
+    let libs = plan
+        .entries()
+        .iter()
+        .filter(|e| e.reasons.iter().any(|r| matches!(r, emit::Reason::Needed { .. } | emit::Reason::Dlopen { .. })))
+        .count();
+    say(format!(
+        "wrote {}: {} entries, {:.1} MiB, {libs} libraries, {runtime_items} runtime items",
+        outs.join(" and "),
+        plan.entries().len(),
+        plan.content_bytes() as f64 / (1u64 << 20) as f64
+    ));
 }
 
 fn report(cfg: &Config, closures: &[Closure], plan: Option<&Rootfs>) -> anyhow::Result<()> {
@@ -544,25 +938,87 @@ fn write_outputs(cfg: &Config, plan: &Rootfs, closures: &[Closure]) -> anyhow::R
     }
     if let Some(path) = &cfg.dockerfile {
         let (tar, _) = cfg.tar.as_ref().ok_or_else(|| anyhow!("--dockerfile needs --tar"))?;
-        let entry = closures.first().map(|c| c.input_object().file.location.path.clone()).unwrap_or_default();
+        let entry = match &cfg.entry {
+            Some(e) if !cfg.root_is_host || e.is_absolute() => e.clone(),
+            _ => closures.first().map(|c| c.input_object().file.location.path.clone()).unwrap_or_default(),
+        };
         let mut f = AtomicFile::create(path)?;
-        f.write_all(dockerfile(tar, &entry).as_bytes()).with_context(|| ctx(path))?;
+        f.write_all(dockerfile(tar, &entry, cfg.user.as_ref()).as_bytes()).with_context(|| ctx(path))?;
         pending.push(f);
     }
-    if let Some(dir) = &cfg.dir {
-        emit::write_dir(plan, dir, &DirOptions::new().mtime(cfg.mtime))?;
+    let mut layout = None;
+    if let Some(image) = &cfg.image {
+        let opts = image.options(closures, cfg.mtime)?;
+        if let Some(path) = &image.archive {
+            let mut f = AtomicFile::create(path)?;
+            emit::write_oci_archive(plan, &mut f, &opts).with_context(|| ctx(path))?;
+            pending.push(f);
+        }
+        layout = image.layout.as_ref().map(|p| (p, opts));
     }
-    for f in pending {
-        f.commit()?;
+    let layout = match layout {
+        Some((dir, opts)) => {
+            emit::write_oci_layout(plan, dir, &opts).with_context(|| ctx(dir))?;
+            Some(dir)
+        }
+        None => None,
+    };
+    let rest = (|| -> anyhow::Result<()> {
+        if let Some(dir) = &cfg.dir {
+            emit::write_dir(plan, dir, &DirOptions::new().mtime(cfg.mtime))?;
+        }
+        for f in pending {
+            f.commit()?;
+        }
+        Ok(())
+    })();
+    if let (Err(_), Some(dir)) = (&rest, layout) {
+        // All or nothing: the layout is complete, but another output failed.
+        let _ = std::fs::remove_dir_all(dir);
     }
-    Ok(())
+    rest
+}
+
+/// `--verify IMAGE`: the problems on stdout, one per line, and a summary line.
+fn verify(image: &Path, o: &Opts) -> Exit {
+    if let Some(n) = o.threads.filter(|n| *n > 0) {
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    }
+    let mut opts = emit::VerifyOptions::new(std::env::temp_dir());
+    if let Some(m) = &o.manifest {
+        opts = opts.manifest(m);
+    }
+    match emit::verify_image(image, &opts) {
+        Err(e) => {
+            say(format!("verify: {e}"));
+            Exit::Error
+        }
+        Ok(r) => {
+            for n in &r.notes {
+                say(format!("note: {n}"));
+            }
+            let stdout = io::stdout().lock();
+            if let Err(e) = emit::write_verify_report(image, &r, BufWriter::new(stdout)) {
+                if e.kind() != io::ErrorKind::BrokenPipe {
+                    say(format!("stdout: {e}"));
+                    return Exit::Error;
+                }
+            }
+            if r.is_sound() {
+                Exit::Complete
+            } else {
+                Exit::Missing
+            }
+        }
+    }
 }
 
 /// `FROM scratch`, the tarball added at `/`, the first input as entry point.
-fn dockerfile(tar: &Path, entry: &Path) -> String {
+fn dockerfile(tar: &Path, entry: &Path, user: Option<&User>) -> String {
     let base = tar.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let plain = !base.is_empty() && base.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b));
     let add = if plain { format!("ADD {base} /") } else { format!("ADD [{}, \"/\"]", serde_json::Value::String(base)) };
     let entry = serde_json::Value::String(entry.to_string_lossy().into_owned());
-    format!("FROM scratch\n{add}\nENTRYPOINT [{entry}]\n")
+    let user = user.map(|u| format!("USER {}:{}\n", u.uid, u.gid)).unwrap_or_default();
+    format!("FROM scratch\n{add}\n{user}ENTRYPOINT [{entry}]\n")
 }

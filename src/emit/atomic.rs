@@ -1,7 +1,7 @@
 //! All-or-nothing output files.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -119,6 +119,13 @@ impl Write for AtomicFile {
 
     fn flush(&mut self) -> io::Result<()> {
         self.file.as_mut().expect("not yet committed").flush()
+    }
+}
+
+/// Seeking flushes the buffer first (as [`BufWriter`] does).
+impl Seek for AtomicFile {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.file.as_mut().expect("not yet committed").seek(pos)
     }
 }
 

@@ -53,17 +53,7 @@ impl DirOptions {
 /// cannot be read, or writing fails. The temporary tree is removed.
 pub fn write_dir(plan: &Rootfs, dest: impl AsRef<Path>, opts: &DirOptions) -> Result<(), Error> {
     let dest = dest.as_ref();
-    match fs::symlink_metadata(dest) {
-        Ok(m) if m.is_dir() => {
-            let mut it = fs::read_dir(dest).map_err(|e| Error::io(dest, e))?;
-            if it.next().is_some() {
-                return Err(Error::new(ErrorKind::Io, dest, "the destination directory is not empty"));
-            }
-        }
-        Ok(_) => return Err(Error::io(dest, io::Error::from_raw_os_error(libc::EEXIST))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io(dest, e)),
-    }
+    check_destination(dest)?;
     let tmp = loop {
         let tmp = temp_name(dest, next_id())?;
         match DirBuilder::new().mode(0o700).create(&tmp) {
@@ -80,11 +70,31 @@ pub fn write_dir(plan: &Rootfs, dest: impl AsRef<Path>, opts: &DirOptions) -> Re
     Ok(())
 }
 
+/// `dest` does not exist or is an empty directory.
+pub(super) fn check_destination(dest: &Path) -> Result<(), Error> {
+    match fs::symlink_metadata(dest) {
+        Ok(m) if m.is_dir() => {
+            let mut it = fs::read_dir(dest).map_err(|e| Error::io(dest, e))?;
+            if it.next().is_some() {
+                return Err(Error::new(ErrorKind::Io, dest, "the destination directory is not empty"));
+            }
+            Ok(())
+        }
+        Ok(_) => Err(Error::io(dest, io::Error::from_raw_os_error(libc::EEXIST))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(dest, e)),
+    }
+}
+
 /// Removes a half-built tree on drop.
-struct TempTree(Option<PathBuf>);
+pub(super) struct TempTree(Option<PathBuf>);
 
 impl TempTree {
-    fn disarm(mut self) {
+    pub(super) fn new(p: PathBuf) -> TempTree {
+        TempTree(Some(p))
+    }
+
+    pub(super) fn disarm(mut self) {
         self.0 = None;
     }
 }
@@ -124,6 +134,7 @@ fn fill(plan: &Rootfs, tmp: &Path, opts: &DirOptions) -> Result<(), Error> {
                     copy_source(e, &mut w)?;
                     w.flush().map_err(err)?;
                 }
+                set_owner(&host, e).map_err(err)?;
                 f.set_permissions(fs::Permissions::from_mode(e.mode & 0o7777)).map_err(err)?;
                 set_times(&host, opts.mtime).map_err(err)?;
             }
@@ -141,12 +152,25 @@ fn fill(plan: &Rootfs, tmp: &Path, opts: &DirOptions) -> Result<(), Error> {
     for e in plan.entries().iter().rev().filter(|e| e.kind == EntryKind::Directory) {
         let host = tmp.join(e.member_name());
         let err = |x: io::Error| Error::io(&e.path, x);
+        set_owner(&host, e).map_err(err)?;
         fs::set_permissions(&host, fs::Permissions::from_mode(e.mode & 0o7777)).map_err(err)?;
         set_times(&host, opts.mtime).map_err(err)?;
     }
     fs::set_permissions(tmp, fs::Permissions::from_mode(0o755)).map_err(|e| Error::io(tmp, e))?;
     set_times(tmp, opts.mtime).map_err(|e| Error::io(tmp, e))?;
     Ok(())
+}
+
+/// The entry's owner, when it is not root. A caller that may not give files away (not
+/// root) keeps them as its own: the modes still hold.
+fn set_owner(p: &Path, e: &super::plan::Entry) -> io::Result<()> {
+    if e.uid == 0 && e.gid == 0 {
+        return Ok(());
+    }
+    match std::os::unix::fs::lchown(p, Some(e.uid), Some(e.gid)) {
+        Err(x) if x.raw_os_error() == Some(libc::EPERM) => Ok(()),
+        r => r,
+    }
 }
 
 /// `utimensat(AT_SYMLINK_NOFOLLOW)`: set a link's own times, never its target's.

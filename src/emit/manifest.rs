@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind};
 
-use super::plan::{Entry, EntryKind, Reason, Rootfs};
+use super::plan::{Entry, EntryKind, MissingLibrary, Reason, Rootfs};
 use super::tar::open_source;
 
 /// The `schema` value of a manifest; bumped on any incompatible change.
@@ -19,6 +19,10 @@ pub const MANIFEST_SCHEMA: &str = "depclose-manifest/1";
 pub(super) struct ManifestDoc<'a> {
     schema: &'static str,
     entries: Vec<ManifestEntry<'a>>,
+    /// Libraries that closures of the plan need and that were not found (a rootfs written
+    /// with `--allow-missing`); left out when there are none.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    missing: &'a [MissingLibrary],
 }
 
 #[derive(Serialize)]
@@ -34,6 +38,9 @@ struct ManifestEntry<'a> {
     sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_path")]
     target: Option<&'a Path>,
+    /// Owner in the image, when not root (`uid`, `gid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<[u32; 2]>,
     setuid: bool,
     setgid: bool,
     reasons: &'a [Reason],
@@ -74,16 +81,20 @@ pub(super) fn manifest_doc(plan: &Rootfs) -> Result<ManifestDoc<'_>, Error> {
                 size,
                 sha256,
                 target,
+                owner: (e.uid != 0 || e.gid != 0).then_some([e.uid, e.gid]),
                 setuid: e.is_setuid(),
                 setgid: e.is_setgid(),
                 reasons: &e.reasons,
             }
         })
         .collect();
-    Ok(ManifestDoc { schema: MANIFEST_SCHEMA, entries })
+    Ok(ManifestDoc { schema: MANIFEST_SCHEMA, entries, missing: plan.missing() })
 }
 
 fn sha256_of(e: &Entry) -> Result<String, Error> {
+    if let Some(data) = &e.data {
+        return Ok(Sha256::digest(data.as_bytes()).iter().map(|b| format!("{b:02x}")).collect());
+    }
     let src = e.source.as_deref().unwrap_or(Path::new(""));
     let err = |x: io::Error| Error::io(src, x);
     let mut f = open_source(src).map_err(err)?;

@@ -4,9 +4,13 @@
 //! sorted set of files, symlinks and directories an image needs, each with the reasons it is
 //! there); the writers turn a plan into bytes:
 //!
+//! - [`assemble`]: the plan of an image that works: closures, runtime files found from
+//!   evidence ([`crate::runtime`]), added paths, and the closures of what those bring;
 //! - [`write_tar`]: a `.tar` or `.tar.gz`, byte-identical for the same plan and options;
 //! - [`write_dir`]: a directory tree, built beside the destination and renamed into place;
 //! - [`write_manifest`]: a versioned JSON manifest (`depclose-manifest/1`);
+//! - [`write_oci_layout`] and [`write_oci_archive`]: an OCI image (layout directory or
+//!   archive, the latter also loadable by `docker load`), one gzip layer;
 //!
 //! and the reports a user reads or a script parses ([`write_ldd`], [`write_tree`],
 //! [`write_why`], [`write_paths`], [`write_json`]). [`AtomicFile`] writes a file so that it
@@ -39,21 +43,32 @@
 //! # Ok::<(), depclose::Error>(())
 //! ```
 
+mod assemble;
 mod atomic;
 mod dir;
 mod manifest;
+mod oci;
 mod plan;
 mod report;
 mod tar;
+mod verify;
 
 #[cfg(test)]
 mod tests;
 
+pub use self::assemble::{assemble, AssembleOptions, Assembled, NotClosed};
 pub use self::atomic::AtomicFile;
 pub use self::dir::{write_dir, DirOptions};
 pub use self::manifest::{write_manifest, MANIFEST_SCHEMA};
-pub use self::plan::{Entry, EntryKind, Reason, Rootfs, RootfsBuilder};
+pub use self::oci::{
+    platform_of, rfc3339, write_oci_archive, write_oci_layout, ImageOptions, Platform, ANNOTATION_REF_NAME,
+    DEFAULT_PATH, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_MANIFEST,
+};
+pub use self::plan::{Entry, EntryKind, MissingLibrary, Reason, Rootfs, RootfsBuilder};
 pub use self::report::{
     escape, write_json, write_ldd, write_paths, write_tree, write_why, TextOptions, JSON_SCHEMA, LDD_ADDRESS,
 };
 pub use self::tar::{write_tar, Compression, TarOptions};
+pub use self::verify::{
+    verify_image, write_verify_report, ImageFormat, Problem, ProblemKind, VerifyOptions, VerifyReport,
+};

@@ -14,6 +14,7 @@ use crate::bytes::Bytes;
 use crate::error::{Error, ErrorKind};
 use crate::model::{Closure, FileId, Location, Role};
 use crate::root::Root;
+use crate::runtime::{Evidence, ItemKind, RuntimeFiles};
 
 /// What kind of filesystem object an [`Entry`] is.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -98,6 +99,24 @@ pub enum Reason {
         #[serde(with = "crate::serde_path")]
         link: PathBuf,
     },
+    /// Loaded after start-up by a `dlopen` call that the evidence says the program makes
+    /// ([`Closure::dlopened`]).
+    Dlopen {
+        /// In-root canonical path of the calling object.
+        #[serde(with = "crate::serde_path")]
+        by: PathBuf,
+        /// The name passed to `dlopen`.
+        name: Bytes,
+        /// The evidence for the call.
+        evidence: String,
+    },
+    /// A runtime file: what no `DT_NEEDED` names but the program needs to work, with the
+    /// evidence for it (see [`crate::runtime`]).
+    Runtime {
+        /// The pack and the evidence.
+        #[serde(flatten)]
+        evidence: Evidence,
+    },
 }
 
 /// One file, symlink or directory of a [`Rootfs`]. Returned by [`Rootfs::entries`].
@@ -113,8 +132,16 @@ pub struct Entry {
     pub mode: u32,
     /// Size in bytes of a file or hard link's content; 0 otherwise.
     pub size: u64,
-    /// Host path the content is read from (files and hard links).
+    /// Host path the content is read from (files and hard links), unless the content is
+    /// [`data`](Self::data).
     pub source: Option<PathBuf>,
+    /// The content itself, for a file the plan makes rather than copies (`/etc/passwd`
+    /// written for the image, say).
+    pub data: Option<Bytes>,
+    /// Owner user ID in the image (0 unless a runtime pack says otherwise).
+    pub uid: u32,
+    /// Owner group ID in the image.
+    pub gid: u32,
     /// Device and inode of the source on the host (files and hard links).
     pub file_id: Option<FileId>,
     /// Why it is there, sorted, without duplicates.
@@ -135,13 +162,40 @@ impl Entry {
         e
     }
 
+    /// A regular file entry whose content is `data` (made by the plan, not copied).
+    pub fn generated(path: impl Into<PathBuf>, data: impl Into<Bytes>, mode: u32) -> Entry {
+        let data = data.into();
+        let mut e = Entry::bare(path.into(), EntryKind::File, mode & 0o7777);
+        e.size = data.len() as u64;
+        e.data = Some(data);
+        e
+    }
+
+    /// Set the owner (builder style).
+    pub fn with_owner(mut self, uid: u32, gid: u32) -> Entry {
+        self.uid = uid;
+        self.gid = gid;
+        self
+    }
+
     /// A symbolic link entry.
     pub fn symlink(path: impl Into<PathBuf>, target: impl Into<PathBuf>) -> Entry {
         Entry::bare(path.into(), EntryKind::Symlink { target: target.into() }, 0o777)
     }
 
     fn bare(path: PathBuf, kind: EntryKind, mode: u32) -> Entry {
-        Entry { path, kind, mode, size: 0, source: None, file_id: None, reasons: Vec::new() }
+        Entry {
+            path,
+            kind,
+            mode,
+            size: 0,
+            source: None,
+            data: None,
+            uid: 0,
+            gid: 0,
+            file_id: None,
+            reasons: Vec::new(),
+        }
     }
 
     /// Add a reason (builder style).
@@ -200,6 +254,18 @@ pub struct Rootfs {
     entries: Vec<Entry>,
     warnings: Vec<String>,
     added_elf: Vec<PathBuf>,
+    missing: Vec<MissingLibrary>,
+}
+
+/// A library a closure of the plan needs that nothing satisfies.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[non_exhaustive]
+pub struct MissingLibrary {
+    /// In-root canonical path of the object that needs it.
+    #[serde(with = "crate::serde_path")]
+    pub by: PathBuf,
+    /// The name as written in it.
+    pub name: Bytes,
 }
 
 impl Rootfs {
@@ -216,7 +282,8 @@ impl Rootfs {
     /// relative, not canonical or repeated, a parent that is missing or not a directory, a
     /// hard link to something that is not an earlier file, a file without a source.
     pub fn from_entries(root: impl Into<PathBuf>, entries: Vec<Entry>) -> Result<Rootfs, Error> {
-        let mut plan = Rootfs { root: root.into(), entries, warnings: Vec::new(), added_elf: Vec::new() };
+        let mut plan =
+            Rootfs { root: root.into(), entries, warnings: Vec::new(), added_elf: Vec::new(), missing: Vec::new() };
         plan.validate()?;
         Ok(plan)
     }
@@ -243,7 +310,7 @@ impl Rootfs {
             }
             match &e.kind {
                 EntryKind::File => {
-                    if e.source.is_none() {
+                    if e.source.is_none() && e.data.is_none() {
                         return Err(bad(p, "file without a source"));
                     }
                 }
@@ -313,6 +380,11 @@ impl Rootfs {
     /// need is in the rootfs too.
     pub fn added_elf_files(&self) -> &[PathBuf] {
         &self.added_elf
+    }
+
+    /// Libraries the plan's closures need that were not found, sorted.
+    pub fn missing(&self) -> &[MissingLibrary] {
+        &self.missing
     }
 
     /// Total bytes of file content.
@@ -385,13 +457,21 @@ pub struct RootfsBuilder<'a> {
     root: Option<PathBuf>,
     closures: Vec<(&'a Closure, bool)>,
     adds: Vec<PathBuf>,
+    runtime: Vec<&'a RuntimeFiles>,
     variants: bool,
     follow_added_links: bool,
 }
 
 impl Default for RootfsBuilder<'_> {
     fn default() -> Self {
-        RootfsBuilder { root: None, closures: Vec::new(), adds: Vec::new(), variants: true, follow_added_links: true }
+        RootfsBuilder {
+            root: None,
+            closures: Vec::new(),
+            adds: Vec::new(),
+            runtime: Vec::new(),
+            variants: true,
+            follow_added_links: true,
+        }
     }
 }
 
@@ -426,6 +506,15 @@ impl<'a> RootfsBuilder<'a> {
     /// warning. Default: nothing added. Can be called any number of times.
     pub fn add(&mut self, in_root: impl AsRef<Path>) -> &mut Self {
         self.adds.push(in_root.as_ref().to_path_buf());
+        self
+    }
+
+    /// Include runtime files ([`crate::runtime::Runtime::files`]): paths of the root (a
+    /// directory with everything under it), programs, generated files and directories,
+    /// each with its evidence as the reason. ELF files among them are listed in
+    /// [`Rootfs::added_elf_files`], like those of [`add`](Self::add).
+    pub fn runtime(&mut self, files: &'a RuntimeFiles) -> &mut Self {
+        self.runtime.push(files);
         self
     }
 
@@ -470,18 +559,36 @@ impl<'a> RootfsBuilder<'a> {
             acc.closure(c, *added, self.variants)?;
         }
         for arg in &self.adds {
-            acc.add(arg, self.follow_added_links)?;
+            acc.add(arg, self.follow_added_links, Reason::Added { arg: arg.clone() })?;
+        }
+        for files in &self.runtime {
+            for item in &files.items {
+                acc.runtime_item(item, self.follow_added_links)?;
+            }
         }
         acc.parents()?;
         acc.hard_links();
         let Acc { map, warnings, mut added_elf, .. } = acc;
         added_elf.sort();
         added_elf.dedup();
+        let mut missing: Vec<MissingLibrary> = self
+            .closures
+            .iter()
+            .flat_map(|(c, _)| {
+                c.missing.iter().map(|m| MissingLibrary {
+                    by: c.objects.get(m.from).map(|o| o.file.location.realpath.clone()).unwrap_or_default(),
+                    name: m.name.clone(),
+                })
+            })
+            .collect();
+        missing.sort();
+        missing.dedup();
         let mut plan = Rootfs {
             root: root.host_dir().to_path_buf(),
             entries: map.into_values().map(|s| s.entry).collect(),
             warnings,
             added_elf,
+            missing,
         };
         plan.validate()?;
         Ok(plan)
@@ -522,7 +629,17 @@ impl Acc<'_> {
             }
             for e in c.edges.iter().filter(|e| e.to == i && e.from != i) {
                 if let Some(by) = c.objects.get(e.from) {
-                    reasons.push(Reason::Needed { by: by.file.location.realpath.clone(), name: e.name.clone() });
+                    let by_path = by.file.location.realpath.clone();
+                    let dl = c
+                        .dlopened
+                        .iter()
+                        .find(|d| d.to == Some(i) && d.request.from == e.from && d.request.name == e.name);
+                    reasons.push(match dl {
+                        Some(d) => {
+                            Reason::Dlopen { by: by_path, name: e.name.clone(), evidence: d.request.reason.clone() }
+                        }
+                        None => Reason::Needed { by: by_path, name: e.name.clone() },
+                    });
                 }
             }
             if reasons.is_empty() {
@@ -653,12 +770,86 @@ impl Acc<'_> {
         Ok(())
     }
 
-    fn add(&mut self, arg: &Path, follow_links: bool) -> Result<(), Error> {
+    /// One runtime item, with a reason per piece of evidence.
+    fn runtime_item(&mut self, item: &crate::runtime::Item, follow_links: bool) -> Result<(), Error> {
+        let reasons: Vec<Reason> = item.evidence.iter().map(|e| Reason::Runtime { evidence: e.clone() }).collect();
+        let p = item.path.as_path();
+        match &item.kind {
+            ItemKind::Path | ItemKind::Program => {
+                for r in reasons {
+                    self.add(p, follow_links, r)?;
+                }
+            }
+            ItemKind::Generated { data, mode, uid, gid } => {
+                self.made_parents(p)?;
+                match self.map.get_mut(p) {
+                    Some(s) => {
+                        self.warnings
+                            .push(format!("{}: already in the image; not replaced by the runtime file", p.display()));
+                        for r in reasons {
+                            s.entry.push_reason(r);
+                        }
+                    }
+                    None => {
+                        let mut entry = Entry::generated(p, data.clone(), *mode).with_owner(*uid, *gid);
+                        for r in reasons {
+                            entry.push_reason(r);
+                        }
+                        self.map.insert(p.to_path_buf(), Slot { entry, nlink: 1 });
+                    }
+                }
+            }
+            ItemKind::Directory { mode, uid, gid } => {
+                self.made_parents(p)?;
+                if let Some(s) = self.map.get_mut(p) {
+                    for r in reasons {
+                        s.entry.push_reason(r);
+                    }
+                    return Ok(());
+                }
+                let host = self.host(p);
+                let mut entry = match fs::symlink_metadata(&host) {
+                    Ok(m) if m.is_dir() => Entry::directory(p, m.mode()),
+                    _ => Entry::directory(p, *mode),
+                };
+                if *uid != 0 || *gid != 0 {
+                    entry = entry.with_owner(*uid, *gid);
+                }
+                for r in reasons {
+                    entry.push_reason(r);
+                }
+                self.map.insert(p.to_path_buf(), Slot { entry, nlink: 1 });
+            }
+        }
+        Ok(())
+    }
+
+    /// The parent directories of a path the plan makes: the root's where it has them,
+    /// else made (mode 0755).
+    fn made_parents(&mut self, p: &Path) -> Result<(), Error> {
+        let mut dirs: Vec<&Path> = p.ancestors().skip(1).filter(|d| *d != Path::new("/")).collect();
+        dirs.reverse();
+        for d in dirs {
+            if self.map.contains_key(d) {
+                continue;
+            }
+            match fs::symlink_metadata(self.host(d)) {
+                Ok(m) if m.is_dir() => self.directory(d, Reason::Parent)?,
+                Ok(_) => return Err(conflict(d, "a runtime file's parent is not a directory in the root")),
+                Err(_) => {
+                    let entry = Entry::directory(d, 0o755).with_reason(Reason::Parent);
+                    self.map.insert(d.to_path_buf(), Slot { entry, nlink: 1 });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, arg: &Path, follow_links: bool, reason: Reason) -> Result<(), Error> {
         let b = arg.as_os_str().as_bytes();
         if b.first() != Some(&b'/') {
             return Err(Error::new(ErrorKind::Config, arg, "an added path must be an absolute path inside the root"));
         }
-        let reason = Reason::Added { arg: arg.to_path_buf() };
         let w = self.root.walk(b, true).map_err(|errno| Error::io(arg, io::Error::from_raw_os_error(errno)))?;
         for hop in &w.hops {
             self.symlink(&hop.link, &hop.target, reason.clone())?;

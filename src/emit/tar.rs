@@ -148,8 +148,8 @@ fn write_entry(e: &Entry, out: &mut dyn Write, mtime: u64) -> Result<(), Error> 
         }
     }
     h.set_mode(e.mode & 0o7777);
-    h.set_uid(0);
-    h.set_gid(0);
+    h.set_uid(u64::from(e.uid));
+    h.set_gid(u64::from(e.gid));
     h.set_mtime(mtime);
     h.set_size(size);
     h.set_entry_type(kind);
@@ -191,6 +191,9 @@ fn pad(out: &mut dyn Write, len: u64) -> io::Result<()> {
 /// Copy exactly `e.size` bytes of the source to `out`, or fail (an archive would be
 /// corrupt). Read errors name the source, write errors the entry.
 pub(super) fn copy_source(e: &Entry, out: &mut dyn Write) -> Result<(), Error> {
+    if let Some(data) = &e.data {
+        return out.write_all(data.as_bytes()).map_err(|err| sink(&e.path, err));
+    }
     let src = e.source.as_deref().unwrap_or(Path::new(""));
     let read_err = |err: io::Error| Error::io(src, err);
     let mut f = open_source(src).map_err(read_err)?;

@@ -99,6 +99,7 @@ fn closure(root: &Root) -> Closure {
         linkage: Linkage::Dynamic,
         interpreter: Some("/lib64/ld-linux-x86-64.so.2".into()),
         loader_files: Vec::new(),
+        dlopened: Vec::new(),
         objects: vec![input, interp, foo, libc],
         edges: vec![
             edge(0, "/lib64/ld-linux-x86-64.so.2", 1, FoundVia::Interpreter),

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod chroot;
+
 /// One `#[test]` per fixture case, each calling the crate's `run_case(name)`, and `CASES`,
 /// the list of names (checked against the case directories).
 macro_rules! cases {

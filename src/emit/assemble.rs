@@ -1,0 +1,144 @@
+//! From closures to a rootfs that works: runtime files from evidence, the closures of every
+//! ELF file that comes with them, until nothing new comes.
+
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use crate::error::Error;
+use crate::model::Closure;
+use crate::resolver::Resolver;
+use crate::runtime::{Runtime, RuntimeFiles, RuntimeOptions};
+
+use super::plan::Rootfs;
+
+/// How [`assemble`] builds a rootfs.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct AssembleOptions {
+    /// Runtime packs ([`RuntimeOptions::none`] for the bare ELF closure).
+    pub runtime: RuntimeOptions,
+    /// In-root paths to add ([`RootfsBuilder::add`](super::RootfsBuilder::add)).
+    pub adds: Vec<PathBuf>,
+    /// Ship the glibc-hwcaps variants of each library.
+    pub variants: bool,
+}
+
+impl Default for AssembleOptions {
+    fn default() -> Self {
+        AssembleOptions { runtime: RuntimeOptions::new(), adds: Vec::new(), variants: true }
+    }
+}
+
+impl AssembleOptions {
+    /// The given runtime options, no added path, variants shipped.
+    pub fn new(runtime: RuntimeOptions) -> AssembleOptions {
+        AssembleOptions { runtime, ..AssembleOptions::default() }
+    }
+
+    /// In-root paths to add.
+    pub fn adds(&mut self, adds: Vec<PathBuf>) -> &mut Self {
+        self.adds = adds;
+        self
+    }
+
+    /// Whether the glibc-hwcaps variants of each library are shipped.
+    pub fn variants(&mut self, yes: bool) -> &mut Self {
+        self.variants = yes;
+        self
+    }
+}
+
+/// An ELF file that came with the rootfs (added, or a runtime file) and could not be closed
+/// over: it is shipped as data.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct NotClosed {
+    /// Its in-root path.
+    pub path: PathBuf,
+    /// Why.
+    pub error: Error,
+}
+
+/// What [`assemble`] made.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Assembled {
+    /// The inputs' closures, with what they would `dlopen` ([`Runtime::expand`]).
+    pub closures: Vec<Closure>,
+    /// Closures of the ELF files of added paths and runtime files, each expanded.
+    pub added: Vec<Closure>,
+    /// For each of [`added`](Self::added): true when it is an ELF file of the user's added
+    /// paths ([`AssembleOptions::adds`]), false when runtime evidence brought it.
+    pub user_added: Vec<bool>,
+    /// The runtime files, with their evidence.
+    pub runtime: RuntimeFiles,
+    /// ELF files that came with the rootfs and have no closure (shipped as data).
+    pub not_closed: Vec<NotClosed>,
+    /// The rootfs plan.
+    pub rootfs: Rootfs,
+}
+
+/// Build the rootfs plan of `closures` (computed by `resolver`): their runtime files, the
+/// added paths, and the closure of every ELF file these bring (gconv modules, plugins, a
+/// shell), with the runtime files of those closures in turn, until nothing new comes.
+///
+/// # Errors
+/// A file of the plan changed or vanished while it was read, or an added path is invalid
+/// (see [`RootfsBuilder::build`](super::RootfsBuilder::build)).
+pub fn assemble(resolver: &Resolver, closures: Vec<Closure>, opts: &AssembleOptions) -> Result<Assembled, Error> {
+    let rt = Runtime::new(resolver, opts.runtime.clone());
+    let closures: Vec<Closure> = closures.into_par_iter().map(|c| rt.expand(c.clone()).unwrap_or(c)).collect();
+    let mut added: Vec<Closure> = Vec::new();
+    let mut tried: Vec<PathBuf> = Vec::new();
+    let mut not_closed = Vec::new();
+    let mut user_added = Vec::new();
+    let user_elf = build(resolver, &closures, &[], &RuntimeFiles::default(), opts)?.added_elf_files().to_vec();
+    let mut round = 0;
+    loop {
+        let all: Vec<&Closure> = closures.iter().chain(&added).collect();
+        let runtime = rt.files(&all);
+        let plan = build(resolver, &closures, &added, &runtime, opts)?;
+        let new: Vec<PathBuf> =
+            plan.added_elf_files().iter().filter(|p| tried.binary_search(p).is_err()).cloned().collect();
+        round += 1;
+        if new.is_empty() || round > 8 {
+            return Ok(Assembled { closures, added, user_added, runtime, not_closed, rootfs: plan });
+        }
+        let results: Vec<(PathBuf, Result<Closure, Error>)> =
+            new.par_iter().map(|p| (p.clone(), resolver.closure_in_root(p).and_then(|c| rt.expand(c)))).collect();
+        for (p, r) in results {
+            match r {
+                Ok(c) => {
+                    added.push(c);
+                    user_added.push(user_elf.binary_search(&p).is_ok());
+                }
+                Err(error) => not_closed.push(NotClosed { path: p.clone(), error }),
+            }
+            tried.push(p);
+        }
+        tried.sort();
+    }
+}
+
+fn build(
+    resolver: &Resolver,
+    closures: &[Closure],
+    added: &[Closure],
+    runtime: &RuntimeFiles,
+    opts: &AssembleOptions,
+) -> Result<Rootfs, Error> {
+    let mut b = Rootfs::builder();
+    b.root(resolver.root().host_dir()).variants(opts.variants);
+    for c in closures {
+        b.closure(c);
+    }
+    for c in added {
+        b.added_closure(c);
+    }
+    for a in &opts.adds {
+        b.add(a);
+    }
+    b.runtime(runtime);
+    b.build()
+}

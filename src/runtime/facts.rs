@@ -1,0 +1,122 @@
+//! What the runtime evidence reads from one ELF file: imported and defined dynamic symbols,
+//! string literals in its read-only data, `.note.dlopen` entries. Read once per file
+//! (per canonical in-root path) and shared by every closure of a run.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
+use crate::bytes::Bytes;
+use crate::elf::Source;
+use crate::notes::{self, DlopenNotes};
+use crate::root::Root;
+use crate::strings::{self, StringLimits, Strings};
+use crate::symbols::{self, SymbolLimits};
+
+/// The facts of one file.
+#[derive(Debug, Default)]
+pub(crate) struct Facts {
+    /// Names of the undefined global and weak dynamic symbols (what the file imports).
+    pub imports: HashSet<Bytes>,
+    /// Names of the dynamic symbols the file defines (what it exports).
+    pub exports: HashSet<Bytes>,
+    /// String literals of its read-only segments.
+    pub strings: Strings,
+    /// Its `.note.dlopen` entries.
+    pub notes: DlopenNotes,
+    /// Problems met while reading (reported as hints, never fatal: the closure is right
+    /// without them).
+    pub problems: Vec<String>,
+}
+
+impl Facts {
+    /// The first of `names` the file imports.
+    pub fn imports_any(&self, names: &[&str]) -> Option<Bytes> {
+        names.iter().map(|n| n.as_bytes()).find(|n| self.imports.contains(*n)).map(Bytes::from)
+    }
+
+    /// True when the file defines `name`.
+    pub fn exports(&self, name: &[u8]) -> bool {
+        self.exports.contains(name)
+    }
+}
+
+/// `pread` access to an open file, for the bounded ELF readers.
+struct Pread<'a> {
+    file: &'a File,
+    size: u64,
+}
+
+impl Source for Pread<'_> {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn get(&self, off: u64, len: u64) -> Option<Cow<'_, [u8]>> {
+        let end = off.checked_add(len)?;
+        if end > self.size {
+            return None;
+        }
+        let mut buf = vec![0u8; usize::try_from(len).ok()?];
+        self.file.read_exact_at(&mut buf, off).ok()?;
+        Some(Cow::Owned(buf))
+    }
+}
+
+/// Facts by canonical in-root path, read on first use.
+pub(crate) struct FactsCache {
+    map: RwLock<HashMap<PathBuf, Arc<Facts>>>,
+}
+
+impl FactsCache {
+    pub fn new() -> Self {
+        FactsCache { map: RwLock::new(HashMap::default()) }
+    }
+
+    /// The facts of the file at `in_root` (canonical), reading it the first time.
+    pub fn get(&self, root: &Root, in_root: &Path) -> Arc<Facts> {
+        if let Some(f) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(in_root) {
+            return f.clone();
+        }
+        let facts = Arc::new(read_facts(&root.host_path(in_root)));
+        self.map.write().unwrap_or_else(|e| e.into_inner()).entry(in_root.to_path_buf()).or_insert(facts).clone()
+    }
+}
+
+fn read_facts(host: &Path) -> Facts {
+    let mut facts = Facts::default();
+    let file = match File::open(host) {
+        Ok(f) => f,
+        Err(e) => {
+            facts.problems.push(format!("{}: {e}", host.display()));
+            return facts;
+        }
+    };
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let src = Pread { file: &file, size };
+    match symbols::read_source(&src, &SymbolLimits::default()) {
+        Ok(syms) => {
+            for s in &syms.symbols {
+                if s.name.is_empty() {
+                    continue;
+                }
+                if s.is_defined() {
+                    facts.exports.insert(s.name.clone());
+                } else if s.bind == 1 || s.bind == 2 {
+                    facts.imports.insert(s.name.clone());
+                }
+            }
+        }
+        Err(e) => facts.problems.push(format!("{}: symbols: {e}", host.display())),
+    }
+    facts.strings = strings::scan_source(&src, &StringLimits::default());
+    facts.notes = notes::dlopen_notes_source(&src);
+    for p in &facts.notes.problems {
+        facts.problems.push(format!("{}: .note.dlopen: {p}", host.display()));
+    }
+    facts
+}

@@ -1,0 +1,468 @@
+//! `depclose-cli --verify IMAGE`: sound on every image depclose writes (tar, tar.gz,
+//! directory, OCI layout and archive, each with its manifest); each problem named, with the
+//! real loader in a chroot confirming that the image is really broken (a removed library, a
+//! truncated one, a dangling symlink, a changed file); hostile images (members escaping the
+//! image, hard links and links out of it, huge or malformed headers, a decompression bomb,
+//! a lying manifest, an OCI digest that is a path) refused or reported without reading
+//! outside the image, hanging or panicking.
+//!
+//! Needs `redis-server` (the image's program); the loader oracle needs root (chroot).
+//! Run with `cargo test --all-features --test verify`.
+#![cfg(feature = "cli")]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+mod common;
+use common::chroot::{chroot_cmd, is_root, out_text};
+
+const REDIS: &str = "/usr/bin/redis-server";
+
+fn cli() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_depclose-cli"));
+    c.env_remove("LD_LIBRARY_PATH").env_remove("SOURCE_DATE_EPOCH");
+    c
+}
+
+fn require_redis() {
+    assert!(Path::new(REDIS).exists(), "{REDIS} is missing: apt-get install redis-server");
+}
+
+/// `--verify` with a private TMPDIR (checked to be left empty: the scratch tree is removed).
+fn verify(image: &Path, extra: &[&str]) -> Output {
+    let scratch = tempfile::tempdir().unwrap();
+    let o = cli().env("TMPDIR", scratch.path()).arg("--verify").arg(image).args(extra).output().unwrap();
+    let left: Vec<_> = fs::read_dir(scratch.path()).unwrap().collect();
+    assert!(left.is_empty(), "the scratch directory was not cleaned: {left:?}");
+    o
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A redis rootfs directory and its manifest (`d.manifest.json` beside it).
+fn redis_dir(t: &Path) -> PathBuf {
+    require_redis();
+    let d = t.join("d");
+    let o = cli().arg(REDIS).arg("--dir").arg(&d).arg("--manifest").arg(t.join("d.manifest.json")).output().unwrap();
+    assert!(o.status.success(), "{}", out_text(&o));
+    d
+}
+
+/// The in-image path of the file the real loader maps for `soname` (from `ld.so --list`
+/// in the chroot).
+fn loader_path(root: &Path, soname: &str) -> String {
+    let o = chroot_cmd().arg(root).args(["/lib64/ld-linux-x86-64.so.2", "--list", REDIS]).env_clear().output().unwrap();
+    assert!(o.status.success(), "{}", out_text(&o));
+    let text = stdout(&o);
+    let line =
+        text.lines().find(|l| l.trim_start().starts_with(soname)).unwrap_or_else(|| panic!("{soname} in {text}"));
+    line.split(" => ").nth(1).unwrap().split(" (").next().unwrap().to_string()
+}
+
+fn realpath_in(root: &Path, p: &str) -> PathBuf {
+    let host = fs::canonicalize(root.join(p.trim_start_matches('/'))).unwrap();
+    host.strip_prefix(fs::canonicalize(root).unwrap()).unwrap().to_path_buf()
+}
+
+#[test]
+fn every_image_depclose_writes_is_sound() {
+    require_redis();
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path();
+    let o = cli()
+        .arg(REDIS)
+        .args(["--tar"])
+        .arg(p.join("img.tar"))
+        .arg("--manifest")
+        .arg(p.join("img.manifest.json"))
+        .arg("--dir")
+        .arg(p.join("dir"))
+        .arg("--oci-archive")
+        .arg(p.join("oci.tar"))
+        .arg("--oci-layout")
+        .arg(p.join("layout"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", out_text(&o));
+    let o = cli().arg(REDIS).arg("--tar").arg(p.join("img.tar.gz")).output().unwrap();
+    assert!(o.status.success(), "{}", out_text(&o));
+    let manifest = p.join("img.manifest.json");
+    let m = manifest.to_str().unwrap();
+    for (image, extra, format, with_manifest) in [
+        ("img.tar", &[][..], "tar", true),       // NAME.manifest.json found beside it
+        ("img.tar.gz", &[][..], "tar.gz", true), // likewise
+        ("dir", &["--manifest", m][..], "directory", true),
+        ("oci.tar", &["--manifest", m][..], "OCI archive", true),
+        ("layout", &[][..], "OCI layout", false),
+    ] {
+        let o = verify(&p.join(image), extra);
+        assert_eq!(o.status.code(), Some(0), "{image}: {}", out_text(&o));
+        let out = stdout(&o);
+        assert!(out.contains(&format!(": sound ({format}, ")), "{image}: {out}");
+        assert_eq!(out.contains("no manifest"), !with_manifest, "{image}: {out}");
+        assert_eq!(out.lines().count(), 1, "{image}: {out}");
+    }
+}
+
+#[test]
+fn a_removed_library_is_named_and_the_loader_agrees() {
+    let t = tempfile::tempdir().unwrap();
+    let d = redis_dir(t.path());
+    let real = if is_root() {
+        let p = loader_path(&d, "libssl.so.3");
+        realpath_in(&d, &p)
+    } else {
+        PathBuf::from("usr/lib/x86_64-linux-gnu/libssl.so.3")
+    };
+    fs::remove_file(d.join(&real)).unwrap();
+    let o = verify(&d, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out_text(&o));
+    let out = stdout(&o);
+    assert!(out.contains("missing library: /usr/bin/") && out.contains("libssl.so.3: not found in the image"), "{out}");
+    assert!(out.contains("listed in the manifest (file) but missing"), "{out}");
+    if is_root() {
+        let o =
+            chroot_cmd().arg(&d).args(["/lib64/ld-linux-x86-64.so.2", "--list", REDIS]).env_clear().output().unwrap();
+        let text = out_text(&o);
+        assert!(
+            text.contains("libssl.so.3 => not found") || text.contains("libssl.so.3: cannot open shared object file"),
+            "the loader does not miss it: {text}"
+        );
+    }
+    // The same image as a tarball made by GNU tar (`./` names): the same problems.
+    let tarball = t.path().join("broken.tar");
+    let st = Command::new("tar").arg("-C").arg(&d).arg("-cf").arg(&tarball).arg(".").status().unwrap();
+    assert!(st.success());
+    let o2 = verify(&tarball, &["--manifest", t.path().join("d.manifest.json").to_str().unwrap()]);
+    assert_eq!(o2.status.code(), Some(1), "{}", out_text(&o2));
+    let problems = |s: &str| s.lines().filter(|l| !l.contains(": NOT sound (")).map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(problems(&stdout(&o2)), problems(&out));
+}
+
+#[test]
+fn a_truncated_library_is_named_and_the_loader_fails() {
+    let t = tempfile::tempdir().unwrap();
+    let d = redis_dir(t.path());
+    let real = if is_root() {
+        realpath_in(&d, &loader_path(&d, "libcrypto.so.3"))
+    } else {
+        PathBuf::from("usr/lib/x86_64-linux-gnu/libcrypto.so.3")
+    };
+    let host = d.join(&real);
+    let len = fs::metadata(&host).unwrap().len();
+    let f = fs::OpenOptions::new().write(true).open(&host).unwrap();
+    f.set_len(len / 2).unwrap();
+    drop(f);
+    let o = verify(&d, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out_text(&o));
+    let out = stdout(&o);
+    let name = format!("/{}", real.display());
+    assert!(out.contains(&format!("corrupted or truncated file: {name}: truncated: ")), "{out}");
+    assert!(out.contains(&format!("hash mismatch: {name}: ")), "{out}");
+    if is_root() {
+        let o = chroot_cmd().arg(&d).args([REDIS, "--version"]).env_clear().output().unwrap();
+        assert!(!o.status.success(), "redis-server still runs with a truncated libcrypto: {}", out_text(&o));
+    }
+}
+
+#[test]
+fn a_dangling_symlink_is_named() {
+    let t = tempfile::tempdir().unwrap();
+    let d = redis_dir(t.path());
+    // Break a link the loader follows: the soname link of libssl now leads nowhere.
+    let lib = d.join("usr/lib/x86_64-linux-gnu");
+    let link = fs::read_dir(&lib)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| fs::symlink_metadata(p).unwrap().file_type().is_symlink())
+        .expect("a library symlink in the image");
+    let target = fs::read_link(&link).unwrap();
+    fs::remove_file(lib.join(&target)).unwrap();
+    let o = verify(&d, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out_text(&o));
+    let out = stdout(&o);
+    let name = format!("/{}", link.strip_prefix(&d).unwrap().display());
+    assert!(out.contains(&format!("dangling link: {name}: -> {}", target.display())), "{out}");
+}
+
+#[test]
+fn a_changed_file_fails_its_manifest_hash() {
+    let t = tempfile::tempdir().unwrap();
+    let d = redis_dir(t.path());
+    let real = d.join("usr/bin/redis-check-rdb");
+    let real = if real.exists() { real } else { d.join("usr/bin/redis-server") };
+    let mut bytes = fs::read(&real).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    fs::write(&real, &bytes).unwrap();
+    let o = verify(&d, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out_text(&o));
+    let out = stdout(&o);
+    let name = format!("/{}", real.strip_prefix(&d).unwrap().display());
+    assert!(out.contains(&format!("hash mismatch: {name}: sha256 ")), "{out}");
+    assert_eq!(out.lines().count(), 2, "only the hash differs: {out}");
+    // A mode change too.
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&real, fs::Permissions::from_mode(0o700)).unwrap();
+    let out = stdout(&verify(&d, &[]));
+    assert!(out.contains(&format!("manifest mismatch: {name}: mode 0700, the manifest says \"0755\"")), "{out}");
+}
+
+// --- Hostile images ---------------------------------------------------------------------------
+
+/// A raw tar member header (GNU), checksum computed, with `size` written as given.
+fn header(name: &[u8], kind: u8, size: u64, link: &[u8]) -> Vec<u8> {
+    let mut h = tar::Header::new_gnu();
+    {
+        let g = h.as_gnu_mut().unwrap();
+        g.name[..name.len().min(100)].copy_from_slice(&name[..name.len().min(100)]);
+        g.linkname[..link.len().min(100)].copy_from_slice(&link[..link.len().min(100)]);
+    }
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::new(kind));
+    h.set_size(size);
+    h.set_cksum();
+    h.as_bytes().to_vec()
+}
+
+fn body(data: &[u8]) -> Vec<u8> {
+    let mut v = data.to_vec();
+    v.resize(data.len().div_ceil(512) * 512, 0);
+    v
+}
+
+fn write_tar(path: &Path, parts: &[Vec<u8>]) {
+    let mut all: Vec<u8> = parts.concat();
+    all.extend_from_slice(&[0u8; 1024]);
+    fs::write(path, all).unwrap();
+}
+
+#[test]
+fn hostile_tarballs_are_refused_without_touching_the_outside() {
+    let t = tempfile::tempdir().unwrap();
+    let outside = t.path().join("outside");
+    fs::create_dir(&outside).unwrap();
+    fs::write(outside.join("secret"), "x").unwrap();
+    let out_abs = outside.to_str().unwrap().as_bytes().to_vec();
+    let cases: Vec<(&str, Vec<Vec<u8>>, &str)> = vec![
+        (
+            "dotdot",
+            vec![header(b"../../../../../../../../../../../../outside/evil", b'0', 1, b""), body(b"x")],
+            "`..` in a member name",
+        ),
+        (
+            "absolute",
+            vec![header(&[&out_abs[..], b"/evil"].concat(), b'0', 1, b""), body(b"x")],
+            "absolute member name",
+        ),
+        (
+            "through-symlink",
+            vec![header(b"lnk", b'2', 0, &out_abs), header(b"lnk/evil", b'0', 1, b""), body(b"x")],
+            "is under a symlink",
+        ),
+        (
+            "hardlink-out",
+            vec![header(b"lnk", b'2', 0, &out_abs), header(b"h", b'1', 0, b"lnk/secret")],
+            "hard link target",
+        ),
+        ("hardlink-abs", vec![header(b"h", b'1', 0, &[&out_abs[..], b"/secret"].concat())], "hard link target"),
+        ("huge-size", vec![header(b"big", b'0', 0o77777777777, b""), body(b"x")], "archive ends inside the member"),
+        ("huge-longname", vec![header(b"././@LongLink", b'L', 1 << 40, b""), body(b"x")], "GNU long name record of"),
+        ("huge-pax", vec![header(b"pax", b'x', 1 << 30, b""), body(b"x")], "pax extended header of"),
+    ];
+    for (name, parts, why) in cases {
+        let tarball = t.path().join(format!("{name}.tar"));
+        write_tar(&tarball, &parts);
+        let start = std::time::Instant::now();
+        let o = verify(&tarball, &[]);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", out_text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(why), "{name}: expected {why:?}: {err}");
+        assert!(start.elapsed().as_secs() < 20, "{name}: took {:?}", start.elapsed());
+        let inside: Vec<_> = fs::read_dir(&outside).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(inside, ["secret"], "{name} wrote outside");
+        assert!(!t.path().join("evil").exists());
+    }
+    // A bad checksum, garbage, a truncated header: unreadable, exit 2, no panic.
+    let mut bad = header(b"a", b'0', 1, b"");
+    bad[148] ^= 1;
+    let tarball = t.path().join("cksum.tar");
+    write_tar(&tarball, &[bad, body(b"x")]);
+    let o = verify(&tarball, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", out_text(&o));
+    let tarball = t.path().join("garbage.tar");
+    fs::write(&tarball, vec![0x42u8; 700]).unwrap();
+    assert_eq!(verify(&tarball, &[]).status.code(), Some(2));
+    let tarball = t.path().join("short.tar");
+    fs::write(&tarball, &header(b"a", b'0', 1, b"")[..300]).unwrap();
+    assert_eq!(verify(&tarball, &[]).status.code(), Some(2));
+    assert_eq!(verify(&t.path().join("does-not-exist"), &[]).status.code(), Some(2));
+}
+
+#[test]
+fn links_out_of_the_image_resolve_inside_it() {
+    // A symlink that climbs above the root (to the host's libc, which exists) and an
+    // absolute one: resolved inside the image, where nothing is: dangling, not the host's.
+    let t = tempfile::tempdir().unwrap();
+    let d = redis_dir(t.path());
+    let libc = d.join("usr/lib/x86_64-linux-gnu/libc.so.6");
+    fs::remove_file(&libc).unwrap();
+    let up = "../".repeat(40);
+    std::os::unix::fs::symlink(format!("{up}usr/lib/x86_64-linux-gnu/libc.so.6.host"), &libc).unwrap();
+    assert!(Path::new("/usr/lib/x86_64-linux-gnu/libc.so.6").exists());
+    std::os::unix::fs::symlink("/etc/passwd", d.join("passwd")).unwrap();
+    let o = verify(&d, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out_text(&o));
+    let out = stdout(&o);
+    assert!(out.contains("link escapes the image: /usr/lib/x86_64-linux-gnu/libc.so.6"), "{out}");
+    assert!(out.contains("dangling link: /usr/lib/x86_64-linux-gnu/libc.so.6"), "{out}");
+    assert!(out.contains("dangling link: /passwd: -> /etc/passwd"), "{out}");
+    assert!(out.contains("libc.so.6: not found in the image"), "{out}");
+}
+
+#[test]
+fn a_lying_manifest_is_reported_and_never_followed_out() {
+    let t = tempfile::tempdir().unwrap();
+    let d = redis_dir(t.path());
+    // /etc is a link to a host directory outside the image that holds the file the
+    // manifest describes, with the right hash: it must not be found.
+    let outside = t.path().join("outside");
+    fs::create_dir(&outside).unwrap();
+    fs::copy("/etc/passwd", outside.join("passwd")).unwrap();
+    std::os::unix::fs::symlink(&outside, d.join("etc")).unwrap();
+    let host_passwd = fs::read(outside.join("passwd")).unwrap();
+    let sha: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&host_passwd).iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let mpath = t.path().join("d.manifest.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&fs::read(&mpath).unwrap()).unwrap();
+    let entries = m["entries"].as_array_mut().unwrap();
+    let lie = |p: &str| {
+        serde_json::json!({"path": p, "kind": "file", "mode": "0644", "size": host_passwd.len(), "sha256": sha,
+                           "setuid": false, "setgid": false, "reasons": []})
+    };
+    entries.push(lie("/etc/passwd"));
+    entries.push(lie("/../../../../etc/passwd"));
+    let target = outside.to_str().unwrap();
+    entries.push(serde_json::json!({"path": "/etc", "kind": "symlink", "mode": "0777", "target": target,
+                                    "setuid": false, "setgid": false, "reasons": []}));
+    fs::write(&mpath, serde_json::to_vec(&m).unwrap()).unwrap();
+    let o = verify(&d, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out_text(&o));
+    let out = stdout(&o);
+    assert!(out.contains("manifest mismatch: /etc/passwd: listed in the manifest (file) but missing"), "{out}");
+    assert!(out.contains("manifest mismatch: /../../../../etc/passwd: invalid path in the manifest"), "{out}");
+    assert!(out.contains(&format!("dangling link: /etc: -> {target}")), "{out}");
+    assert!(!out.contains("hash mismatch"), "a hash was computed for a path outside: {out}");
+    // Not JSON, or another schema: unreadable.
+    fs::write(&mpath, "{\"schema\":\"other/1\",\"entries\":[]}").unwrap();
+    assert_eq!(verify(&d, &[]).status.code(), Some(2));
+    fs::write(&mpath, "[").unwrap();
+    assert_eq!(verify(&d, &[]).status.code(), Some(2));
+}
+
+#[test]
+fn oci_images_with_bad_blobs() {
+    require_redis();
+    let t = tempfile::tempdir().unwrap();
+    let layout = t.path().join("layout");
+    let o = cli().arg(REDIS).arg("--oci-layout").arg(&layout).output().unwrap();
+    assert!(o.status.success(), "{}", out_text(&o));
+    let index: serde_json::Value = serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let mhex = index["manifests"][0]["digest"].as_str().unwrap()[7..].to_string();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(layout.join("blobs/sha256").join(&mhex)).unwrap()).unwrap();
+    let lhex = manifest["layers"][0]["digest"].as_str().unwrap()[7..].to_string();
+    // A flipped byte in the middle of the gzip stream: the layer digest no longer matches
+    // (and the gzip stream is probably damaged: either way, not sound).
+    let broken = t.path().join("broken");
+    copy_tree(&layout, &broken);
+    let lp = broken.join("blobs/sha256").join(&lhex);
+    let mut layer = fs::read(&lp).unwrap();
+    let last = layer.len() - 1;
+    layer[last] ^= 0x55; // the gzip trailer's size byte: content intact, digest wrong
+    fs::write(&lp, &layer).unwrap();
+    let o = verify(&broken, &[]);
+    assert_ne!(o.status.code(), Some(0), "{}", out_text(&o));
+    if o.status.code() == Some(1) {
+        assert!(stdout(&o).contains("blob digest mismatch"), "{}", out_text(&o));
+    }
+    // A config blob whose content changed (same name): named, exit 1.
+    let changed = t.path().join("changed");
+    copy_tree(&layout, &changed);
+    let chex = manifest["config"]["digest"].as_str().unwrap()[7..].to_string();
+    let cp = changed.join("blobs/sha256").join(&chex);
+    let cfg = fs::read_to_string(&cp).unwrap().replace("\"os\":\"linux\"", "\"os\": \"linux\"");
+    fs::write(&cp, cfg).unwrap();
+    let o = verify(&changed, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out_text(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!("blob digest mismatch: blobs/sha256/{chex}: content does not match its digest")),
+        "{out}"
+    );
+    // A digest that is a path: refused before any file is opened.
+    let hostile = t.path().join("hostile");
+    copy_tree(&layout, &hostile);
+    let idx = fs::read_to_string(hostile.join("index.json"))
+        .unwrap()
+        .replace(&format!("sha256:{mhex}"), "sha256:../../../../../../etc/passwd");
+    fs::write(hostile.join("index.json"), idx).unwrap();
+    let o = verify(&hostile, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", out_text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("invalid or unsupported digest"), "{}", out_text(&o));
+    // A blobs directory that is a symlink out of the layout: refused.
+    let linked = t.path().join("linked");
+    copy_tree(&layout, &linked);
+    fs::rename(linked.join("blobs"), t.path().join("elsewhere")).unwrap();
+    std::os::unix::fs::symlink(t.path().join("elsewhere"), linked.join("blobs")).unwrap();
+    let o = verify(&linked, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", out_text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("under a symlink"), "{}", out_text(&o));
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for e in walkdir::WalkDir::new(from) {
+        let e = e.unwrap();
+        let dest = to.join(e.path().strip_prefix(from).unwrap());
+        if e.file_type().is_dir() {
+            fs::create_dir_all(&dest).unwrap();
+        } else {
+            fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_decompression_bomb_stops_at_the_limit() {
+    let t = tempfile::tempdir().unwrap();
+    // 64 MiB of zeros in a tar.gz of about 64 KiB.
+    let tgz = t.path().join("bomb.tar.gz");
+    {
+        let f = fs::File::create(&tgz).unwrap();
+        let gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+        let mut b = tar::Builder::new(gz);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(64 << 20);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, "zeros", std::io::Read::take(std::io::repeat(0), 64 << 20)).unwrap();
+        b.into_inner().unwrap().finish().unwrap();
+    }
+    assert!(fs::metadata(&tgz).unwrap().len() < 1 << 20);
+    let opts = depclose::emit::VerifyOptions::new(t.path()).max_unpacked_bytes(8 << 20);
+    let e = depclose::emit::verify_image(&tgz, &opts).unwrap_err();
+    assert!(e.to_string().contains("more bytes than the limit"), "{e}");
+    let opts = depclose::emit::VerifyOptions::new(t.path()).max_entries(0);
+    let e = depclose::emit::verify_image(&tgz, &opts).unwrap_err();
+    assert!(e.to_string().contains("more members than the limit"), "{e}");
+    // With room enough, it is read (and sound: no ELF file in it).
+    let r = depclose::emit::verify_image(&tgz, &depclose::emit::VerifyOptions::new(t.path())).unwrap();
+    assert!(r.is_sound() && r.elf_files == 0);
+    let left: Vec<_> = fs::read_dir(t.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["bomb.tar.gz"], "scratch left behind");
+}
