@@ -54,3 +54,10 @@ note() { # owner type json
 } >"$tmp/n.S"
 gcc -shared -nostdlib -o corpus/dlopen_note/real-lib64 "$tmp/n.S"
 gcc -m32 -shared -nostdlib -o corpus/dlopen_note/real-lib32 "$tmp/n.S"
+# strings_scan: string tables with paths and sonames, and a small real library.
+mkdir -p corpus/strings_scan
+printf '\0/usr/lib/ssl\0libz.so.1\0\001/bin/sh\0/usr/lib/%%s\0/tmp\0libfoo.so\0/a b\0' >corpus/strings_scan/table
+printf 'x/etc/passwd\0libc.so.6.1\0\177/dev/null\0' >corpus/strings_scan/mixed
+cp /lib/x86_64-linux-gnu/libdl.so.2 corpus/strings_scan/real-libdl
+printf '#! /usr/bin/env  python3 -u \t\nprint(1)\n' >corpus/strings_scan/shebang-env
+printf '#!/bin/sh\n' >corpus/strings_scan/shebang-sh

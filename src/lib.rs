@@ -52,6 +52,7 @@ pub mod notes;
 mod resolver;
 pub mod root;
 pub mod runtime;
+pub mod script;
 mod serde_path;
 pub mod strings;
 pub mod symbols;

@@ -116,12 +116,19 @@ fn align_up(n: u64, align: u64) -> Option<u64> {
 struct Budget<'a, S: Source + ?Sized> {
     src: &'a S,
     left: u64,
+    /// Dlopen descriptors left unread because they did not fit in what was left.
+    skipped: usize,
+    /// Set when a note header did not fit: nothing after it is looked at.
+    stopped: bool,
 }
+
+/// The error of a read that the budget does not allow.
+const OVER_LIMIT: &str = "over the note read limit";
 
 impl<'a, S: Source + ?Sized> Budget<'a, S> {
     fn read(&mut self, off: u64, len: u64) -> Result<std::borrow::Cow<'a, [u8]>, &'static str> {
         if len > self.left {
-            return Err("over the note read limit");
+            return Err(OVER_LIMIT);
         }
         let data = self.src.get(off, len).ok_or("outside the file")?;
         self.left -= len;
@@ -149,17 +156,26 @@ pub(crate) fn dlopen_notes_source<S: Source + ?Sized>(src: &S) -> DlopenNotes {
         return out;
     };
     let be = raw.big_endian();
-    let mut budget = Budget { src, left: MAX_NOTE_BYTES.min(src.size()) };
+    let mut budget = Budget { src, left: MAX_NOTE_BYTES.min(src.size()), skipped: 0, stopped: false };
     for (i, ph) in phdrs.iter().enumerate() {
         if ph.p_type != PT_NOTE || ph.p_filesz == 0 {
             continue;
         }
-        if let Err(e) = segment_notes(&mut budget, ph.p_offset, ph.p_filesz, ph.p_align, be, &mut out) {
-            out.problems.push(format!("PT_NOTE segment {i} (offset {:#x}): {e}", ph.p_offset));
-            if budget.left == 0 || e == "over the note read limit" {
-                break;
-            }
+        match segment_notes(&mut budget, ph.p_offset, ph.p_filesz, ph.p_align, be, &mut out) {
+            Err(e) if e == OVER_LIMIT => budget.stopped = true,
+            Err(e) => out.problems.push(format!("PT_NOTE segment {i} (offset {:#x}): {e}", ph.p_offset)),
+            Ok(()) => {}
         }
+        if budget.stopped {
+            break;
+        }
+    }
+    if budget.skipped > 0 || budget.stopped {
+        out.problems.push(format!(
+            "{} dlopen note descriptor(s) not read{}: {OVER_LIMIT} ({MAX_NOTE_BYTES} bytes per file)",
+            budget.skipped,
+            if budget.stopped { ", and the notes after them not looked at" } else { "" }
+        ));
     }
     out
 }
@@ -206,6 +222,8 @@ fn segment_notes<S: Source + ?Sized>(
             if owner {
                 match budget.read(desc_at, descsz) {
                     Ok(desc) => parse_descriptor(&desc, desc_at, out),
+                    // One over-long note does not hide the others: skip it, count it.
+                    Err(e) if e == OVER_LIMIT => budget.skipped += 1,
                     Err(e) => out.problems.push(format!("dlopen note at {at:#x}: descriptor of {descsz} bytes {e}")),
                 }
             }
@@ -363,6 +381,21 @@ mod tests {
         assert_eq!(r.problems.len(), 2, "{r:?}");
         assert!(r.problems[0].contains("no \"soname\""));
         assert!(r.problems[1].contains("malformed JSON"));
+    }
+
+    #[test]
+    fn read_budget_spans_the_file() {
+        // 1200 notes of about 1 KiB: those past the 1 MiB budget are not read, with one
+        // problem, and the first ones are.
+        let json = format!("[{{\"soname\":[\"liba.so.1\"],\"description\":\"{}\"}}]\0", "d".repeat(1000));
+        let one = note(b"FDO\0", NT_FDO_DLOPEN_METADATA, json.as_bytes());
+        let notes: Vec<u8> = one.iter().copied().cycle().take(one.len() * 1200).collect();
+        let r = dlopen_notes(&elf_with_notes(&notes, 4));
+        // Each note costs its header, name and descriptor.
+        let fit = (MAX_NOTE_BYTES as usize) / one.len();
+        assert_eq!(r.entries.len(), fit);
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+        assert!(r.problems[0].contains("over the note read limit"), "{:?}", r.problems);
     }
 
     #[test]

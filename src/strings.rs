@@ -39,6 +39,7 @@
 
 use goblin::elf::program_header::{PF_W, PT_DYNAMIC, PT_INTERP, PT_LOAD};
 use rustc_hash::FxHashSet;
+use serde::Serialize;
 
 use crate::bytes::{find_byte, Bytes};
 use crate::elf::{self, RawHeader, Source};
@@ -75,7 +76,7 @@ impl StringLimits {
 }
 
 /// The strings found in one file.
-#[derive(Default, Clone, Debug, PartialEq, Eq)]
+#[derive(Default, Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Strings {
     /// Absolute paths (see the module documentation), sorted, without duplicates.
@@ -115,6 +116,25 @@ pub fn is_path_literal(s: &[u8]) -> bool {
     rest.len() >= 3
         && rest.iter().all(|&b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
         && rest.iter().any(u8::is_ascii_alphabetic)
+}
+
+/// `path` with repeated slashes collapsed, `/./` components dropped and a trailing slash
+/// removed (`/`, alone, stays): the spelling under which to look a literal up in a root.
+/// `..` is kept (it depends on symlinks). ImageMagick, for one, names its coders
+/// `.../ImageMagick-6.9.11//modules-Q16/coders`.
+pub fn normalize_path(path: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(path.len());
+    for part in path.split(|&b| b == b'/') {
+        if part.is_empty() || part == b"." {
+            continue;
+        }
+        out.push(b'/');
+        out.extend_from_slice(part);
+    }
+    if out.is_empty() && path.first() == Some(&b'/') {
+        out.push(b'/');
+    }
+    Bytes::from(out)
 }
 
 /// True when `s` (a whole string) matches `lib[A-Za-z0-9_+.-]*\.so(\.[0-9]+)*`.
@@ -255,6 +275,67 @@ fn printable_tail(run: &[u8]) -> &[u8] {
     &run[i..]
 }
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// 0x80 in each byte of `x` that is zero, exactly (no borrow between bytes).
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
+}
+
+/// 0x80 in each byte of `x` that is printable ASCII (0x20 to 0x7e), exactly.
+#[inline(always)]
+fn printable_bytes(x: u64) -> u64 {
+    // For a byte below 0x80, adding 0x60 sets its high bit exactly when it is at least 0x20,
+    // and cannot carry into the next byte.
+    let ge_space = (x & LOW7).wrapping_add(LO.wrapping_mul(0x60)) & !x & HI;
+    ge_space & !zero_bytes(x ^ LOW7)
+}
+
+#[inline(always)]
+fn load(b: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// Call `f` with every position `j >= from` of `buf` that holds a NUL preceded by at least
+/// three printable bytes (the shortest candidate: no path or soname is shorter), in order,
+/// until `f` returns false. Eight bytes at a time.
+fn candidate_nuls(buf: &[u8], from: usize, mut f: impl FnMut(usize) -> bool) -> bool {
+    let scalar = |j: usize| buf[j] == 0 && j >= 3 && buf[j - 3..j].iter().all(|b| (0x20..0x7f).contains(b));
+    let mut j = from;
+    while j < buf.len() && j < 3 {
+        if scalar(j) && !f(j) {
+            return false;
+        }
+        j += 1;
+    }
+    while j + 8 <= buf.len() {
+        let m = zero_bytes(load(buf, j))
+            & printable_bytes(load(buf, j - 1))
+            & printable_bytes(load(buf, j - 2))
+            & printable_bytes(load(buf, j - 3));
+        let mut m = m;
+        while m != 0 {
+            if !f(j + (m.trailing_zeros() / 8) as usize) {
+                return false;
+            }
+            m &= m - 1;
+        }
+        j += 8;
+    }
+    while j < buf.len() {
+        if scalar(j) && !f(j) {
+            return false;
+        }
+        j += 1;
+    }
+    true
+}
+
 /// [`scan`] over any [`Source`].
 pub(crate) fn scan_source<S: Source + ?Sized>(src: &S, limits: &StringLimits) -> Strings {
     let mut out = Strings::default();
@@ -264,11 +345,11 @@ pub(crate) fn scan_source<S: Source + ?Sized>(src: &S, limits: &StringLimits) ->
     let mut c =
         Collector { paths: FxHashSet::default(), sonames: FxHashSet::default(), max: limits.max_strings, full: false };
     let mut budget = limits.max_bytes;
-    // The bytes since the last NUL of the previous chunk (only the last MAX_STRING_LEN + 1:
-    // a longer printable run is no candidate, and one more byte says that it was longer).
-    let mut carry: Vec<u8> = Vec::new();
+    // Each chunk after a range's first is read with the previous MAX_STRING_LEN + 1 bytes
+    // before it again, so that a string crossing the boundary is seen whole (a longer one is
+    // no candidate); NULs in that overlap were looked at with the previous chunk.
+    const OVERLAP: u64 = MAX_STRING_LEN as u64 + 1;
     'ranges: for (start, end) in ranges {
-        carry.clear();
         let mut at = start;
         while at < end {
             if budget == 0 {
@@ -276,40 +357,18 @@ pub(crate) fn scan_source<S: Source + ?Sized>(src: &S, limits: &StringLimits) ->
                 break 'ranges;
             }
             let len = (end - at).min(CHUNK).min(budget);
-            let Some(chunk) = src.get(at, len) else {
+            let back = if at == start { 0 } else { OVERLAP.min(at - start) };
+            let Some(chunk) = src.get(at - back, len + back) else {
                 out.truncated = true;
                 break;
             };
             budget -= len;
             at += len;
-            let mut rest: &[u8] = &chunk;
-            while let Some(n) = find_byte(rest, 0) {
-                let ok = if carry.is_empty() {
-                    c.offer(printable_tail(&rest[..n]))
-                } else {
-                    carry.extend_from_slice(&rest[..n.min(MAX_STRING_LEN + 1)]);
-                    let ok = if n > MAX_STRING_LEN {
-                        c.offer(printable_tail(&rest[..n]))
-                    } else {
-                        c.offer(printable_tail(&carry))
-                    };
-                    carry.clear();
-                    ok
-                };
-                if !ok {
-                    out.truncated = true;
-                    break 'ranges;
-                }
-                rest = &rest[n + 1..];
-            }
-            // No NUL in the rest: keep its printable tail for the next chunk.
-            let tail = printable_tail(rest);
-            if tail.len() < rest.len() {
-                carry.clear();
-            }
-            carry.extend_from_slice(tail);
-            if carry.len() > MAX_STRING_LEN + 1 {
-                carry.drain(..carry.len() - (MAX_STRING_LEN + 1));
+            let buf: &[u8] = &chunk;
+            let ok = candidate_nuls(buf, back as usize, |j| c.offer(printable_tail(&buf[..j])));
+            if !ok {
+                out.truncated = true;
+                break 'ranges;
             }
         }
     }
@@ -326,6 +385,23 @@ pub(crate) fn scan_source<S: Source + ?Sized>(src: &S, limits: &StringLimits) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normalized_paths() {
+        for (a, b) in [
+            (
+                "/usr/lib/x86_64-linux-gnu/ImageMagick-6.9.11//modules-Q16/coders",
+                "/usr/lib/x86_64-linux-gnu/ImageMagick-6.9.11/modules-Q16/coders",
+            ),
+            ("/etc/ssl/certs/", "/etc/ssl/certs"),
+            ("//a/./b//", "/a/b"),
+            ("/a/../b", "/a/../b"),
+            ("/", "/"),
+            ("//", "/"),
+        ] {
+            assert_eq!(normalize_path(a.as_bytes()), b, "{a}");
+        }
+    }
 
     #[test]
     fn path_and_soname_shapes() {
@@ -427,6 +503,46 @@ mod tests {
             let mut body = vec![0u8; cut - 120];
             body.extend_from_slice(b"/a/b\0");
             assert_eq!(scan(&elf_with(&body, 4)).paths, [Bytes::from("/a/b")], "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn word_scan_agrees_with_a_byte_scan() {
+        let mut buf = Vec::new();
+        for i in 0..4000u32 {
+            let r = i.wrapping_mul(2_654_435_761) >> 24;
+            buf.push(match r % 5 {
+                0 => 0,
+                1 => 0x7f,
+                2 => 0x80 | r as u8,
+                3 => 0x1f,
+                _ => b'a' + (r % 26) as u8,
+            });
+            if i % 37 == 0 {
+                buf.extend_from_slice(b"/x/y\0~ \0");
+            }
+        }
+        for from in [0, 1, 2, 3, 5, 8, 100] {
+            let mut got = Vec::new();
+            candidate_nuls(&buf, from, |j| {
+                got.push(j);
+                true
+            });
+            let want: Vec<usize> = (from..buf.len())
+                .filter(|&j| buf[j] == 0 && j >= 3 && buf[j - 3..j].iter().all(|b| (0x20..0x7f).contains(b)))
+                .collect();
+            assert_eq!(got, want, "from {from}");
+            assert!(!want.is_empty());
+        }
+        for b in 0..=255u8 {
+            let w = u64::from_le_bytes([b, 0x41, b, 0, b, 0x7f, b, 0x20]);
+            let p = printable_bytes(w);
+            let z = zero_bytes(w);
+            for k in 0..8 {
+                let byte = (w >> (8 * k)) as u8;
+                assert_eq!(p >> (8 * k + 7) & 1 == 1, (0x20..0x7f).contains(&byte), "{byte:#x}");
+                assert_eq!(z >> (8 * k + 7) & 1 == 1, byte == 0, "{byte:#x}");
+            }
         }
     }
 

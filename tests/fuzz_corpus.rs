@@ -23,6 +23,7 @@ const TARGETS: &[(&str, Body)] = &[
     ("ld_so_conf", bodies::ld_so_conf),
     ("resolve_small_root", bodies::resolve_small_root),
     ("dlopen_note", bodies::dlopen_note),
+    ("strings_scan", bodies::strings_scan),
     ("symbols", bodies::symbols),
 ];
 
@@ -108,6 +109,11 @@ fn corpus_resolve_small_root() {
 #[test]
 fn corpus_dlopen_note() {
     corpus("dlopen_note");
+}
+
+#[test]
+fn corpus_strings_scan() {
+    corpus("strings_scan");
 }
 
 #[test]

@@ -329,3 +329,52 @@ fn real_files_have_no_problems() {
     assert!(n > 50, "only {n} libraries");
     assert!(fdo >= 1 || !dir.join("libsystemd.so.0").exists());
 }
+
+/// Build `fixtures-elf/runtime` (`make.sh`) into a fresh directory.
+fn runtime_fixtures() -> tempfile::TempDir {
+    let t = tmpdir();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures-elf/runtime/make.sh");
+    let r = Command::new("bash").arg(&script).arg(t.path()).output().expect("cannot run bash");
+    assert!(r.status.success(), "make.sh: {}", String::from_utf8_lossy(&r.stderr));
+    t
+}
+
+/// The names the real `dlopen` of `prog` searched for (`LD_DEBUG=libs`), and whether it ran.
+fn dlopen_searches(prog: &Path) -> (Vec<String>, bool) {
+    let r = Command::new(prog).env("LD_DEBUG", "libs").env_remove("LD_LIBRARY_PATH").output().unwrap();
+    let text = String::from_utf8_lossy(&r.stderr);
+    let names = text
+        .lines()
+        .filter_map(|l| l.split("find library=").nth(1))
+        .filter_map(|l| l.split(" [").next())
+        .map(str::to_string)
+        .collect();
+    (names, r.status.success())
+}
+
+/// The fixture program whose only evidence of libz is its note: depclose reads the note,
+/// finds no literal, the loader's trace shows no libz (not in DT_NEEDED), and the real
+/// `dlopen` looks for exactly the name in the note.
+#[test]
+fn runtime_fixture_named_only_by_its_note() {
+    let t = runtime_fixtures();
+    let prog = t.path().join("dlopen_note");
+    let got = check_against_oracle(&prog);
+    assert!(got.problems.is_empty(), "{:?}", got.problems);
+    assert_eq!(got.entries.len(), 1);
+    let e = &got.entries[0];
+    assert_eq!((e.sonames.as_slice(), e.priority), (&["libz.so.1".to_string()][..], Priority::Required));
+    assert_eq!(e.feature.as_deref(), Some("zlib"));
+    let s = depclose::strings::scan(&std::fs::read(&prog).unwrap());
+    assert!(s.sonames.is_empty(), "a soname literal in the note-only fixture: {:?}", s.sonames);
+    let trace = Command::new(&prog).env("LD_TRACE_LOADED_OBJECTS", "1").output().unwrap();
+    assert!(!String::from_utf8_lossy(&trace.stdout).contains("libz"), "libz is in DT_NEEDED");
+    let (searched, ran) = dlopen_searches(&prog);
+    assert!(ran, "the fixture could not dlopen libz.so.1");
+    let dlopened: Vec<&String> = searched.iter().filter(|n| n.as_str() != "libc.so.6").collect();
+    assert_eq!(dlopened, [&e.sonames[0]], "dlopen searched {searched:?}");
+
+    // The literal fixture has no note.
+    let lit = t.path().join("dlopen_literal");
+    assert_eq!(check_against_oracle(&lit), DlopenNotes::default());
+}

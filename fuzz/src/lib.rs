@@ -299,6 +299,107 @@ pub fn dlopen_note(data: &[u8]) {
 }
 
 // ---------------------------------------------------------------------------------------
+// strings_scan
+// ---------------------------------------------------------------------------------------
+
+/// A 64-bit little-endian ELF file whose one `PT_LOAD` (flags `flags`) covers the whole
+/// file, with `body` after the headers.
+pub fn strings_elf(body: &[u8], flags: u32) -> Vec<u8> {
+    let mut w = elfgen::Writer { buf: Vec::new(), be: false };
+    w.buf.extend_from_slice(b"\x7fELF\x02\x01\x01");
+    w.put(16, 2, elfgen::ET_DYN.into());
+    w.put(18, 2, 62);
+    w.put(20, 4, 1);
+    w.put(32, 8, 64);
+    w.put(52, 2, 64);
+    w.put(54, 2, 56);
+    w.put(56, 2, 1);
+    let total = (120 + body.len()) as u64;
+    w.put(64, 4, 1); // PT_LOAD
+    w.put(68, 4, u64::from(flags));
+    w.put(64 + 32, 8, total);
+    w.put(64 + 40, 8, total);
+    w.buf.resize(120, 0);
+    w.buf.extend_from_slice(body);
+    w.buf
+}
+
+/// What `strings::scan` must find in a file of one read-only segment `seg`: every NUL with
+/// its printable tail before it, byte by byte, no chunks.
+fn naive_strings(seg: &[u8]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    use depclose::strings::{is_path_literal, is_soname_literal};
+    let (mut paths, mut sonames) = (Vec::new(), Vec::new());
+    let mut run_start = 0;
+    for (j, &b) in seg.iter().enumerate() {
+        if b == 0 {
+            let s = &seg[run_start..j];
+            if is_path_literal(s) {
+                paths.push(s.to_vec());
+            } else if is_soname_literal(s) {
+                sonames.push(s.to_vec());
+            }
+        }
+        if !(0x20..0x7f).contains(&b) {
+            run_start = j + 1;
+        }
+    }
+    for v in [&mut paths, &mut sonames] {
+        v.sort();
+        v.dedup();
+    }
+    (paths, sonames)
+}
+
+/// `strings::scan` on the raw bytes; then on the bytes as the body of a read-only segment
+/// (equal to a byte-by-byte scan), of a writable one (nothing), and with small limits (a
+/// subset, marked truncated). Also `script::shebang` on the bytes (its invariants).
+pub fn strings_scan(data: &[u8]) {
+    use depclose::script::{shebang, BINPRM_BUF_SIZE};
+    use depclose::strings::{self, is_path_literal, is_soname_literal, StringLimits};
+    let sb = shebang(data);
+    assert_eq!(sb, shebang(&data[..data.len().min(BINPRM_BUF_SIZE)]), "shebang reads past the kernel's buffer");
+    if let Some(sb) = &sb {
+        assert!(data.starts_with(b"#!"));
+        let i = sb.interpreter.as_bytes();
+        assert!(!i.is_empty() && i.len() < BINPRM_BUF_SIZE - 2);
+        assert!(!i.iter().any(|&b| b == 0 || b == b' ' || b == b'\t'), "interpreter {i:?}");
+        // The interpreter is a run of the line, right after "#!" and blanks.
+        let blanks = data[2..].iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+        assert!(data[2 + blanks..].starts_with(i));
+        if let Some(a) = &sb.arg {
+            // (It may end in a blank when a NUL cuts it: the kernel reads it up to the NUL.)
+            assert!(!a.contains(&0) && !a.starts_with(b" ") && !a.starts_with(b"\t"));
+        }
+    }
+    let check = |file: &[u8], r: &strings::Strings| {
+        assert!(r.paths.windows(2).all(|w| w[0] < w[1]) && r.sonames.windows(2).all(|w| w[0] < w[1]));
+        assert!(r.paths.iter().all(|p| is_path_literal(p)), "not a path: {:?}", r.paths);
+        assert!(r.sonames.iter().all(|s| is_soname_literal(s)), "not a soname: {:?}", r.sonames);
+        let total: usize = r.paths.iter().chain(&r.sonames).map(|s| s.len()).sum();
+        assert!(total <= file.len(), "more string bytes than the file has");
+    };
+    let raw = strings::scan(data);
+    check(data, &raw);
+    let file = strings_elf(data, 4);
+    let r = strings::scan(&file);
+    check(&file, &r);
+    assert!(!r.truncated);
+    let (paths, sonames) = naive_strings(&file);
+    let got_p: Vec<Vec<u8>> = r.paths.iter().map(|b| b.to_vec()).collect();
+    let got_s: Vec<Vec<u8>> = r.sonames.iter().map(|b| b.to_vec()).collect();
+    assert_eq!((got_p, got_s), (paths, sonames), "differs from a byte-by-byte scan");
+    let w = strings::scan(&strings_elf(data, 6));
+    assert!(w.paths.is_empty() && w.sonames.is_empty(), "a writable segment was scanned");
+    let n = r.paths.len() + r.sonames.len();
+    let few = strings::scan_with_limits(&file, &StringLimits::new(u64::MAX, 1));
+    assert!(few.paths.len() + few.sonames.len() <= 1);
+    assert_eq!(few.truncated, n > 1);
+    assert!(few.paths.iter().all(|p| r.paths.contains(p)) && few.sonames.iter().all(|s| r.sonames.contains(s)));
+    let short = strings::scan_with_limits(&file, &StringLimits::new(file.len() as u64 / 2, 1 << 16));
+    assert!(short.paths.iter().all(|p| r.paths.contains(p)));
+}
+
+// ---------------------------------------------------------------------------------------
 // A tiny ELF writer
 // ---------------------------------------------------------------------------------------
 
