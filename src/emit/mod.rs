@@ -54,6 +54,7 @@ pub use self::dir::{write_dir, DirOptions};
 pub use self::manifest::{write_manifest, MANIFEST_SCHEMA};
 pub use self::plan::{Entry, EntryKind, Reason, Rootfs, RootfsBuilder};
 pub use self::report::{
-    escape, write_json, write_ldd, write_paths, write_tree, write_why, TextOptions, JSON_SCHEMA, LDD_ADDRESS,
+    escape, write_json, write_json_with_symbols, write_ldd, write_paths, write_tree, write_tree_with_symbols,
+    write_why, TextOptions, JSON_SCHEMA, LDD_ADDRESS,
 };
 pub use self::tar::{write_tar, Compression, TarOptions};
