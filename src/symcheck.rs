@@ -83,30 +83,27 @@ pub struct Undefined {
     pub object: usize,
 }
 
-/// One version required of one file.
+/// One `Vernaux` entry of one object: a version it requires of a file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
-pub struct RequiredVersion {
+pub struct Requirement {
     /// The version, such as `GLIBC_2.34`.
-    pub name: Bytes,
-    /// True when every requirement of it is weak.
-    pub weak: bool,
-    /// The objects that require it (indices, ascending).
-    pub required_by: Vec<usize>,
-    /// The symbols imported with this version (sorted, without repeats).
-    pub symbols: Vec<Bytes>,
-}
-
-/// The versions required of one file, by the `DT_VERNEED` entries that name it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct RequiredVersions {
-    /// The file name as in `DT_VERNEED` (`vn_file`).
+    pub version: Bytes,
+    /// The file it is required of, as in `DT_VERNEED` (`vn_file`).
     pub file: Bytes,
-    /// The object it denotes; `None` when it was not found.
+    /// The object that file denotes; `None` when it was not found.
     pub provider: Option<usize>,
-    /// The versions, in first-seen order.
-    pub versions: Vec<RequiredVersion>,
+    /// Index of the requiring object.
+    pub required_by: usize,
+    /// A weak requirement (`VER_FLG_WEAK`).
+    pub weak: bool,
+    /// True when the requiring object itself defines versions of the same prefix (libc
+    /// requiring `GLIBC_*` of the loader, libstdc++'s `GLIBCXX_*` of itself): the family's
+    /// requirements of one another, which come with it wherever it goes. Summaries and
+    /// policies leave them out, as auditwheel leaves the loader out.
+    pub within_family: bool,
+    /// The symbols the requiring object imports with this version (sorted).
+    pub symbols: Vec<Bytes>,
 }
 
 /// What the symbol checks found for one closure.
@@ -117,8 +114,8 @@ pub struct SymbolReport {
     pub version_problems: Vec<VersionProblem>,
     /// Unbound references, in the order (and with the repeats) the loader prints them.
     pub undefined: Vec<Undefined>,
-    /// The versions required of each file, in first-seen order.
-    pub required: Vec<RequiredVersions>,
+    /// Every version requirement (`DT_VERNEED`) of every object, in the loader's order.
+    pub required: Vec<Requirement>,
     /// Objects whose dynamic symbols could not be read: (index, reason). Their references
     /// are not checked and they provide nothing.
     pub unreadable: Vec<(usize, String)>,
@@ -138,32 +135,41 @@ impl SymbolReport {
     /// not numeric (`GLIBC_PRIVATE`) are left out. "needs GLIBC_2.34, GLIBCXX_3.4.30".
     pub fn highest_versions(&self) -> Vec<Bytes> {
         let mut best: Vec<(String, Vec<u64>, Bytes)> = Vec::new();
-        for v in self.required.iter().flat_map(|r| &r.versions) {
-            let Some((prefix, num)) = split_version(v.name.as_bytes()) else { continue };
+        for v in self.required.iter().filter(|r| !r.within_family) {
+            let Some((prefix, num)) = split_version(v.version.as_bytes()) else { continue };
             match best.iter_mut().find(|b| b.0 == prefix) {
-                Some(b) if b.1 < num => *b = (prefix, num, v.name.clone()),
+                Some(b) if b.1 < num => *b = (prefix, num, v.version.clone()),
                 Some(_) => {}
-                None => best.push((prefix, num, v.name.clone())),
+                None => best.push((prefix, num, v.version.clone())),
             }
         }
         best.sort_by(|a, b| a.0.cmp(&b.0));
         best.into_iter().map(|b| b.2).collect()
     }
 
-    /// The requirements above a policy: each (file, version, its symbols) whose prefix the
-    /// policy names with a lower maximum, as auditwheel's manylinux policies decide
-    /// (`required <= allowed` per prefix, the version split at its first `_`).
-    pub fn exceeding<'a>(&'a self, policy: &'a [VersionPolicy]) -> Vec<(&'a RequiredVersions, &'a RequiredVersion)> {
-        let mut out = Vec::new();
-        for r in &self.required {
-            for v in &r.versions {
-                let Some((prefix, num)) = split_version(v.name.as_bytes()) else { continue };
-                if policy.iter().any(|p| p.prefix == prefix && num > p.max) {
-                    out.push((r, v));
-                }
+    /// The versions required of object `provider`, without repeats, in first-seen order.
+    pub fn versions_required_of(&self, provider: usize) -> Vec<&Bytes> {
+        let mut out: Vec<&Bytes> = Vec::new();
+        for r in self.required.iter().filter(|r| r.provider == Some(provider)) {
+            if !out.contains(&&r.version) {
+                out.push(&r.version);
             }
         }
         out
+    }
+
+    /// The requirements above a policy: those whose prefix the policy names with a lower
+    /// maximum, as auditwheel's manylinux policies decide (`required <= allowed` per prefix,
+    /// the version split at its first `_`); requirements within a family are left out.
+    pub fn exceeding<'a>(&'a self, policy: &[VersionPolicy]) -> Vec<&'a Requirement> {
+        self.required
+            .iter()
+            .filter(|r| !r.within_family)
+            .filter(|r| {
+                split_version(r.version.as_bytes())
+                    .is_some_and(|(prefix, num)| policy.iter().any(|p| p.prefix == prefix && num > p.max))
+            })
+            .collect()
     }
 
     /// True when nothing is wrong.
@@ -563,41 +569,37 @@ impl Checker<'_> {
     }
 
     fn versions(&mut self, search: &[usize]) {
-        // (file, version) -> position in `required`.
-        let mut required: Vec<RequiredVersions> = Vec::new();
         for &r in search {
             let Some(map) = self.maps[r] else { continue };
+            let own_prefixes: Vec<&[u8]> = map
+                .syms
+                .verdef
+                .iter()
+                .filter(|d| !d.is_base())
+                .filter_map(|d| d.names.first())
+                .filter_map(|n| n.as_bytes().split(|&b| b == b'_').next())
+                .collect();
             for need in &map.syms.verneed {
                 let provider = self.find_needed(search, need.file.as_bytes());
-                let pos = match required.iter().position(|x| x.file == need.file && x.provider == provider) {
-                    Some(p) => p,
-                    None => {
-                        required.push(RequiredVersions { file: need.file.clone(), provider, versions: Vec::new() });
-                        required.len() - 1
-                    }
-                };
                 for aux in &need.entries {
-                    let entry = match required[pos].versions.iter().position(|v| v.name == aux.name) {
-                        Some(p) => &mut required[pos].versions[p],
-                        None => {
-                            required[pos].versions.push(RequiredVersion {
-                                name: aux.name.clone(),
-                                weak: true,
-                                required_by: Vec::new(),
-                                symbols: Vec::new(),
-                            });
-                            required[pos].versions.last_mut().expect("just pushed")
-                        }
-                    };
-                    entry.weak &= aux.is_weak();
-                    if !entry.required_by.contains(&r) {
-                        entry.required_by.push(r);
-                    }
-                    for s in map.syms.imports() {
-                        if s.version_index() == Some(aux.other & !VERSYM_HIDDEN) {
-                            entry.symbols.push(s.name.clone());
-                        }
-                    }
+                    let prefix = aux.name.as_bytes().split(|&b| b == b'_').next().unwrap_or_default();
+                    let mut symbols: Vec<Bytes> = map
+                        .syms
+                        .imports()
+                        .filter(|s| s.version_index() == Some(aux.other & !VERSYM_HIDDEN))
+                        .map(|s| s.name.clone())
+                        .collect();
+                    symbols.sort();
+                    symbols.dedup();
+                    self.report.required.push(Requirement {
+                        version: aux.name.clone(),
+                        file: need.file.clone(),
+                        provider,
+                        required_by: r,
+                        weak: aux.is_weak(),
+                        within_family: own_prefixes.contains(&prefix),
+                        symbols,
+                    });
                     // A missing library: the loader's stub has no versions to check.
                     let Some(p) = provider else { continue };
                     let Some(pm) = self.maps[p] else { continue };
@@ -621,14 +623,6 @@ impl Checker<'_> {
                 }
             }
         }
-        for r in &mut required {
-            for v in &mut r.versions {
-                v.required_by.sort_unstable();
-                v.symbols.sort();
-                v.symbols.dedup();
-            }
-        }
-        self.report.required = required;
     }
 
     /// The order the trace-mode relocation loop visits objects: the reverse of

@@ -1,8 +1,9 @@
 //! Differential test against the real loader, every file: for every ELF file under
 //! /usr/bin, /usr/sbin, /usr/lib and /usr/libexec that the host's glibc `ld.so` traces, the
-//! set of symbol problems depclose reports (`symcheck`, as `ldd -r` lines) equals the set
-//! the loader prints with `LD_TRACE_LOADED_OBJECTS=1 LD_WARN=yes LD_BIND_NOW=yes` (what
-//! `ldd -r` runs): version problems and undefined symbols, with their objects.
+//! symbol problems depclose reports (`symcheck`, as `ldd -r` lines) are the lines the loader
+//! prints on stderr with `LD_TRACE_LOADED_OBJECTS=1 LD_WARN=yes LD_BIND_NOW=yes` (what
+//! `ldd -r` runs): version problems and undefined symbols with their objects, as a set and
+//! also line for line (the loader's order and repeats).
 //!
 //! Like tests/system_oracle.rs the oracle is an explicit `ld.so FILE` invocation, so depclose
 //! runs with `OriginMode::AsGiven`. It takes a few minutes (one loader run per file). Set
@@ -41,7 +42,7 @@ fn elf_files() -> Vec<PathBuf> {
 
 /// The loader's symbol problems for one file; `None` when it does not trace the file (not
 /// loadable by this loader, or the load fails).
-fn oracle(file: &Path) -> Option<BTreeSet<String>> {
+fn oracle(file: &Path) -> Option<Vec<String>> {
     let v = Command::new(LDSO).arg("--verify").arg(file).env_clear().output().expect("run ld.so --verify");
     let code = v.status.code().unwrap_or(-1);
     if code != 0 && code != 2 {
@@ -70,10 +71,10 @@ fn is_problem(line: &str) -> bool {
         || line.contains(": no version information available (required by ")
 }
 
-fn ours(cache: &SymbolCache, resolver: &Resolver, c: &Closure) -> BTreeSet<String> {
+fn ours(cache: &SymbolCache, resolver: &Resolver, c: &Closure) -> Vec<String> {
     let report = cache.check(c, resolver.root());
     assert!(report.unreadable.is_empty(), "{}: unreadable symbols: {:?}", c.input.display(), report.unreadable);
-    report.ldd_lines(c).into_iter().collect()
+    report.ldd_lines(c)
 }
 
 #[test]
@@ -86,8 +87,9 @@ fn every_traced_file_under_usr_reports_the_loaders_symbol_problems() {
     let resolver = Resolver::builder().origin(OriginMode::AsGiven).hwcaps(Hwcaps::Host).cwd(Some("/")).build().unwrap();
     let closures = resolver.closures(&files);
     let cache = SymbolCache::new();
-    let theirs: Vec<Option<BTreeSet<String>>> = files.par_iter().map(|f| oracle(f)).collect();
+    let theirs: Vec<Option<Vec<String>>> = files.par_iter().map(|f| oracle(f)).collect();
     let mut differ = Vec::new();
+    let mut order_differs = Vec::new();
     let (mut traced, mut with_problems) = (0usize, 0usize);
     for ((file, t), c) in files.iter().zip(&theirs).zip(&closures) {
         let Some(t) = t else { continue };
@@ -97,20 +99,27 @@ fn every_traced_file_under_usr_reports_the_loaders_symbol_problems() {
         }
         traced += 1;
         with_problems += usize::from(!t.is_empty());
-        let mine = ours(&cache, &resolver, c);
-        if &mine != t {
-            let only_ours: Vec<_> = mine.difference(t).collect();
-            let only_theirs: Vec<_> = t.difference(&mine).collect();
+        let mine_seq = ours(&cache, &resolver, c);
+        let mine: BTreeSet<&String> = mine_seq.iter().collect();
+        let t_set: BTreeSet<&String> = t.iter().collect();
+        if mine != t_set {
+            let only_ours: Vec<_> = mine.difference(&t_set).collect();
+            let only_theirs: Vec<_> = t_set.difference(&mine).collect();
             differ
                 .push(format!("{}:\n  only depclose: {only_ours:?}\n  only ld.so:    {only_theirs:?}", file.display()));
+        } else if &mine_seq != t {
+            order_differs.push(format!("{}:\n  depclose: {mine_seq:?}\n  ld.so:    {t:?}", file.display()));
         }
     }
     eprintln!(
-        "symbols oracle: {} files, {traced} traced, {with_problems} with problems, {} differ, {} symbol tables read",
+        "symbols oracle: {} files, {traced} traced, {with_problems} with problems, {} differ, {} in another order or \
+         with other repeats, {} symbol tables read",
         files.len(),
         differ.len(),
+        order_differs.len(),
         cache.len()
     );
+    differ.extend(order_differs);
     assert!(traced > 0);
     assert!(differ.is_empty(), "{} files differ from the loader:\n{}", differ.len(), differ.join("\n"));
 }

@@ -7,7 +7,8 @@
 //! terminals, print) happens here.
 //!
 //! Exit status: 0 when every closure is complete; 1 when some library is not found or the
-//! loader would abort (what was found is still printed and written); 2 on a usage error, an
+//! loader would abort (what was found is still printed and written), or, with
+//! `--check-symbols`, a required version is missing or above a `--require` policy; 2 on a usage error, an
 //! unreadable or invalid input, or an output that cannot be written (no output file is then
 //! left behind). A closed stdout (`| head`) ends the program quietly with 0.
 
@@ -25,6 +26,7 @@ use clap::{Parser, ValueEnum};
 use rayon::prelude::*;
 
 use depclose::emit::{self, AtomicFile, Compression, DirOptions, Rootfs, TarOptions, TextOptions};
+use depclose::symcheck::{SymbolCache, SymbolReport, VersionPolicy};
 use depclose::{Closure, Hwcaps, Resolver};
 
 /// Output format on stdout.
@@ -47,7 +49,8 @@ enum Format {
     version,
     about = "Print the exact shared-library closure of ELF programs without running them, \
              and build a reproducible rootfs from it.",
-    after_help = "Exit status: 0 all resolved; 1 a library is missing or the loader would abort; \
+    after_help = "Exit status: 0 all resolved; 1 a library is missing or the loader would abort \
+                  (with -r: a version is missing or above --require); \
                   2 usage error, unreadable or invalid input, unwritable output.\n\
                   Environment: LD_LIBRARY_PATH (as ldd; root / only), SOURCE_DATE_EPOCH (archive mtimes)."
 )]
@@ -119,6 +122,19 @@ struct Opts {
     /// Write a Dockerfile (FROM scratch, ADD the tarball, ENTRYPOINT the first FILE). Needs --tar.
     #[arg(long, value_name = "FILE", requires = "tar")]
     dockerfile: Option<PathBuf>,
+
+    /// Check symbol versions and bind every symbol reference as ld.so would (ldd -r): with
+    /// --format ldd (and paths, or no output) the problems go to stderr exactly as ldd -r
+    /// prints them; json and tree carry them. A missing non-weak version exits 1.
+    #[arg(short = 'r', long)]
+    check_symbols: bool,
+
+    /// Fail (exit 1) when the closure requires a newer version than allowed, naming the
+    /// symbols that need it: PREFIX<=VERSION, the prefix being what precedes the first `_`
+    /// of a version (glibc<=2.28, GLIBCXX<=3.4.25, CXXABI<=1.3.11, GCC<=7.0.0). Repeatable;
+    /// implies --check-symbols.
+    #[arg(long, value_name = "POLICY")]
+    require: Vec<String>,
 }
 
 /// Exit status, most severe wins.
@@ -151,6 +167,8 @@ struct Config {
     add: Vec<PathBuf>,
     variants: bool,
     mtime: u64,
+    check_symbols: bool,
+    require: Vec<VersionPolicy>,
 }
 
 impl Config {
@@ -216,6 +234,11 @@ impl Config {
                 }
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let require = o
+            .require
+            .iter()
+            .map(|p| p.parse::<VersionPolicy>().map_err(|e| anyhow!("--require {e}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let mut files = o.files.clone();
         for dir in &o.scan {
             files.extend(scan(&root, root_is_host, dir)?);
@@ -233,6 +256,8 @@ impl Config {
             add,
             variants: o.hwcaps.is_none(),
             mtime,
+            check_symbols: o.check_symbols || !require.is_empty(),
+            require,
         })
     }
 
@@ -447,7 +472,26 @@ fn run(cfg: &Config) -> anyhow::Result<Exit> {
         }
     }
 
-    report(cfg, &closures, plan.as_ref())?;
+    let symbols = if cfg.check_symbols {
+        let (reports, code) = check_symbols(cfg, &closures);
+        exit = exit.max(code);
+        Some(reports)
+    } else {
+        None
+    };
+
+    report(cfg, &closures, plan.as_ref(), symbols.as_deref())?;
+    if let Some(reports) = &symbols {
+        if !matches!(cfg.report, Report::Format(Format::Json | Format::Tree)) {
+            // As ldd -r prints them (on stderr, unprefixed).
+            let mut err = io::stderr().lock();
+            for (c, r) in closures.iter().zip(reports) {
+                for line in r.ldd_lines(c) {
+                    let _ = writeln!(err, "{line}");
+                }
+            }
+        }
+    }
 
     if let Some(plan) = &plan {
         write_outputs(cfg, plan, &closures)?;
@@ -508,16 +552,59 @@ fn build_plan(cfg: &Config, closures: &[Closure]) -> anyhow::Result<(Rootfs, Exi
     Ok((b2.build()?, exit))
 }
 
-fn report(cfg: &Config, closures: &[Closure], plan: Option<&Rootfs>) -> anyhow::Result<()> {
+/// The symbol checks of every closure (each library's tables read once), the notes they
+/// call for on stderr, and the exit status they imply: 1 for a missing non-weak version or
+/// a requirement above a `--require` policy.
+fn check_symbols(cfg: &Config, closures: &[Closure]) -> (Vec<SymbolReport>, Exit) {
+    let cache = SymbolCache::new();
+    let root = cfg.resolver.root();
+    let reports: Vec<SymbolReport> = closures.par_iter().map(|c| cache.check(c, root)).collect();
+    let mut exit = Exit::Complete;
+    for (c, r) in closures.iter().zip(&reports) {
+        for (i, why) in &r.unreadable {
+            say(format!("warning: {}: symbols not checked in {}: {why}", c.input.display(), object_name(c, *i)));
+        }
+        if r.is_fatal() {
+            exit = exit.max(Exit::Missing);
+        }
+        for req in r.exceeding(&cfg.require) {
+            exit = exit.max(Exit::Missing);
+            let policy: Vec<String> = cfg.require.iter().map(|p| p.to_string()).collect();
+            let syms: Vec<String> = req.symbols.iter().map(|s| s.to_string_lossy().into_owned()).collect();
+            say(format!(
+                "{}: {} needs {} of {}, above {}{}{}",
+                c.input.display(),
+                object_name(c, req.required_by),
+                req.version,
+                req.file,
+                policy.join(", "),
+                if syms.is_empty() { "" } else { ": " },
+                syms.join(", ")
+            ));
+        }
+    }
+    (reports, exit)
+}
+
+fn object_name(c: &Closure, i: usize) -> String {
+    depclose::symcheck::object_name(c, i)
+}
+
+fn report(
+    cfg: &Config,
+    closures: &[Closure],
+    plan: Option<&Rootfs>,
+    symbols: Option<&[SymbolReport]>,
+) -> anyhow::Result<()> {
     let stdout = io::stdout().lock();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout);
     match &cfg.report {
         Report::None => return Ok(()),
         Report::Why(q) => emit::write_why(closures, q, &mut out, &cfg.text)?,
         Report::Format(Format::Ldd) => emit::write_ldd(closures, &mut out, &cfg.text)?,
-        Report::Format(Format::Tree) => emit::write_tree(closures, &mut out, &cfg.text)?,
+        Report::Format(Format::Tree) => emit::write_tree_with_symbols(closures, symbols, &mut out, &cfg.text)?,
         Report::Format(Format::Paths) => emit::write_paths(closures, &mut out, &cfg.text)?,
-        Report::Format(Format::Json) => emit::write_json(closures, plan, &mut out)?,
+        Report::Format(Format::Json) => emit::write_json_with_symbols(closures, plan, symbols, &mut out)?,
     }
     out.flush()?;
     Ok(())
