@@ -55,7 +55,8 @@ enum Format {
                   Environment: LD_LIBRARY_PATH (as ldd; root / only), SOURCE_DATE_EPOCH (archive mtimes)."
 )]
 struct Opts {
-    /// ELF programs or libraries (paths inside the root when --root is given).
+    /// ELF programs or libraries (paths inside the root when --root is given; a path the
+    /// root lacks is taken from the host, as a program from outside the root).
     #[arg(required_unless_present = "scan", value_name = "FILE")]
     files: Vec<PathBuf>,
 
@@ -273,8 +274,22 @@ impl Config {
         if self.root_is_host {
             self.resolver.closures(files)
         } else {
-            files.par_iter().map(|f| self.resolver.closure_in_root(f)).collect()
+            files.par_iter().map(|f| self.closure_in_root_or_outside(f)).collect()
         }
+    }
+
+    /// A path inside the root; or, when the root has no such file but the host has it, that
+    /// host file read as an input from outside the root ("built here, run there": the
+    /// program from the host, its libraries from the root).
+    fn closure_in_root_or_outside(&self, f: &Path) -> Result<Closure, depclose::Error> {
+        let root = self.resolver.root();
+        if f.is_absolute()
+            && std::fs::symlink_metadata(root.host_path(f)).is_err()
+            && std::fs::metadata(f).is_ok_and(|m| m.is_file())
+        {
+            return self.resolver.closure(f);
+        }
+        self.resolver.closure_in_root(f)
     }
 }
 
