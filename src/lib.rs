@@ -26,6 +26,7 @@
 //! - [`symbols`]: the dynamic symbol table and symbol versions (`DT_SYMTAB`, `DT_VERSYM`,
 //!   `DT_VERNEED`, `DT_VERDEF`), read through `PT_DYNAMIC`;
 //! - [`Resolver`]: the loader's rules over a root, and the closure graph ([`Closure`]);
+//! - [`symcheck`]: the symbol-version checks and symbol binding of `ldd -r` over a closure;
 //! - `emit` (feature `emit`, on by default): manifest, directory and tarball writers.
 //!
 //! ## Example: a sysroot
@@ -56,6 +57,7 @@ pub mod script;
 mod serde_path;
 pub mod strings;
 pub mod symbols;
+pub mod symcheck;
 mod target;
 
 #[cfg(feature = "emit")]

@@ -29,6 +29,9 @@ const HEAD: usize = 64;
 /// program headers; the whole of a small file.
 const HEAD_CHUNK: usize = 8 << 10;
 
+/// The start of the diagnostic of a closure whose input lies outside the root.
+pub(crate) const OUTSIDE_ROOT: &str = "input lies outside the root";
+
 thread_local! {
     /// One buffer per thread for [`HEAD_CHUNK`] reads.
     static HEAD_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -63,7 +66,7 @@ fn pread_exact(file: &File, len: usize, off: u64) -> std::io::Result<Vec<u8>> {
 
 /// An open file as a parser [`Source`]: `head` holds its first bytes; other ranges are read
 /// with `pread` when asked for. The first read error is kept in `errno`.
-struct FileSource<'a> {
+pub(crate) struct FileSource<'a> {
     file: &'a File,
     size: u64,
     head: &'a [u8],
@@ -97,7 +100,7 @@ impl Source for FileSource<'_> {
 /// Read the first [`HEAD_CHUNK`] bytes of `file` (`size` bytes long) into this thread's
 /// buffer and run `f` on the file as a parser [`Source`]; the errno when that first read
 /// fails. Later read errors are in the source's `errno`.
-fn with_source<R>(file: &File, size: u64, f: impl FnOnce(&FileSource<'_>) -> R) -> Result<R, i32> {
+pub(crate) fn with_source<R>(file: &File, size: u64, f: impl FnOnce(&FileSource<'_>) -> R) -> Result<R, i32> {
     HEAD_BUF.with(|b| {
         let mut buf = b.borrow_mut();
         buf.resize(size.min(HEAD_CHUNK as u64) as usize, 0);
@@ -389,7 +392,7 @@ impl Resolver {
         f.read_to_end(&mut data).map_err(|e| Error::io(given, e))?;
         let facts = Arc::new(self.facts_from(given.to_path_buf(), &Stat::from(&meta), &data[..]));
         let location = Location { path: given.to_path_buf(), realpath: given.to_path_buf(), hops: Vec::new() };
-        let diag = "input lies outside the root: its $ORIGIN is unknown, path elements using it are dropped".into();
+        let diag = format!("{OUTSIDE_ROOT}: its $ORIGIN is unknown, path elements using it are dropped");
         self.run(Input {
             host_path: given.to_path_buf(),
             location,

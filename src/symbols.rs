@@ -317,6 +317,32 @@ pub fn read_with_limits(data: &[u8], limits: &SymbolLimits) -> Result<DynSymbols
 /// [`read`] over any [`elf::Source`]: a handful of reads (dynamic section, hash table,
 /// symbol table, version table, string table, version records), each bounded by the file.
 pub(crate) fn read_source<S: elf::Source + ?Sized>(src: &S, limits: &SymbolLimits) -> Result<DynSymbols, ParseError> {
+    Ok(read_both(src, limits, false)?.0)
+}
+
+/// [`read`] and [`read_relocations`] in one pass over the file's headers.
+///
+/// # Errors
+/// See [`read`]; relocation tables outside the file.
+pub fn read_with_relocations(data: &[u8], limits: &SymbolLimits) -> Result<(DynSymbols, Relocations), ParseError> {
+    read_both(data, limits, true)
+}
+
+/// The symbol references of the file's dynamic relocations (`DT_RELA`/`DT_REL` and
+/// `DT_JMPREL`), in the order the loader processes them, and the facts that decide how
+/// they bind (`DT_SYMBOLIC`, the machine).
+///
+/// # Errors
+/// See [`read`].
+pub fn read_relocations(data: &[u8]) -> Result<Relocations, ParseError> {
+    Ok(read_both(data, &SymbolLimits::default(), true)?.1)
+}
+
+pub(crate) fn read_both<S: elf::Source + ?Sized>(
+    src: &S,
+    limits: &SymbolLimits,
+    relocs: bool,
+) -> Result<(DynSymbols, Relocations), ParseError> {
     let size = src.size();
     let head = src.get(0, size.min(64)).ok_or(ParseError::new("cannot read file data"))?;
     if !elf::is_elf(&head) {
@@ -324,16 +350,21 @@ pub(crate) fn read_source<S: elf::Source + ?Sized>(src: &S, limits: &SymbolLimit
     }
     let raw = RawHeader::read(&head).ok_or(ParseError::new("ELF header truncated or of unknown class/byte order"))?;
     let phdrs = program_headers(src).ok_or(ParseError::new("program headers past end of file"))?;
-    let Some(dynph) = phdrs.iter().find(|p| p.p_type == PT_DYNAMIC && p.p_filesz > 0) else {
-        return Ok(DynSymbols::default());
-    };
     let is64 = raw.class() == Class::Elf64;
+    let mut rel = Relocations { machine: raw.machine, class64: is64, ..Relocations::default() };
+    let Some(dynph) = phdrs.iter().find(|p| p.p_type == PT_DYNAMIC && p.p_filesz > 0) else {
+        return Ok((DynSymbols::default(), rel));
+    };
     // s390x and Alpha: 64-bit DT_HASH words (glibc's Elf_Symndx, binutils' sh_entsize 8).
     let hash_word = if is64 && matches!(raw.machine, elf::EM_S390 | EM_ALPHA) { 8 } else { 4 };
     let r = Reader { src, phdrs: &phdrs, be: raw.big_endian(), is64, hash_word, size };
     let d = r.dynamic(dynph)?;
+    rel.symbolic = d.symbolic;
+    if relocs {
+        rel.refs = r.relocations(&d, raw.machine)?;
+    }
     let Some(symtab) = d.symtab else {
-        return Ok(DynSymbols::default());
+        return Ok((DynSymbols::default(), rel));
     };
     let strings = r.strings(&d, limits)?;
     let (count, hash) = r.symbol_count(&d, symtab)?;
@@ -356,7 +387,38 @@ pub(crate) fn read_source<S: elf::Source + ?Sized>(src: &S, limits: &SymbolLimit
     let mut idx: Vec<u32> = (0..out.symbols.len() as u32).filter(|&i| is_import(&out.symbols[i as usize])).collect();
     idx.sort_by(|&a, &b| out.symbols[a as usize].name.cmp(&out.symbols[b as usize].name));
     out.import_index = idx;
-    Ok(out)
+    Ok((out, rel))
+}
+
+/// One dynamic relocation that names a symbol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct RelocRef {
+    /// `ELF_R_SYM`: the index into the dynamic symbol table (never 0 here).
+    pub sym: u32,
+    /// `ELF_R_TYPE`: the machine's relocation type.
+    pub kind: u32,
+}
+
+/// The symbol-naming dynamic relocations of a file.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Relocations {
+    /// `e_machine` (relocation types are per machine).
+    pub machine: u16,
+    /// True for ELFCLASS64.
+    pub class64: bool,
+    /// `DT_SYMBOLIC` or `DF_SYMBOLIC`: the object's own definitions come first in its lookups.
+    pub symbolic: bool,
+    /// Relocations with a symbol, in processing order: `DT_RELA` (or `DT_REL`, whichever the
+    /// machine uses) past its `DT_RELACOUNT` relative prefix, then `DT_JMPREL`; relocations
+    /// with symbol index 0 are left out.
+    pub refs: Vec<RelocRef>,
+}
+
+/// True when the machine's loader processes `Elf_Rel` (rather than `Elf_Rela`) tables.
+fn uses_rel(machine: u16) -> bool {
+    matches!(machine, elf::EM_386 | elf::EM_ARM | elf::EM_MIPS)
 }
 
 /// The `PT_DYNAMIC` entries the symbol reader needs.
@@ -370,6 +432,15 @@ struct Dyn {
     versym: Option<u64>,
     verneed: Option<u64>,
     verdef: Option<u64>,
+    rela: Option<u64>,
+    relasz: u64,
+    relacount: u64,
+    rel: Option<u64>,
+    relsz: u64,
+    relcount: u64,
+    jmprel: Option<u64>,
+    pltrelsz: u64,
+    symbolic: bool,
 }
 
 struct Reader<'a, S: elf::Source + ?Sized> {
@@ -453,6 +524,17 @@ impl<'a, S: elf::Source + ?Sized> Reader<'a, S> {
                 DT_VERSYM => d.versym = Some(val),
                 DT_VERNEED => d.verneed = Some(val),
                 DT_VERDEF => d.verdef = Some(val),
+                7 => d.rela = Some(val),
+                8 => d.relasz = val,
+                17 => d.rel = Some(val),
+                18 => d.relsz = val,
+                23 => d.jmprel = Some(val),
+                2 => d.pltrelsz = val,
+                0x6fff_fff9 => d.relacount = val,
+                0x6fff_fffa => d.relcount = val,
+                16 => d.symbolic = true,
+                // DF_SYMBOLIC.
+                elf::DT_FLAGS if val & 2 != 0 => d.symbolic = true,
                 _ => {}
             }
         }
@@ -632,6 +714,57 @@ impl<'a, S: elf::Source + ?Sized> Reader<'a, S> {
             s.version = rd_u16(v, 0, self.be);
         }
         Ok(())
+    }
+
+    /// The ranges `_ELF_DYNAMIC_DO_RELOC` (glibc `elf/dynamic-link.h`) processes with
+    /// `LD_BIND_NOW`: the `DT_RELA` (or `DT_REL`) table without its relative prefix, less a
+    /// `DT_JMPREL` table that ends it, then `DT_JMPREL`.
+    fn relocations(&self, d: &Dyn, machine: u16) -> Result<Vec<RelocRef>, ParseError> {
+        let rel = uses_rel(machine);
+        let (start, size, nrelative) = if rel { (d.rel, d.relsz, d.relcount) } else { (d.rela, d.relasz, d.relacount) };
+        let entsize: u64 = match (rel, self.is64) {
+            (false, true) => 24,
+            (false, false) => 12,
+            (true, true) => 16,
+            (true, false) => 8,
+        };
+        let mut first = (start.filter(|&s| s != 0).unwrap_or(0), size);
+        let mut second = (0u64, 0u64);
+        if let Some(j) = d.jmprel {
+            if first.0 == 0 {
+                first.0 = j;
+            }
+            if first.0.checked_add(first.1) == j.checked_add(d.pltrelsz) {
+                first.1 = first.1.saturating_sub(d.pltrelsz);
+            }
+            second = (j, d.pltrelsz);
+        }
+        let mut out = Vec::new();
+        for (k, (at, len)) in [first, second].into_iter().enumerate() {
+            if at == 0 || len < entsize {
+                continue;
+            }
+            let (off, avail) = self.map(at, "relocation table outside every PT_LOAD segment")?;
+            if len > avail {
+                return Err(Self::err("relocation table runs past its segment or the file"));
+            }
+            let table = self.src.get(off, len).ok_or(Self::err("cannot read file data"))?;
+            let skip = if k == 0 { usize::try_from(nrelative).unwrap_or(usize::MAX) } else { 0 };
+            let info_at = if self.is64 { 8 } else { 4 };
+            for e in table.chunks_exact(entsize as usize).skip(skip) {
+                let (sym, kind) = if self.is64 {
+                    let info = rd_u64(e, info_at, self.be).unwrap_or(0);
+                    ((info >> 32) as u32, (info & 0xffff_ffff) as u32)
+                } else {
+                    let info = rd_u32(e, info_at, self.be).unwrap_or(0);
+                    (info >> 8, info & 0xff)
+                };
+                if sym != 0 {
+                    out.push(RelocRef { sym, kind });
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn window(&self, vaddr: u64, what: &'static str) -> Result<Window<'a>, ParseError> {

@@ -7,7 +7,8 @@
 //! terminals, print) happens here.
 //!
 //! Exit status: 0 when every closure is complete; 1 when some library is not found or the
-//! loader would abort (what was found is still printed and written); 2 on a usage error, an
+//! loader would abort (what was found is still printed and written), or, with
+//! `--check-symbols`, a required version is missing or above a `--require` policy; 2 on a usage error, an
 //! unreadable or invalid input, or an output that cannot be written (no output file is then
 //! left behind). A closed stdout (`| head`) ends the program quietly with 0.
 
@@ -26,6 +27,7 @@ use rayon::prelude::*;
 
 use depclose::emit::{self, AssembleOptions, AtomicFile, Compression, DirOptions, Rootfs, TarOptions, TextOptions};
 use depclose::runtime::{DlopenLevel, Pack, RuntimeOptions, User};
+use depclose::symcheck::{SymbolCache, SymbolReport, VersionPolicy};
 use depclose::{Closure, Hwcaps, Resolver};
 
 /// Output format on stdout.
@@ -48,13 +50,15 @@ enum Format {
     version,
     about = "Print the exact shared-library closure of ELF programs without running them, \
              and build a reproducible rootfs from it.",
-    after_help = "Exit status: 0 all resolved; 1 a library is missing or the loader would abort; \
+    after_help = "Exit status: 0 all resolved; 1 a library is missing or the loader would abort \
+                  (with -r: a version is missing or above --require); \
                   2 usage error, unreadable or invalid input, unwritable output.\n\
                   Environment: LD_LIBRARY_PATH (as ldd; root / only), SOURCE_DATE_EPOCH (archive mtimes, \
                   image creation time)."
 )]
 struct Opts {
-    /// ELF programs or libraries (paths inside the root when --root is given).
+    /// ELF programs or libraries (paths inside the root when --root is given; a path the
+    /// root lacks is taken from the host, as a program from outside the root).
     #[arg(required_unless_present_any = ["scan", "verify"], value_name = "FILE")]
     files: Vec<PathBuf>,
 
@@ -121,6 +125,19 @@ struct Opts {
     /// Write a Dockerfile (FROM scratch, ADD the tarball, ENTRYPOINT the first FILE). Needs --tar.
     #[arg(long, value_name = "FILE", requires = "tar")]
     dockerfile: Option<PathBuf>,
+
+    /// Check symbol versions and bind every symbol reference as ld.so would (ldd -r): with
+    /// --format ldd (and paths, or no output) the problems go to stderr exactly as ldd -r
+    /// prints them; json and tree carry them. A missing non-weak version exits 1.
+    #[arg(short = 'r', long)]
+    check_symbols: bool,
+
+    /// Fail (exit 1) when the closure requires a newer version than allowed, naming the
+    /// symbols that need it: PREFIX<=VERSION, the prefix being what precedes the first `_`
+    /// of a version (glibc<=2.28, GLIBCXX<=3.4.25, CXXABI<=1.3.11, GCC<=7.0.0). Repeatable;
+    /// implies --check-symbols.
+    #[arg(long, value_name = "POLICY")]
+    require: Vec<String>,
 
     /// Write the rootfs as an OCI image layout directory (must not exist, or be empty).
     #[arg(long, value_name = "DIR")]
@@ -265,6 +282,8 @@ struct Config {
     add: Vec<PathBuf>,
     variants: bool,
     mtime: u64,
+    check_symbols: bool,
+    require: Vec<VersionPolicy>,
     runtime: RuntimeOptions,
     allow_missing: bool,
     dry_run: bool,
@@ -438,6 +457,11 @@ impl Config {
                 }
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let require = o
+            .require
+            .iter()
+            .map(|p| p.parse::<VersionPolicy>().map_err(|e| anyhow!("--require {e}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let mut files = Vec::new();
         let mut add = add;
         let mut entry = None;
@@ -530,6 +554,8 @@ impl Config {
             entry,
             user,
             image,
+            check_symbols: o.check_symbols || !require.is_empty(),
+            require,
         })
     }
 
@@ -552,8 +578,22 @@ impl Config {
         if self.root_is_host {
             self.resolver.closures(files)
         } else {
-            files.par_iter().map(|f| self.resolver.closure_in_root(f)).collect()
+            files.par_iter().map(|f| self.closure_in_root_or_outside(f)).collect()
         }
+    }
+
+    /// A path inside the root; or, when the root has no such file but the host has it, that
+    /// host file read as an input from outside the root ("built here, run there": the
+    /// program from the host, its libraries from the root).
+    fn closure_in_root_or_outside(&self, f: &Path) -> Result<Closure, depclose::Error> {
+        let root = self.resolver.root();
+        if f.is_absolute()
+            && std::fs::symlink_metadata(root.host_path(f)).is_err()
+            && std::fs::metadata(f).is_ok_and(|m| m.is_file())
+        {
+            return self.resolver.closure(f);
+        }
+        self.resolver.closure_in_root(f)
     }
 }
 
@@ -774,6 +814,13 @@ fn run(cfg: &Config) -> anyhow::Result<Exit> {
             }
         }
     }
+    let symbols = if cfg.check_symbols {
+        let (reports, code) = check_symbols(cfg, &closures);
+        exit = exit.max(code);
+        Some(reports)
+    } else {
+        None
+    };
     // Outputs are all or nothing: with an unusable input, no rootfs is written.
     let plan_ok = exit < Exit::Error;
     let assembled = if cfg.needs_plan() && plan_ok {
@@ -834,7 +881,18 @@ fn run(cfg: &Config) -> anyhow::Result<Exit> {
     }
     let plan = assembled.as_ref().map(|a| &a.rootfs);
 
-    report(cfg, &closures, plan)?;
+    report(cfg, &closures, plan, symbols.as_deref())?;
+    if let Some(reports) = &symbols {
+        if !matches!(cfg.report, Report::Format(Format::Json | Format::Tree)) {
+            // As ldd -r prints them (on stderr, unprefixed).
+            let mut err = io::stderr().lock();
+            for (c, r) in closures.iter().zip(reports) {
+                for line in r.ldd_lines(c) {
+                    let _ = writeln!(err, "{line}");
+                }
+            }
+        }
+    }
     if let (Some(a), Report::Format(Format::Tree)) = (&assembled, &cfg.report) {
         let mut out = BufWriter::new(io::stdout().lock());
         emit::write_runtime_text(&a.runtime, &mut out)?;
@@ -907,16 +965,59 @@ fn summary(cfg: &Config, plan: &Rootfs, runtime_items: usize) {
     ));
 }
 
-fn report(cfg: &Config, closures: &[Closure], plan: Option<&Rootfs>) -> anyhow::Result<()> {
+/// The symbol checks of every closure (each library's tables read once), the notes they
+/// call for on stderr, and the exit status they imply: 1 for a missing non-weak version or
+/// a requirement above a `--require` policy.
+fn check_symbols(cfg: &Config, closures: &[Closure]) -> (Vec<SymbolReport>, Exit) {
+    let cache = SymbolCache::new();
+    let root = cfg.resolver.root();
+    let reports: Vec<SymbolReport> = closures.par_iter().map(|c| cache.check(c, root)).collect();
+    let mut exit = Exit::Complete;
+    for (c, r) in closures.iter().zip(&reports) {
+        for (i, why) in &r.unreadable {
+            say(format!("warning: {}: symbols not checked in {}: {why}", c.input.display(), object_name(c, *i)));
+        }
+        if r.is_fatal() {
+            exit = exit.max(Exit::Missing);
+        }
+        for req in r.exceeding(&cfg.require) {
+            exit = exit.max(Exit::Missing);
+            let policy: Vec<String> = cfg.require.iter().map(|p| p.to_string()).collect();
+            let syms: Vec<String> = req.symbols.iter().map(|s| s.to_string_lossy().into_owned()).collect();
+            say(format!(
+                "{}: {} needs {} of {}, above {}{}{}",
+                c.input.display(),
+                object_name(c, req.required_by),
+                req.version,
+                req.file,
+                policy.join(", "),
+                if syms.is_empty() { "" } else { ": " },
+                syms.join(", ")
+            ));
+        }
+    }
+    (reports, exit)
+}
+
+fn object_name(c: &Closure, i: usize) -> String {
+    depclose::symcheck::object_name(c, i)
+}
+
+fn report(
+    cfg: &Config,
+    closures: &[Closure],
+    plan: Option<&Rootfs>,
+    symbols: Option<&[SymbolReport]>,
+) -> anyhow::Result<()> {
     let stdout = io::stdout().lock();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout);
     match &cfg.report {
         Report::None => return Ok(()),
         Report::Why(q) => emit::write_why(closures, q, &mut out, &cfg.text)?,
         Report::Format(Format::Ldd) => emit::write_ldd(closures, &mut out, &cfg.text)?,
-        Report::Format(Format::Tree) => emit::write_tree(closures, &mut out, &cfg.text)?,
+        Report::Format(Format::Tree) => emit::write_tree_with_symbols(closures, symbols, &mut out, &cfg.text)?,
         Report::Format(Format::Paths) => emit::write_paths(closures, &mut out, &cfg.text)?,
-        Report::Format(Format::Json) => emit::write_json(closures, plan, &mut out)?,
+        Report::Format(Format::Json) => emit::write_json_with_symbols(closures, plan, symbols, &mut out)?,
     }
     out.flush()?;
     Ok(())

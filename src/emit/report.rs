@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::model::{Closure, Edge, FoundVia, Linkage, Missing, Object, Rejection, Role};
 use crate::root::errno_text;
+use crate::symcheck::SymbolReport;
 
 use super::manifest::{manifest_doc, ManifestDoc};
 use super::plan::Rootfs;
@@ -358,29 +359,65 @@ fn tree_children(c: &Closure) -> Vec<Vec<((usize, usize), Child<'_>)>> {
 /// # Errors
 /// Writing fails.
 pub fn write_tree<W: Write>(closures: &[Closure], out: W, opts: &TextOptions) -> io::Result<()> {
+    write_tree_with_symbols(closures, None, out, opts)
+}
+
+/// [`write_tree`] with the symbol checks' reports (one per closure, in the same order):
+/// after each tree, a `needs:` line with the highest version of each prefix the closure
+/// requires, then one `! ` line per problem in `ldd -r`'s words.
+///
+/// # Errors
+/// Writing fails.
+pub fn write_tree_with_symbols<W: Write>(
+    closures: &[Closure],
+    symbols: Option<&[SymbolReport]>,
+    out: W,
+    opts: &TextOptions,
+) -> io::Result<()> {
     let mut o = Out { w: out, opts };
-    for c in closures {
-        o.path(&c.input)?;
-        if matches!(c.linkage, Linkage::Static | Linkage::StaticPie) {
-            o.s(" (statically linked)\n")?;
+    for (ci, c) in closures.iter().enumerate() {
+        let report = symbols.and_then(|s| s.get(ci));
+        if let Some(r) = report {
+            // The tree first, as without the checks; the symbol lines after it.
+            write_tree_one(&mut o, c)?;
+            let needs: Vec<String> = r.highest_versions().iter().map(|v| v.to_string_lossy().into_owned()).collect();
+            if !needs.is_empty() {
+                o.s("needs: ")?;
+                o.name(needs.join(", ").as_bytes())?;
+                o.s("\n")?;
+            }
+            for line in r.ldd_lines(c) {
+                o.s("! ")?;
+                o.name(line.as_bytes())?;
+                o.s("\n")?;
+            }
             continue;
         }
-        o.s("\n")?;
-        let kids = tree_children(c);
-        let mut visited = vec![false; c.objects.len()];
-        visited[0] = true;
-        tree_node(&mut o, c, &kids, 0, "", &mut visited)?;
-        if let Some(f) = &c.fatal {
-            o.s("error: ")?;
-            o.name(f.name.as_bytes())?;
-            o.s(": ")?;
-            o.path(&f.path)?;
-            o.s(": ")?;
-            o.name(f.message.as_bytes())?;
-            o.s(" (the loader would stop here)\n")?;
-        }
+        write_tree_one(&mut o, c)?;
     }
     o.w.flush()
+}
+
+fn write_tree_one<W: Write>(o: &mut Out<'_, W>, c: &Closure) -> io::Result<()> {
+    o.path(&c.input)?;
+    if matches!(c.linkage, Linkage::Static | Linkage::StaticPie) {
+        return o.s(" (statically linked)\n");
+    }
+    o.s("\n")?;
+    let kids = tree_children(c);
+    let mut visited = vec![false; c.objects.len()];
+    visited[0] = true;
+    tree_node(o, c, &kids, 0, "", &mut visited)?;
+    if let Some(f) = &c.fatal {
+        o.s("error: ")?;
+        o.name(f.name.as_bytes())?;
+        o.s(": ")?;
+        o.path(&f.path)?;
+        o.s(": ")?;
+        o.name(f.message.as_bytes())?;
+        o.s(" (the loader would stop here)\n")?;
+    }
+    Ok(())
 }
 
 fn tree_node<W: Write>(
@@ -607,6 +644,9 @@ struct JsonDoc<'a> {
     closures: &'a [Closure],
     #[serde(skip_serializing_if = "Option::is_none")]
     manifest: Option<ManifestDoc<'a>>,
+    /// One report per closure, present only when the symbol checks ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    symbols: Option<&'a [SymbolReport]>,
 }
 
 /// Write closures (objects with roles and locations, edges with how each name was found,
@@ -616,9 +656,24 @@ struct JsonDoc<'a> {
 ///
 /// # Errors
 /// A file of the plan cannot be read for hashing; writing fails.
-pub fn write_json<W: Write>(closures: &[Closure], plan: Option<&Rootfs>, mut out: W) -> Result<(), Error> {
+pub fn write_json<W: Write>(closures: &[Closure], plan: Option<&Rootfs>, out: W) -> Result<(), Error> {
+    write_json_with_symbols(closures, plan, None, out)
+}
+
+/// [`write_json`] with the symbol checks' reports (`symbols`, one per closure, in the same
+/// order) as a top-level `"symbols"` array; without them the output is exactly
+/// [`write_json`]'s.
+///
+/// # Errors
+/// See [`write_json`].
+pub fn write_json_with_symbols<W: Write>(
+    closures: &[Closure],
+    plan: Option<&Rootfs>,
+    symbols: Option<&[SymbolReport]>,
+    mut out: W,
+) -> Result<(), Error> {
     let manifest = plan.map(manifest_doc).transpose()?;
-    let doc = JsonDoc { schema: JSON_SCHEMA, closures, manifest };
+    let doc = JsonDoc { schema: JSON_SCHEMA, closures, manifest, symbols };
     let werr = |e: io::Error| Error::io("<json>", e);
     serde_json::to_writer_pretty(&mut out, &doc).map_err(|e| werr(e.into()))?;
     out.write_all(b"\n").map_err(werr)?;

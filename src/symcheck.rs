@@ -1,0 +1,810 @@
+//! "Will it run?": the symbol-version checks and the symbol binding glibc's `ld.so` does for
+//! a closure, decided statically, with the loader's messages.
+//!
+//! This models `ldd -r` (`LD_TRACE_LOADED_OBJECTS=1 LD_WARN=yes LD_BIND_NOW=yes`), glibc 2.36:
+//!
+//! - `_dl_check_all_versions` (`elf/dl-version.c`): for every loaded object in the loader's
+//!   list order, every `DT_VERNEED` entry is looked up in the `DT_VERDEF` of the object its
+//!   file name denotes (`find_needed`). A missing version is fatal (`version `V' not found`),
+//!   a missing weak one is a warning, a provider without `DT_VERDEF` gives `no version
+//!   information available`. Requirements of a library that was not found are skipped.
+//! - The relocation pass of trace mode (`elf/rtld.c`): the objects in the reverse of their
+//!   initialisation order (`_dl_sort_maps`, depth first), the loader itself skipped; in each,
+//!   every `DT_RELA`/`DT_REL` and `DT_JMPREL` relocation naming a non-local symbol is looked
+//!   up as `_dl_lookup_symbol_x` does (`elf/dl-lookup.c`): the scope is the executable, the
+//!   preloads and the breadth-first dependency list (the object itself first under
+//!   `DT_SYMBOLIC`); the first object whose hash table yields a match wins (`check_match`:
+//!   undefined entries skipped for PLT-class relocations, `st_value == 0` skipped except for
+//!   TLS and `SHN_ABS`, only code and data types, versions matched by name and hash, a hidden
+//!   version never chosen for a reference without a version, the single non-hidden version
+//!   accepted then); hidden and internal definitions are skipped; copy relocations skip the
+//!   executable. A reference that stays unbound is reported unless it is weak, once per run of
+//!   relocations naming the same symbol (the loader's one-entry lookup cache).
+//!
+//! Symbol tables are read once per file per [`SymbolCache`], which a caller keeps across
+//! closures.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use crate::bytes::Bytes;
+use crate::model::{Closure, FoundVia, Libc, Linkage, Role};
+use crate::root::Root;
+use crate::symbols::{self, DynSymbols, HashTable, Relocations, SymbolLimits, VERSYM_HIDDEN};
+
+/// Why a version requirement is not met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum VersionProblemKind {
+    /// The provider does not define the version: the loader aborts the program.
+    NotFound,
+    /// A weak version (`VER_FLG_WEAK`) the provider does not define: a warning.
+    WeakNotFound,
+    /// The provider has no `DT_VERDEF` at all: a warning.
+    NoVersionInformation,
+}
+
+/// One version requirement the loader complains about.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[non_exhaustive]
+pub struct VersionProblem {
+    /// What is wrong.
+    pub kind: VersionProblemKind,
+    /// The version required (`vna_name`).
+    pub version: Bytes,
+    /// Index (in `closure.objects`) of the object asked for it.
+    pub provider: usize,
+    /// Index of the object whose `DT_VERNEED` asks.
+    pub required_by: usize,
+}
+
+impl VersionProblem {
+    /// True when the loader would refuse to start the program.
+    pub fn is_fatal(&self) -> bool {
+        self.kind == VersionProblemKind::NotFound
+    }
+}
+
+/// A symbol reference that nothing in scope satisfies.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[non_exhaustive]
+pub struct Undefined {
+    /// The symbol.
+    pub name: Bytes,
+    /// The version the reference asks for, if any.
+    pub version: Option<Bytes>,
+    /// Index of the referencing object.
+    pub object: usize,
+}
+
+/// One `Vernaux` entry of one object: a version it requires of a file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Requirement {
+    /// The version, such as `GLIBC_2.34`.
+    pub version: Bytes,
+    /// The file it is required of, as in `DT_VERNEED` (`vn_file`).
+    pub file: Bytes,
+    /// The object that file denotes; `None` when it was not found.
+    pub provider: Option<usize>,
+    /// Index of the requiring object.
+    pub required_by: usize,
+    /// A weak requirement (`VER_FLG_WEAK`).
+    pub weak: bool,
+    /// True when the requiring object itself defines versions of the same prefix (libc
+    /// requiring `GLIBC_*` of the loader, libstdc++'s `GLIBCXX_*` of itself): the family's
+    /// requirements of one another, which come with it wherever it goes. Summaries and
+    /// policies leave them out, as auditwheel leaves the loader out.
+    pub within_family: bool,
+    /// The symbols the requiring object imports with this version (sorted).
+    pub symbols: Vec<Bytes>,
+}
+
+/// What the symbol checks found for one closure.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct SymbolReport {
+    /// Version problems, in the order the loader reports them.
+    pub version_problems: Vec<VersionProblem>,
+    /// Unbound references, in the order (and with the repeats) the loader prints them.
+    pub undefined: Vec<Undefined>,
+    /// Every version requirement (`DT_VERNEED`) of every object, in the loader's order.
+    pub required: Vec<Requirement>,
+    /// Objects whose dynamic symbols could not be read: (index, reason). Their references
+    /// are not checked and they provide nothing.
+    pub unreadable: Vec<(usize, String)>,
+    /// Set when the checks were not made, and why (a musl or static closure, a closure whose
+    /// loading fails).
+    pub not_checked: Option<String>,
+}
+
+impl SymbolReport {
+    /// True when the loader would refuse to start the program (a missing non-weak version).
+    pub fn is_fatal(&self) -> bool {
+        self.version_problems.iter().any(VersionProblem::is_fatal)
+    }
+
+    /// The highest version of each prefix (the part before the first `_`: `GLIBC`,
+    /// `GLIBCXX`, `CXXABI`, `GCC`...) the closure requires, by prefix; versions whose rest is
+    /// not numeric (`GLIBC_PRIVATE`) are left out. "needs GLIBC_2.34, GLIBCXX_3.4.30".
+    pub fn highest_versions(&self) -> Vec<Bytes> {
+        let mut best: Vec<(String, Vec<u64>, Bytes)> = Vec::new();
+        for v in self.required.iter().filter(|r| !r.within_family) {
+            let Some((prefix, num)) = split_version(v.version.as_bytes()) else { continue };
+            match best.iter_mut().find(|b| b.0 == prefix) {
+                Some(b) if b.1 < num => *b = (prefix, num, v.version.clone()),
+                Some(_) => {}
+                None => best.push((prefix, num, v.version.clone())),
+            }
+        }
+        best.sort_by(|a, b| a.0.cmp(&b.0));
+        best.into_iter().map(|b| b.2).collect()
+    }
+
+    /// The versions required of object `provider`, without repeats, in first-seen order.
+    pub fn versions_required_of(&self, provider: usize) -> Vec<&Bytes> {
+        let mut out: Vec<&Bytes> = Vec::new();
+        for r in self.required.iter().filter(|r| r.provider == Some(provider)) {
+            if !out.contains(&&r.version) {
+                out.push(&r.version);
+            }
+        }
+        out
+    }
+
+    /// The requirements above a policy: those whose prefix the policy names with a lower
+    /// maximum, as auditwheel's manylinux policies decide (`required <= allowed` per prefix,
+    /// the version split at its first `_`); requirements within a family are left out.
+    pub fn exceeding<'a>(&'a self, policy: &[VersionPolicy]) -> Vec<&'a Requirement> {
+        self.required
+            .iter()
+            .filter(|r| !r.within_family)
+            .filter(|r| {
+                split_version(r.version.as_bytes())
+                    .is_some_and(|(prefix, num)| policy.iter().any(|p| p.prefix == prefix && num > p.max))
+            })
+            .collect()
+    }
+
+    /// True when nothing is wrong.
+    pub fn is_clean(&self) -> bool {
+        self.version_problems.is_empty() && self.undefined.is_empty() && self.unreadable.is_empty()
+    }
+
+    /// The lines `ldd -r` prints on stderr for these problems, in its order: the version
+    /// messages (`PROG: LIB: version `V' not found (required by R)`), then the unbound
+    /// references (`undefined symbol: NAME[, version V]\t(FILE)`). Object names are the
+    /// paths the loader opened (the input as given).
+    pub fn ldd_lines(&self, closure: &Closure) -> Vec<String> {
+        let name = |i: usize| object_name(closure, i);
+        let prog = closure.input.to_string_lossy().into_owned();
+        let mut out = Vec::new();
+        for p in &self.version_problems {
+            let v = p.version.to_string_lossy();
+            let (lib, req) = (name(p.provider), name(p.required_by));
+            out.push(match p.kind {
+                VersionProblemKind::NotFound => format!("{prog}: {lib}: version `{v}' not found (required by {req})"),
+                VersionProblemKind::WeakNotFound => {
+                    format!("{prog}: {lib}: weak version `{v}' not found (required by {req})")
+                }
+                VersionProblemKind::NoVersionInformation => {
+                    format!("{prog}: {lib}: no version information available (required by {req})")
+                }
+            });
+        }
+        for u in &self.undefined {
+            let version = u.version.as_ref().map(|v| format!(", version {v}")).unwrap_or_default();
+            out.push(format!("undefined symbol: {}{version}\t({})", u.name, name(u.object)));
+        }
+        out
+    }
+}
+
+/// A maximum version per prefix, such as `GLIBC<=2.28`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VersionPolicy {
+    /// The prefix, upper case (`GLIBC`, `GLIBCXX`, `CXXABI`, `GCC`...).
+    pub prefix: String,
+    /// The highest allowed version, by numeric components.
+    pub max: Vec<u64>,
+}
+
+impl std::str::FromStr for VersionPolicy {
+    type Err = String;
+
+    /// `PREFIX<=VERSION` (`glibc<=2.28`, `GLIBCXX<=3.4.25`); the prefix in any case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (prefix, max) =
+            s.split_once("<=").ok_or_else(|| format!("{s:?}: expected PREFIX<=VERSION, as glibc<=2.28"))?;
+        let prefix = prefix.trim().to_ascii_uppercase();
+        if prefix.is_empty() || prefix.contains('_') {
+            return Err(format!("{s:?}: the prefix must be a name such as GLIBC, GLIBCXX, CXXABI or GCC"));
+        }
+        let max = numeric(max.trim().as_bytes())
+            .ok_or_else(|| format!("{s:?}: the version must be numbers separated by dots"))?;
+        Ok(VersionPolicy { prefix, max })
+    }
+}
+
+impl std::fmt::Display for VersionPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v: Vec<String> = self.max.iter().map(u64::to_string).collect();
+        write!(f, "{}<={}", self.prefix, v.join("."))
+    }
+}
+
+/// `1.2.3` as numbers; `None` for anything else.
+fn numeric(s: &[u8]) -> Option<Vec<u64>> {
+    let s = std::str::from_utf8(s).ok()?;
+    s.split('.')
+        .map(|p| if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) { None } else { p.parse().ok() })
+        .collect()
+}
+
+/// `GLIBC_2.34` as (`GLIBC`, [2, 34]): split at the first `_`, as auditwheel does.
+fn split_version(v: &[u8]) -> Option<(String, Vec<u64>)> {
+    let at = v.iter().position(|&b| b == b'_')?;
+    let prefix = std::str::from_utf8(&v[..at]).ok()?.to_ascii_uppercase();
+    Some((prefix, numeric(&v[at + 1..])?))
+}
+
+/// The name the loader knows object `i` by (`l_name`): the input as given, else the path
+/// it opened.
+pub fn object_name(closure: &Closure, i: usize) -> String {
+    if i == 0 {
+        closure.input.to_string_lossy().into_owned()
+    } else {
+        closure.objects[i].file.location.path.to_string_lossy().into_owned()
+    }
+}
+
+/// `l_versions[i]` of a map: what version index `i` means in that object.
+#[derive(Clone, Debug, Default)]
+struct VersionSlot {
+    name: Bytes,
+    hash: u32,
+    hidden: bool,
+    /// Set for a requirement (`DT_VERNEED`), the file it is required of.
+    filename: Option<Bytes>,
+}
+
+/// One file's symbols, relocations and lookup tables, read once.
+struct FileSymbols {
+    syms: DynSymbols,
+    relocs: Relocations,
+    /// Name -> first candidate in hash-chain order; `next` links candidates of equal name.
+    by_name: FxHashMap<Bytes, u32>,
+    next: Vec<u32>,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl FileSymbols {
+    fn new(syms: DynSymbols, relocs: Relocations) -> FileSymbols {
+        let n = syms.symbols.len();
+        let mut by_name: FxHashMap<Bytes, u32> = FxHashMap::default();
+        let mut next = vec![NONE; n];
+        // The symbols the hash table holds, in the order its chains visit equal names:
+        // DT_GNU_HASH chains run by ascending index from symoffset; GNU ld links DT_HASH
+        // chains from the last symbol down.
+        let mut insert = |i: usize| {
+            let s = &syms.symbols[i];
+            if s.name.is_empty() {
+                return;
+            }
+            match by_name.get_mut(s.name.as_bytes()) {
+                Some(first) => {
+                    // Append at the end of this name's list.
+                    let mut at = *first as usize;
+                    while next[at] != NONE {
+                        at = next[at] as usize;
+                    }
+                    next[at] = i as u32;
+                }
+                None => {
+                    by_name.insert(s.name.clone(), i as u32);
+                }
+            }
+        };
+        match syms.hash {
+            HashTable::None => {}
+            HashTable::Gnu { symoffset } => (symoffset as usize..n).for_each(&mut insert),
+            HashTable::Sysv => (1..n).rev().for_each(&mut insert),
+        }
+        FileSymbols { syms, relocs, by_name, next }
+    }
+
+    fn candidates<'a>(&'a self, name: &[u8]) -> impl Iterator<Item = u32> + 'a {
+        let mut at = self.by_name.get(name).copied().unwrap_or(NONE);
+        std::iter::from_fn(move || {
+            if at == NONE {
+                return None;
+            }
+            let i = at;
+            at = self.next[i as usize];
+            Some(i)
+        })
+    }
+}
+
+/// `l_versions` as `_dl_check_map_versions` fills it: requirements first, then the
+/// definitions other than the base one. The table is as long as the highest index among the
+/// definitions and the requirements of files that were found (`found(vn_file)`): in trace
+/// mode the requirements of a missing library do not count, and those past the end are
+/// left out (a reference with such a version is looked up without one).
+fn version_slots(s: &DynSymbols, found: impl Fn(&[u8]) -> bool) -> Vec<VersionSlot> {
+    let high = s
+        .verneed
+        .iter()
+        .filter(|n| found(n.file.as_bytes()))
+        .flat_map(|n| n.entries.iter().map(|a| a.other & !VERSYM_HIDDEN))
+        .chain(s.verdef.iter().map(|d| d.index & !VERSYM_HIDDEN))
+        .max();
+    let Some(high) = high.filter(|&h| h > 0) else { return Vec::new() };
+    let mut v = vec![VersionSlot::default(); usize::from(high) + 1];
+    for n in &s.verneed {
+        for a in &n.entries {
+            if let Some(slot) = v.get_mut(usize::from(a.other & !VERSYM_HIDDEN)) {
+                *slot = VersionSlot {
+                    name: a.name.clone(),
+                    hash: a.hash,
+                    hidden: a.other & VERSYM_HIDDEN != 0,
+                    filename: Some(n.file.clone()),
+                };
+            }
+        }
+    }
+    for d in &s.verdef {
+        if d.is_base() {
+            continue;
+        }
+        if let Some(slot) = v.get_mut(usize::from(d.index & !VERSYM_HIDDEN)) {
+            slot.hash = d.hash;
+            slot.name = d.names.first().cloned().unwrap_or_default();
+            slot.filename = None;
+        }
+    }
+    v
+}
+
+type Loaded = Arc<Result<FileSymbols, String>>;
+
+/// Symbol tables by host path, read once and shared by every closure checked with it.
+pub struct SymbolCache {
+    limits: SymbolLimits,
+    files: Mutex<HashMap<PathBuf, Arc<OnceLock<Loaded>>>>,
+}
+
+impl Default for SymbolCache {
+    fn default() -> Self {
+        SymbolCache::new()
+    }
+}
+
+impl std::fmt::Debug for SymbolCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.files.lock().map_or(0, |m| m.len());
+        f.debug_struct("SymbolCache").field("limits", &self.limits).field("files", &n).finish()
+    }
+}
+
+impl SymbolCache {
+    /// An empty cache with the default [`SymbolLimits`].
+    pub fn new() -> SymbolCache {
+        SymbolCache::with_limits(SymbolLimits::default())
+    }
+
+    /// An empty cache with these limits.
+    pub fn with_limits(limits: SymbolLimits) -> SymbolCache {
+        SymbolCache { limits, files: Mutex::new(HashMap::new()) }
+    }
+
+    /// How many files have been read.
+    pub fn len(&self) -> usize {
+        self.files.lock().map_or(0, |m| m.len())
+    }
+
+    /// True when no file has been read.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn load(&self, host: &Path) -> Loaded {
+        let cell = {
+            let mut m = self.files.lock().unwrap_or_else(|e| e.into_inner());
+            m.entry(host.to_path_buf()).or_default().clone()
+        };
+        cell.get_or_init(|| Arc::new(read_file(host, &self.limits))).clone()
+    }
+
+    /// Check `closure` (computed over `root`) as `ldd -r` would.
+    pub fn check(&self, closure: &Closure, root: &Root) -> SymbolReport {
+        let mut report = SymbolReport::default();
+        if closure.libc != Libc::Glibc || closure.linkage == Linkage::Static {
+            report.not_checked = Some("symbol checks model glibc's dynamic loader only".into());
+            return report;
+        }
+        if closure.fatal.is_some() {
+            report.not_checked = Some("the loader aborts while loading; it checks no symbols".into());
+            return report;
+        }
+        let external = closure
+            .diagnostics
+            .iter()
+            .any(|d| d.object.is_none() && d.message.starts_with(crate::resolver::OUTSIDE_ROOT));
+        let files: Vec<Option<Arc<Result<FileSymbols, String>>>> = closure
+            .objects
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let host =
+                    if i == 0 && external { closure.input.clone() } else { root.host_path(&o.file.location.realpath) };
+                Some(self.load(&host))
+            })
+            .collect();
+        let maps: Vec<Option<&FileSymbols>> = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| match f.as_deref() {
+                Some(Ok(fs)) => Some(fs),
+                Some(Err(e)) => {
+                    report.unreadable.push((i, e.clone()));
+                    None
+                }
+                None => None,
+            })
+            .collect();
+        Checker { closure, maps: &maps, slots: Vec::new(), report: &mut report }.run();
+        report
+    }
+}
+
+/// Check one closure with a fresh cache (see [`SymbolCache::check`]).
+pub fn check(closure: &Closure, root: &Root) -> SymbolReport {
+    SymbolCache::new().check(closure, root)
+}
+
+fn read_file(host: &Path, limits: &SymbolLimits) -> Result<FileSymbols, String> {
+    let file = File::open(host).map_err(|e| format!("{}: {e}", host.display()))?;
+    let size = file.metadata().map_err(|e| format!("{}: {e}", host.display()))?.len();
+    let read = crate::resolver::with_source(&file, size, |src| symbols::read_both(src, limits, true))
+        .map_err(|errno| format!("{}: {}", host.display(), crate::root::errno_text(errno)))?;
+    let (syms, relocs) = read.map_err(|e| format!("{}: {e}", host.display()))?;
+    Ok(FileSymbols::new(syms, relocs))
+}
+
+/// `ELF_RTYPE_CLASS_PLT`.
+const CLASS_PLT: u8 = 1;
+/// `ELF_RTYPE_CLASS_COPY`.
+const CLASS_COPY: u8 = 2;
+
+/// How the machine's loader treats a relocation type: `None` when it looks nothing up
+/// (`R_*_NONE`, `R_*_RELATIVE`), else its `elf_machine_type_class`.
+fn reloc_class(machine: u16, kind: u32) -> Option<u8> {
+    use crate::elf::{EM_386, EM_AARCH64, EM_S390, EM_X86_64};
+    let (relative, copy, plt): (&[u32], u32, &[u32]) = match machine {
+        // R_X86_64_RELATIVE, RELATIVE64; COPY; JUMP_SLOT, DTPMOD64, DTPOFF64, TPOFF64, TLSDESC.
+        EM_X86_64 => (&[8, 38], 5, &[7, 16, 17, 18, 36]),
+        // R_386_RELATIVE; COPY; JMP_SLOT, TLS_TPOFF, TLS_DTPMOD32, TLS_DTPOFF32, TLS_TPOFF32, TLS_DESC.
+        EM_386 => (&[8], 5, &[7, 14, 35, 36, 37, 41]),
+        // R_AARCH64_RELATIVE; COPY; JUMP_SLOT, TLS_DTPMOD, TLS_DTPREL, TLS_TPREL, TLSDESC.
+        EM_AARCH64 => (&[1027], 1024, &[1026, 1028, 1029, 1030, 1031]),
+        // R_390_RELATIVE; COPY; JMP_SLOT, TLS_DTPMOD, TLS_DTPOFF, TLS_TPOFF.
+        EM_S390 => (&[12], 9, &[11, 54, 55, 56]),
+        _ => (&[], u32::MAX, &[]),
+    };
+    if kind == 0 || relative.contains(&kind) {
+        None
+    } else if kind == copy {
+        Some(CLASS_COPY)
+    } else if plt.contains(&kind) {
+        Some(CLASS_PLT)
+    } else {
+        Some(0)
+    }
+}
+
+/// A version a reference asks for (`struct r_found_version`).
+struct Wanted<'a> {
+    name: &'a Bytes,
+    hash: u32,
+    hidden: bool,
+}
+
+struct Checker<'a> {
+    closure: &'a Closure,
+    maps: &'a [Option<&'a FileSymbols>],
+    /// `l_versions` of each object.
+    slots: Vec<Vec<VersionSlot>>,
+    report: &'a mut SymbolReport,
+}
+
+impl Checker<'_> {
+    fn run(&mut self) {
+        let search = self.search_list();
+        self.slots = (0..self.closure.objects.len())
+            .map(|i| match self.maps[i] {
+                Some(m) => version_slots(&m.syms, |f| self.find_needed(&search, f).is_some()),
+                None => Vec::new(),
+            })
+            .collect();
+        self.versions(&search);
+        self.bind(&search);
+    }
+
+    /// The main map's `l_searchlist`: the executable, then every object in the order
+    /// `_dl_map_object_deps` first reaches it (preloads first); the loader is in it only
+    /// where some object needs it.
+    fn search_list(&self) -> Vec<usize> {
+        let n = self.closure.objects.len();
+        let mut seen = vec![false; n];
+        let mut out = vec![0];
+        seen[0] = true;
+        for e in &self.closure.edges {
+            if e.via == FoundVia::Interpreter || e.to >= n || seen[e.to] {
+                continue;
+            }
+            seen[e.to] = true;
+            out.push(e.to);
+        }
+        out
+    }
+
+    /// `find_needed`: the first loaded object known by `name` (the loader list is the search
+    /// list here).
+    fn find_needed(&self, search: &[usize], name: &[u8]) -> Option<usize> {
+        search.iter().copied().find(|&i| {
+            let o = &self.closure.objects[i];
+            o.names.iter().any(|n| n.as_bytes() == name)
+                || o.file.location.path.as_os_str().as_encoded_bytes() == name
+                || (i > 0 && o.file.soname.as_ref().is_some_and(|s| s.as_bytes() == name) && o.role != Role::Input)
+        })
+    }
+
+    fn versions(&mut self, search: &[usize]) {
+        for &r in search {
+            let Some(map) = self.maps[r] else { continue };
+            let own_prefixes: Vec<&[u8]> = map
+                .syms
+                .verdef
+                .iter()
+                .filter(|d| !d.is_base())
+                .filter_map(|d| d.names.first())
+                .filter_map(|n| n.as_bytes().split(|&b| b == b'_').next())
+                .collect();
+            for need in &map.syms.verneed {
+                let provider = self.find_needed(search, need.file.as_bytes());
+                for aux in &need.entries {
+                    let prefix = aux.name.as_bytes().split(|&b| b == b'_').next().unwrap_or_default();
+                    let mut symbols: Vec<Bytes> = map
+                        .syms
+                        .imports()
+                        .filter(|s| s.version_index() == Some(aux.other & !VERSYM_HIDDEN))
+                        .map(|s| s.name.clone())
+                        .collect();
+                    symbols.sort();
+                    symbols.dedup();
+                    self.report.required.push(Requirement {
+                        version: aux.name.clone(),
+                        file: need.file.clone(),
+                        provider,
+                        required_by: r,
+                        weak: aux.is_weak(),
+                        within_family: own_prefixes.contains(&prefix),
+                        symbols,
+                    });
+                    // A missing library: the loader's stub has no versions to check.
+                    let Some(p) = provider else { continue };
+                    let Some(pm) = self.maps[p] else { continue };
+                    let kind = if pm.syms.verdef.is_empty() {
+                        Some(VersionProblemKind::NoVersionInformation)
+                    } else if pm.syms.verdef.iter().any(|d| d.hash == aux.hash && d.names.first() == Some(&aux.name)) {
+                        None
+                    } else if aux.is_weak() {
+                        Some(VersionProblemKind::WeakNotFound)
+                    } else {
+                        Some(VersionProblemKind::NotFound)
+                    };
+                    if let Some(kind) = kind {
+                        self.report.version_problems.push(VersionProblem {
+                            kind,
+                            version: aux.name.clone(),
+                            provider: p,
+                            required_by: r,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// The order the trace-mode relocation loop visits objects: the reverse of
+    /// `_dl_sort_maps`' depth-first order over the search list (each object's direct
+    /// dependencies in `DT_NEEDED` order, the executable never entered as a dependency).
+    fn relocation_order(&self, search: &[usize]) -> Vec<usize> {
+        let n = self.closure.objects.len();
+        let mut deps: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for e in &self.closure.edges {
+            if e.via == FoundVia::Interpreter || e.from >= n || e.to >= n {
+                continue;
+            }
+            if e.to != e.from && !deps[e.from].contains(&e.to) {
+                deps[e.from].push(e.to);
+            }
+        }
+        let mut visited = vec![false; n];
+        let mut out = Vec::with_capacity(search.len());
+        // Iterative depth-first traversal (a deep chain must not overflow the stack).
+        for &top in search.iter().rev() {
+            if visited[top] {
+                continue;
+            }
+            visited[top] = true;
+            let mut stack: Vec<(usize, usize)> = vec![(top, 0)];
+            while let Some((m, k)) = stack.last_mut() {
+                let m = *m;
+                if let Some(&d) = deps[m].get(*k) {
+                    *k += 1;
+                    if !visited[d] && d != 0 {
+                        visited[d] = true;
+                        stack.push((d, 0));
+                    }
+                } else {
+                    stack.pop();
+                    out.push(m);
+                }
+            }
+        }
+        out
+    }
+
+    fn bind(&mut self, search: &[usize]) {
+        let order = self.relocation_order(search);
+        for r in order {
+            if self.closure.objects[r].role == Role::Interpreter {
+                continue;
+            }
+            let Some(map) = self.maps[r] else { continue };
+            // The one-entry cache: (symbol index, class) of the last lookup.
+            let mut last: Option<(u32, u8)> = None;
+            for rel in &map.relocs.refs {
+                let Some(class) = reloc_class(map.relocs.machine, rel.kind) else { continue };
+                let Some(sym) = map.syms.symbols.get(rel.sym as usize) else { continue };
+                if sym.bind == symbols::STB_LOCAL
+                    || matches!(sym.visibility, symbols::STV_HIDDEN | symbols::STV_INTERNAL)
+                {
+                    continue;
+                }
+                if last == Some((rel.sym, class)) {
+                    continue;
+                }
+                last = Some((rel.sym, class));
+                let wanted = sym
+                    .version_index()
+                    .and_then(|i| self.slots[r].get(usize::from(i)))
+                    .filter(|v| v.hash != 0)
+                    .map(|v| Wanted { name: &v.name, hash: v.hash, hidden: v.hidden });
+                let found = self.lookup(search, r, map, rel.sym, wanted.as_ref(), class);
+                if !found && sym.bind != symbols::STB_WEAK {
+                    self.report.undefined.push(Undefined {
+                        name: sym.name.clone(),
+                        version: wanted.map(|w| w.name.clone()),
+                        object: r,
+                    });
+                }
+            }
+        }
+    }
+
+    /// `_dl_lookup_symbol_x` for symbol `ref_idx` of object `undef`: true when a definition
+    /// is found in scope.
+    fn lookup(
+        &self,
+        search: &[usize],
+        undef: usize,
+        umap: &FileSymbols,
+        ref_idx: u32,
+        wanted: Option<&Wanted<'_>>,
+        class: u8,
+    ) -> bool {
+        let name = &umap.syms.symbols[ref_idx as usize].name;
+        let own = umap.relocs.symbolic.then_some(undef);
+        own.into_iter().chain(search.iter().copied()).any(|m| {
+            if class & CLASS_COPY != 0 && m == 0 {
+                return false;
+            }
+            let Some(map) = self.maps[m] else { return false };
+            self.lookup_in(map, &self.slots[m], name.as_bytes(), (m == undef).then_some(ref_idx), wanted, class)
+        })
+    }
+
+    /// `do_lookup_x` for one object: true when it yields a usable definition.
+    fn lookup_in(
+        &self,
+        map: &FileSymbols,
+        slots: &[VersionSlot],
+        name: &[u8],
+        self_ref: Option<u32>,
+        wanted: Option<&Wanted<'_>>,
+        class: u8,
+    ) -> bool {
+        let mut num_versions = 0;
+        let mut versioned = None;
+        let mut found = None;
+        for i in map.candidates(name) {
+            if check_match(map, slots, i, self_ref == Some(i), wanted, class, &mut num_versions, &mut versioned) {
+                found = Some(i);
+                break;
+            }
+        }
+        let Some(i) = found.or(if num_versions == 1 { versioned } else { None }) else { return false };
+        let s = &map.syms.symbols[i as usize];
+        if matches!(s.visibility, symbols::STV_HIDDEN | symbols::STV_INTERNAL) {
+            return false;
+        }
+        matches!(s.bind, symbols::STB_GLOBAL | symbols::STB_WEAK | symbols::STB_GNU_UNIQUE)
+    }
+}
+
+/// glibc's `check_match`: whether symbol `i` of `map` satisfies the reference (`is_ref`:
+/// it is the referencing symbol itself).
+#[allow(clippy::too_many_arguments)]
+fn check_match(
+    map: &FileSymbols,
+    slots: &[VersionSlot],
+    i: u32,
+    is_ref: bool,
+    wanted: Option<&Wanted<'_>>,
+    class: u8,
+    num_versions: &mut u32,
+    versioned: &mut Option<u32>,
+) -> bool {
+    let s = &map.syms.symbols[i as usize];
+    if (s.value == 0 && s.shndx != symbols::SHN_ABS && s.kind != symbols::STT_TLS)
+        || (class & CLASS_PLT != 0 && s.shndx == symbols::SHN_UNDEF)
+    {
+        return false;
+    }
+    const ALLOWED: u32 = (1 << symbols::STT_NOTYPE)
+        | (1 << symbols::STT_OBJECT)
+        | (1 << symbols::STT_FUNC)
+        | (1 << symbols::STT_COMMON)
+        | (1 << symbols::STT_TLS)
+        | (1 << symbols::STT_GNU_IFUNC);
+    if (1u32 << (s.kind & 0xf)) & ALLOWED == 0 {
+        return false;
+    }
+    let _ = is_ref; // the name matched through the table already
+    let Some(versym) = s.version else {
+        // No DT_VERSYM: every definition is used.
+        return true;
+    };
+    let ndx = usize::from(versym & !VERSYM_HIDDEN);
+    match wanted {
+        Some(w) => {
+            let slot = slots.get(ndx);
+            let (hash, vname) = slot.map_or((0, None), |v| (v.hash, Some(&v.name)));
+            let same = hash == w.hash && vname == Some(w.name);
+            same || !(w.hidden || hash != 0 || versym & VERSYM_HIDDEN != 0)
+        }
+        None => {
+            if ndx >= 3 {
+                if versym & VERSYM_HIDDEN == 0 {
+                    if *num_versions == 0 {
+                        *versioned = Some(i);
+                    }
+                    *num_versions += 1;
+                }
+                return false;
+            }
+            true
+        }
+    }
+}
