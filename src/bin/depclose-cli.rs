@@ -155,6 +155,17 @@ struct Opts {
     #[arg(long, value_name = "K=V")]
     label: Vec<String>,
 
+    /// Write an SPDX 2.3 JSON SBOM of the rootfs: its files with SHA1 and SHA256, the
+    /// Debian packages (from the root's dpkg database, nothing executed) that own them.
+    #[arg(long, value_name = "FILE")]
+    sbom: Option<PathBuf>,
+
+    /// Do not add `/var/lib/dpkg/status.d/<package>` and `<package>.md5sums` records (for the
+    /// packages whose files the rootfs ships) to the rootfs. Default: added when the root has
+    /// a dpkg database.
+    #[arg(long)]
+    no_dpkg_records: bool,
+
     /// Check that IMAGE (a rootfs directory, .tar, .tar.gz, OCI layout or archive) is
     /// self-contained: every ELF file resolved inside it, no truncated file or dangling link,
     /// and, when there is one (--manifest FILE, IMAGE.manifest.json or NAME.manifest.json
@@ -199,6 +210,8 @@ struct Config {
     variants: bool,
     mtime: u64,
     image: Option<ImageArgs>,
+    sbom: Option<PathBuf>,
+    dpkg_records: bool,
 }
 
 /// The image outputs and config flags.
@@ -329,7 +342,8 @@ impl Config {
             || o.manifest.is_some()
             || o.dockerfile.is_some()
             || o.oci_layout.is_some()
-            || o.oci_archive.is_some();
+            || o.oci_archive.is_some()
+            || o.sbom.is_some();
         let image = ImageArgs::new(&o)?;
         let report = match (&o.why, o.format) {
             (Some(q), _) => Report::Why(q.as_bytes().to_vec()),
@@ -375,12 +389,15 @@ impl Config {
             variants: o.hwcaps.is_none(),
             mtime,
             image,
+            sbom: o.sbom,
+            dpkg_records: !o.no_dpkg_records,
         })
     }
 
     fn needs_plan(&self) -> bool {
         self.tar.is_some()
             || self.image.is_some()
+            || self.sbom.is_some()
             || self.dir.is_some()
             || self.manifest.is_some()
             || matches!(self.report, Report::Format(Format::Json))
@@ -572,9 +589,12 @@ fn run(cfg: &Config) -> anyhow::Result<Exit> {
     }
     // Outputs are all or nothing: with an unusable input, no rootfs is written.
     let plan_ok = exit < Exit::Error;
+    let mut dpkg = None;
     let plan = if cfg.needs_plan() && plan_ok {
         let (plan, code) = build_plan(cfg, &closures)?;
         exit = exit.max(code);
+        let (plan, db) = with_dpkg_records(cfg, plan)?;
+        dpkg = db;
         Some(plan)
     } else {
         None
@@ -596,11 +616,33 @@ fn run(cfg: &Config) -> anyhow::Result<Exit> {
     report(cfg, &closures, plan.as_ref())?;
 
     if let Some(plan) = &plan {
-        write_outputs(cfg, plan, &closures)?;
+        write_outputs(cfg, plan, &closures, dpkg.as_ref())?;
     }
     // The process ends next: freeing thousands of closures one by one would only cost time.
     std::mem::forget(closures);
     Ok(exit)
+}
+
+/// The root's dpkg database (when an output wants it) and the plan with the `status.d`
+/// records of the packages it ships.
+fn with_dpkg_records(cfg: &Config, plan: Rootfs) -> anyhow::Result<(Rootfs, Option<emit::DpkgDatabase>)> {
+    let writes = cfg.tar.is_some() || cfg.dir.is_some() || cfg.manifest.is_some() || cfg.image.is_some();
+    let records = cfg.dpkg_records && writes;
+    if !records && cfg.sbom.is_none() {
+        return Ok((plan, None));
+    }
+    let root = cfg.resolver.root().host_dir();
+    let Some(db) = emit::DpkgDatabase::read(root)? else {
+        if cfg.sbom.is_some() {
+            say(format!("note: {}: no dpkg database (var/lib/dpkg/status): no package records", root.display()));
+        }
+        return Ok((plan, None));
+    };
+    if !records {
+        return Ok((plan, Some(db)));
+    }
+    let extra = emit::dpkg_records(&plan, &db);
+    Ok((plan.with_entries(extra)?, Some(db)))
 }
 
 /// The plan, with the closures of the ELF files among the added paths folded in.
@@ -669,7 +711,12 @@ fn report(cfg: &Config, closures: &[Closure], plan: Option<&Rootfs>) -> anyhow::
     Ok(())
 }
 
-fn write_outputs(cfg: &Config, plan: &Rootfs, closures: &[Closure]) -> anyhow::Result<()> {
+fn write_outputs(
+    cfg: &Config,
+    plan: &Rootfs,
+    closures: &[Closure],
+    dpkg: Option<&emit::DpkgDatabase>,
+) -> anyhow::Result<()> {
     if std::io::stderr().is_terminal() && plan.content_bytes() > 64 << 20 {
         say(format!("writing {} entries ({} MiB)...", plan.entries().len(), plan.content_bytes() >> 20));
     }
@@ -686,6 +733,19 @@ fn write_outputs(cfg: &Config, plan: &Rootfs, closures: &[Closure]) -> anyhow::R
     if let Some(path) = &cfg.manifest {
         let mut f = AtomicFile::create(path)?;
         emit::write_manifest(plan, &mut f).with_context(|| ctx(path))?;
+        pending.push(f);
+    }
+    if let Some(path) = &cfg.sbom {
+        let name = match cfg.image.as_ref().and_then(|i| i.tag.clone()) {
+            Some(t) => t,
+            None => {
+                let entry = closures.first().map(|c| c.input_object().file.location.path.clone()).unwrap_or_default();
+                default_tag(&entry)
+            }
+        };
+        let mut f = AtomicFile::create(path)?;
+        let opts = emit::SbomOptions::new().name(name).created(cfg.mtime);
+        emit::write_spdx(plan, dpkg, &mut f, &opts).with_context(|| ctx(path))?;
         pending.push(f);
     }
     if let Some(path) = &cfg.dockerfile {

@@ -84,6 +84,9 @@ pub(super) fn manifest_doc(plan: &Rootfs) -> Result<ManifestDoc<'_>, Error> {
 }
 
 fn sha256_of(e: &Entry) -> Result<String, Error> {
+    if let Some(content) = &e.content {
+        return Ok(Sha256::digest(content).iter().map(|b| format!("{b:02x}")).collect());
+    }
     let src = e.source.as_deref().unwrap_or(Path::new(""));
     let err = |x: io::Error| Error::io(src, x);
     let mut f = open_source(src).map_err(err)?;

@@ -7,6 +7,7 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -98,6 +99,12 @@ pub enum Reason {
         #[serde(with = "crate::serde_path")]
         link: PathBuf,
     },
+    /// A dpkg record generated for the files of a Debian package the image ships
+    /// (`/var/lib/dpkg/status.d/<package>`, `<package>.md5sums`).
+    PackageRecord {
+        /// The package name.
+        package: String,
+    },
 }
 
 /// One file, symlink or directory of a [`Rootfs`]. Returned by [`Rootfs::entries`].
@@ -117,6 +124,9 @@ pub struct Entry {
     pub source: Option<PathBuf>,
     /// Device and inode of the source on the host (files and hard links).
     pub file_id: Option<FileId>,
+    /// The content of a generated file ([`Entry::generated`]), written instead of reading a
+    /// source.
+    pub content: Option<Arc<[u8]>>,
     /// Why it is there, sorted, without duplicates.
     pub reasons: Vec<Reason>,
 }
@@ -135,13 +145,22 @@ impl Entry {
         e
     }
 
+    /// A regular file entry whose content is `content` (generated, not read from the host).
+    pub fn generated(path: impl Into<PathBuf>, content: impl Into<Arc<[u8]>>, mode: u32) -> Entry {
+        let mut e = Entry::bare(path.into(), EntryKind::File, mode & 0o7777);
+        let content: Arc<[u8]> = content.into();
+        e.size = content.len() as u64;
+        e.content = Some(content);
+        e
+    }
+
     /// A symbolic link entry.
     pub fn symlink(path: impl Into<PathBuf>, target: impl Into<PathBuf>) -> Entry {
         Entry::bare(path.into(), EntryKind::Symlink { target: target.into() }, 0o777)
     }
 
     fn bare(path: PathBuf, kind: EntryKind, mode: u32) -> Entry {
-        Entry { path, kind, mode, size: 0, source: None, file_id: None, reasons: Vec::new() }
+        Entry { path, kind, mode, size: 0, source: None, file_id: None, content: None, reasons: Vec::new() }
     }
 
     /// Add a reason (builder style).
@@ -243,7 +262,7 @@ impl Rootfs {
             }
             match &e.kind {
                 EntryKind::File => {
-                    if e.source.is_none() {
+                    if e.source.is_none() && e.content.is_none() {
                         return Err(bad(p, "file without a source"));
                     }
                 }
@@ -313,6 +332,33 @@ impl Rootfs {
     /// need is in the rootfs too.
     pub fn added_elf_files(&self) -> &[PathBuf] {
         &self.added_elf
+    }
+
+    /// The plan with `extra` entries added (generated files, for example), and the
+    /// directories above them that the plan does not have yet (mode 0755).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`]: an extra entry's path is already in the plan, or a path above
+    /// it is in the plan as something other than a directory, or another invariant of
+    /// [`Rootfs`] does not hold.
+    pub fn with_entries(mut self, extra: Vec<Entry>) -> Result<Rootfs, Error> {
+        let mut added: BTreeMap<PathBuf, Entry> = BTreeMap::new();
+        for e in extra {
+            if self.find(&e.path).is_some() || added.contains_key(&e.path) {
+                return Err(Error::new(ErrorKind::Config, &e.path, "invalid rootfs entry: already in the plan"));
+            }
+            let mut cur = e.path.parent();
+            while let Some(d) = cur.filter(|d| *d != Path::new("/")) {
+                if self.find(d).is_none() && !added.contains_key(d) {
+                    added.insert(d.to_path_buf(), Entry::directory(d, 0o755).with_reason(Reason::Parent));
+                }
+                cur = d.parent();
+            }
+            added.insert(e.path.clone(), e);
+        }
+        self.entries.extend(added.into_values());
+        self.validate()?;
+        Ok(self)
     }
 
     /// Total bytes of file content.

@@ -191,6 +191,9 @@ fn pad(out: &mut dyn Write, len: u64) -> io::Result<()> {
 /// Copy exactly `e.size` bytes of the source to `out`, or fail (an archive would be
 /// corrupt). Read errors name the source, write errors the entry.
 pub(super) fn copy_source(e: &Entry, out: &mut dyn Write) -> Result<(), Error> {
+    if let Some(content) = &e.content {
+        return out.write_all(content).map_err(|err| sink(&e.path, err));
+    }
     let src = e.source.as_deref().unwrap_or(Path::new(""));
     let read_err = |err: io::Error| Error::io(src, err);
     let mut f = open_source(src).map_err(read_err)?;
