@@ -632,7 +632,7 @@ fn with_dpkg_records(cfg: &Config, plan: Rootfs) -> anyhow::Result<(Rootfs, Opti
         return Ok((plan, None));
     }
     let root = cfg.resolver.root().host_dir();
-    let Some(db) = emit::DpkgDatabase::read(root)? else {
+    let Some(db) = emit::DpkgDatabase::read_for(&plan)? else {
         if cfg.sbom.is_some() {
             say(format!("note: {}: no dpkg database (var/lib/dpkg/status): no package records", root.display()));
         }

@@ -9,7 +9,7 @@
 //! `/lib/x86_64-linux-gnu/libc.so.6` (via the `/lib -> usr/lib` link) is the plan's
 //! `/usr/lib/x86_64-linux-gnu/libc.so.6`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -43,8 +43,6 @@ pub struct DpkgPackage {
     pub architecture: String,
     /// The package's stanza in `status`, verbatim, ending with a newline.
     pub stanza: String,
-    /// The `.list` file's paths, as listed.
-    pub files: Vec<PathBuf>,
     /// The `.md5sums` file's lines (`<md5>  <path without leading />`), verbatim, with the
     /// canonical in-root path each names.
     md5sums: Vec<(String, PathBuf)>,
@@ -140,7 +138,26 @@ impl DpkgDatabase {
     /// The root is not a directory; a database file exists but cannot be read or is larger
     /// than 256 MiB.
     pub fn read(root: impl AsRef<Path>) -> Result<Option<DpkgDatabase>, Error> {
-        let root_dir = root.as_ref();
+        Self::read_with(root.as_ref(), None)
+    }
+
+    /// Like [`read`](Self::read) for the root of `plan`, keeping only what concerns the
+    /// plan's files (much less work on a big root): [`owners`](Self::owners) answers only
+    /// for the plan's paths.
+    ///
+    /// # Errors
+    /// As [`read`](Self::read).
+    pub fn read_for(plan: &Rootfs) -> Result<Option<DpkgDatabase>, Error> {
+        let names: HashSet<Vec<u8>> = plan
+            .entries()
+            .iter()
+            .filter(|e| e.kind != EntryKind::Directory)
+            .filter_map(|e| e.path.file_name().map(|n| n.as_bytes().to_vec()))
+            .collect();
+        Self::read_with(plan.root(), Some(&names))
+    }
+
+    fn read_with(root_dir: &Path, wanted: Option<&HashSet<Vec<u8>>>) -> Result<Option<DpkgDatabase>, Error> {
         let root = Root::new(root_dir).map_err(|e| Error::io(root_dir, e))?;
         let Ok(status) = root.walk(b"/var/lib/dpkg/status", true) else {
             return Ok(None);
@@ -150,44 +167,84 @@ impl DpkgDatabase {
         }
         let status_host = root.host_path(&status.realpath);
         let text = String::from_utf8_lossy(&read_bounded(&status_host)?).into_owned();
-        let mut canon = Canon { root: &root, dirs: HashMap::new() };
-        let mut db = DpkgDatabase::default();
-        for (stanza, f) in stanzas(&text) {
-            let state = f.get("Status").and_then(|s| s.split_whitespace().last()).unwrap_or_default();
-            if matches!(state, "not-installed" | "config-files" | "") {
-                continue;
-            }
-            let (Some(name), Some(version)) = (f.get("Package"), f.get("Version")) else { continue };
-            let arch = f.get("Architecture").cloned().unwrap_or_default();
-            let info = |ext: &str| -> Option<Vec<u8>> {
-                for n in [format!("{name}:{arch}.{ext}"), format!("{name}.{ext}")] {
-                    if n.contains('/') {
-                        return None;
-                    }
-                    let p = format!("/var/lib/dpkg/info/{n}");
-                    if let Ok(w) = root.walk(p.as_bytes(), true) {
-                        if w.metadata.is_file() {
-                            return read_bounded(&root.host_path(&w.realpath)).ok();
+        let info_dir = root
+            .walk(b"/var/lib/dpkg/info", true)
+            .ok()
+            .filter(|w| w.metadata.is_dir())
+            .map(|w| root.host_path(&w.realpath));
+        let keep = |path: &[u8]| {
+            wanted.is_none_or(|w| {
+                let base = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+                w.contains(base)
+            })
+        };
+        struct Pkg {
+            stanza: String,
+            name: String,
+            version: String,
+            arch: String,
+        }
+        let pkgs: Vec<Pkg> = stanzas(&text)
+            .into_iter()
+            .filter_map(|(stanza, mut f)| {
+                let state = f.get("Status").and_then(|s| s.split_whitespace().last()).unwrap_or_default();
+                if matches!(state, "not-installed" | "config-files" | "") {
+                    return None;
+                }
+                let name = f.remove("Package")?;
+                let version = f.remove("Version")?;
+                let arch = f.remove("Architecture").unwrap_or_default();
+                Some(Pkg { stanza, name, version, arch })
+            })
+            .collect();
+        // Regular files of the info directory only (a symlink there is not followed).
+        let info = |p: &Pkg, ext: &str| -> Vec<u8> {
+            let Some(dir) = info_dir.as_ref() else { return Vec::new() };
+            for n in [format!("{}:{}.{ext}", p.name, p.arch), format!("{}.{ext}", p.name)] {
+                if n.contains('/') {
+                    break;
+                }
+                if let Ok(f) = open_source(&dir.join(&n)) {
+                    if f.metadata().map(|m| m.is_file()).unwrap_or(false) {
+                        let mut v = Vec::new();
+                        if f.take(MAX_DB_FILE).read_to_end(&mut v).is_ok() {
+                            return v;
                         }
                     }
                 }
-                None
-            };
-            let list = info("list").unwrap_or_default();
-            let md5 = info("md5sums").unwrap_or_default();
-            let idx = db.packages.len();
-            let lines: Vec<&[u8]> = list.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
-            // A listed path with listed paths under it is a directory the package uses (even
-            // where the root now has a symlink, as `/lib` in a merged-/usr root): not owned.
-            let dirs: std::collections::HashSet<&[u8]> =
-                lines.iter().filter_map(|l| l.iter().rposition(|&b| b == b'/').map(|i| &l[..i])).collect();
-            let mut files = Vec::new();
-            for &line in &lines {
-                files.push(PathBuf::from(std::ffi::OsStr::from_bytes(line)));
-                if dirs.contains(line) {
-                    continue;
+            }
+            Vec::new()
+        };
+        // The lines that matter, read in parallel: listed non-directories and md5sums lines.
+        // Per package: the owned lines of its .list, the kept lines of its .md5sums.
+        type Lines = (Vec<Vec<u8>>, Vec<Vec<u8>>);
+        let lines: Vec<Lines> = pkgs
+            .par_iter()
+            .map(|p| {
+                let list = info(p, "list");
+                let all = || list.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+                if !all().any(&keep) {
+                    return (Vec::new(), Vec::new()); // nothing of the plan: .md5sums not read
                 }
-                if let Some(c) = canon.path(line) {
+                // A listed path with listed paths under it is a directory the package uses
+                // (even where the root now has a symlink, as `/lib` in a merged-/usr root).
+                let dirs: rustc_hash::FxHashSet<&[u8]> =
+                    all().filter_map(|l| l.iter().rposition(|&b| b == b'/').map(|i| &l[..i])).collect();
+                let owned: Vec<Vec<u8>> = all().filter(|l| keep(l) && !dirs.contains(l)).map(<[u8]>::to_vec).collect();
+                if owned.is_empty() {
+                    return (Vec::new(), Vec::new());
+                }
+                let md5 = info(p, "md5sums");
+                let sums =
+                    md5.split(|&b| b == b'\n').filter(|l| !l.is_empty() && keep(l)).map(<[u8]>::to_vec).collect();
+                (owned, sums)
+            })
+            .collect();
+        let mut canon = Canon { root: &root, dirs: HashMap::new() };
+        let mut db = DpkgDatabase::default();
+        for (idx, (p, (owned, sums))) in pkgs.into_iter().zip(lines).enumerate() {
+            for line in owned {
+                if let Some(c) = canon.path(&line) {
                     let owners = db.owners.entry(c).or_default();
                     if !owners.contains(&idx) {
                         owners.push(idx);
@@ -195,20 +252,19 @@ impl DpkgDatabase {
                 }
             }
             let mut md5sums = Vec::new();
-            for line in md5.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-                let text = String::from_utf8_lossy(line).into_owned();
-                let Some((_, p)) = text.split_once("  ") else { continue };
-                let abs = format!("/{}", p.trim_start_matches('/'));
+            for line in sums {
+                let text = String::from_utf8_lossy(&line).into_owned();
+                let Some((_, path)) = text.split_once("  ") else { continue };
+                let abs = format!("/{}", path.trim_start_matches('/'));
                 if let Some(c) = canon.path(abs.as_bytes()) {
                     md5sums.push((text.clone(), c));
                 }
             }
             db.packages.push(DpkgPackage {
-                name: name.clone(),
-                version: version.clone(),
-                architecture: arch,
-                stanza,
-                files,
+                name: p.name,
+                version: p.version,
+                architecture: p.arch,
+                stanza: p.stanza,
                 md5sums,
             });
         }
