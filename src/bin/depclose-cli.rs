@@ -212,6 +212,8 @@ struct Config {
     image: Option<ImageArgs>,
     sbom: Option<PathBuf>,
     dpkg_records: bool,
+    /// Dockerfile instructions for the image config flags, after ENTRYPOINT.
+    docker_config: Vec<String>,
 }
 
 /// The image outputs and config flags.
@@ -371,6 +373,7 @@ impl Config {
                 }
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let docker_config = docker_config(&o);
         let mut files = o.files.clone();
         for dir in &o.scan {
             files.extend(scan(&root, root_is_host, dir)?);
@@ -389,8 +392,9 @@ impl Config {
             variants: o.hwcaps.is_none(),
             mtime,
             image,
-            sbom: o.sbom,
+            sbom: o.sbom.clone(),
             dpkg_records: !o.no_dpkg_records,
+            docker_config,
         })
     }
 
@@ -752,7 +756,12 @@ fn write_outputs(
         let (tar, _) = cfg.tar.as_ref().ok_or_else(|| anyhow!("--dockerfile needs --tar"))?;
         let entry = closures.first().map(|c| c.input_object().file.location.path.clone()).unwrap_or_default();
         let mut f = AtomicFile::create(path)?;
-        f.write_all(dockerfile(tar, &entry).as_bytes()).with_context(|| ctx(path))?;
+        let mut text = dockerfile(tar, &entry);
+        for line in &cfg.docker_config {
+            text.push_str(line);
+            text.push('\n');
+        }
+        f.write_all(text.as_bytes()).with_context(|| ctx(path))?;
         pending.push(f);
     }
     let mut layout = None;
@@ -820,6 +829,36 @@ fn verify(image: &Path, o: &Opts) -> Exit {
             }
         }
     }
+}
+
+/// The image config flags as Dockerfile instructions (the same config as `--oci-*` writes;
+/// strings JSON-quoted, which the Dockerfile syntax reads as its double-quoted strings).
+fn docker_config(o: &Opts) -> Vec<String> {
+    let q = |s: &str| serde_json::Value::String(s.to_string()).to_string();
+    let mut out = Vec::new();
+    for e in &o.env {
+        if let Some((k, v)) = e.split_once('=') {
+            out.push(format!("ENV {k}={}", q(v)));
+        }
+    }
+    for l in &o.label {
+        if let Some((k, v)) = l.split_once('=') {
+            out.push(format!("LABEL {}={}", q(k), q(v)));
+        }
+    }
+    for p in &o.expose {
+        out.push(format!("EXPOSE {}", if p.contains('/') { p.clone() } else { format!("{p}/tcp") }));
+    }
+    if let Some(w) = &o.workdir {
+        out.push(format!("WORKDIR {w}"));
+    }
+    if let Some(u) = &o.user {
+        out.push(format!("USER {u}"));
+    }
+    if !o.cmd.is_empty() {
+        out.push(format!("CMD {}", serde_json::Value::from(o.cmd.clone())));
+    }
+    out
 }
 
 /// `FROM scratch`, the tarball added at `/`, the first input as entry point.
