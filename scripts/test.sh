@@ -15,10 +15,10 @@ quick=0
 # gcc/binutils/patchelf: fixtures-elf builds; musl-tools: musl fixtures; redis-server and
 # redis-tools: the rootfs end-to-end test; libtree: the comparison benchmark;
 # qemu-user-static: the foreign-architecture oracle; file: a sanity helper;
-# skopeo, umoci, podman: the OCI image clients (tests/oci.rs).
+# skopeo, umoci, podman: the OCI image clients (tests/oci.rs); python3-pip: spdx-tools.
 packages=(gcc libc6-dev binutils patchelf musl-tools redis-server redis-tools libtree
-          qemu-user-static python3 python3-pyelftools openssl libssl3 zlib1g curl git xz-utils zstd
-          skopeo umoci podman imagemagick)
+          qemu-user-static python3 python3-pip python3-pyelftools openssl libssl3 zlib1g curl git
+          xz-utils zstd skopeo umoci podman imagemagick)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,6 +28,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The SPDX project's validator for the SBOM test (tests/sbom.rs).
+if ! command -v pyspdxtools >/dev/null 2>&1; then
+  echo "== pip install spdx-tools"
+  python3 -m pip install --quiet spdx-tools 2>/dev/null || python3 -m pip install --quiet --break-system-packages spdx-tools
 fi
 # The Debian package starts a redis server; the tests start their own.
 systemctl stop redis-server 2>/dev/null || service redis-server stop 2>/dev/null || true

@@ -160,6 +160,64 @@ fn archive_blobs_and_docker_manifest_agree() {
 }
 
 #[test]
+fn the_dockerfile_carries_the_same_config() {
+    require(REDIS, "redis-server");
+    let t = tempfile::tempdir().unwrap();
+    let archive = t.path().join("redis.tar");
+    let ctx = t.path().join("ctx");
+    fs::create_dir(&ctx).unwrap();
+    let o = cli()
+        .arg(REDIS)
+        .arg("--oci-archive")
+        .arg(&archive)
+        .arg("--tar")
+        .arg(ctx.join("rootfs.tar"))
+        .arg("--dockerfile")
+        .arg(ctx.join("Dockerfile"))
+        .args(image_flags())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", out_text(&o));
+    let text = fs::read_to_string(ctx.join("Dockerfile")).unwrap();
+    let m = members(&archive);
+    let docker = json(&m["manifest.json"]);
+    let config = json(&m[docker[0]["Config"].as_str().unwrap()]);
+    let c = &config["config"];
+    let line = |prefix: &str| -> Vec<String> {
+        text.lines().filter_map(|l| l.strip_prefix(prefix)).map(str::to_string).collect()
+    };
+    assert_eq!(line("FROM "), ["scratch"]);
+    assert_eq!(json(line("ENTRYPOINT ")[0].as_bytes()), c["Entrypoint"]);
+    assert_eq!(json(line("CMD ")[0].as_bytes()), c["Cmd"]);
+    assert_eq!(line("USER "), [c["User"].as_str().unwrap()]);
+    assert_eq!(line("WORKDIR "), [c["WorkingDir"].as_str().unwrap()]);
+    let exposed: Vec<String> = c["ExposedPorts"].as_object().unwrap().keys().cloned().collect();
+    let mut ex = line("EXPOSE ");
+    ex.sort();
+    assert_eq!(ex, exposed);
+    for e in line("ENV ") {
+        let (k, v) = e.split_once('=').unwrap();
+        let kv = format!("{k}={}", json(v.as_bytes()).as_str().unwrap());
+        assert!(c["Env"].as_array().unwrap().iter().any(|x| x == &Value::String(kv.clone())), "{kv}");
+    }
+    for l in line("LABEL ") {
+        let (k, v) = l.split_once("\"=\"").map(|(k, v)| (format!("{k}\""), format!("\"{v}"))).unwrap();
+        assert_eq!(c["Labels"][json(k.as_bytes()).as_str().unwrap()], json(v.as_bytes()));
+    }
+    // A real builder reads the Dockerfile into the same config (buildah adds its label).
+    if !podman_usable(t.path(), "podman build of the Dockerfile") {
+        return;
+    }
+    let o = podman(t.path(), &["build", "-q", "-t", "from-dockerfile:1", "ctx"]).unwrap();
+    assert!(o.status.success(), "podman build: {}", out_text(&o));
+    let o = podman(t.path(), &["image", "inspect", "--format", "{{json .Config}}", "from-dockerfile:1"]).unwrap();
+    assert!(o.status.success(), "podman image inspect: {}", out_text(&o));
+    let mut built = json(&o.stdout);
+    built["Labels"].as_object_mut().unwrap().retain(|k, _| !k.starts_with("io.buildah."));
+    assert_eq!(&built, c);
+}
+
+#[test]
 fn skopeo_copies_and_inspects_the_archive() {
     require("/usr/bin/skopeo", "skopeo");
     let t = tempfile::tempdir().unwrap();
@@ -271,29 +329,40 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// podman with its storage (vfs) in `dir`, so that the host's store is left alone.
+fn podman(dir: &Path, args: &[&str]) -> std::io::Result<Output> {
+    Command::new("podman")
+        .arg("--root")
+        .arg(dir.join("storage"))
+        .arg("--runroot")
+        .arg(dir.join("run"))
+        .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+}
+
+/// Whether podman can run here; when not, a SKIPPED banner (a failure with
+/// DEPCLOSE_REQUIRE_PODMAN=1).
+fn podman_usable(dir: &Path, what: &str) -> bool {
+    let why = match podman(dir, &["info"]) {
+        Err(e) => format!("podman is not installed ({e})"),
+        Ok(o) if !o.status.success() => format!("`podman info` fails here: {}", out_text(&o)),
+        Ok(_) => return true,
+    };
+    let must = std::env::var("DEPCLOSE_REQUIRE_PODMAN").map(|v| v == "1").unwrap_or(false);
+    assert!(!must, "{what}: podman cannot run and DEPCLOSE_REQUIRE_PODMAN=1: {why}");
+    eprintln!("\n**********\n*** SKIPPED {what}: {why}\n**********\n");
+    false
+}
+
 #[test]
 fn podman_loads_the_archive() {
     let t = tempfile::tempdir().unwrap();
-    let skip = |why: &str| {
-        let must = std::env::var("DEPCLOSE_REQUIRE_PODMAN").map(|v| v == "1").unwrap_or(false);
-        assert!(!must, "podman load: cannot run and DEPCLOSE_REQUIRE_PODMAN=1: {why}");
-        eprintln!("\n**********\n*** SKIPPED podman load: {why}\n**********\n");
-    };
-    let podman = |args: &[&str]| {
-        Command::new("podman")
-            .arg("--root")
-            .arg(t.path().join("storage"))
-            .arg("--runroot")
-            .arg(t.path().join("run"))
-            .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none"])
-            .args(args)
-            .output()
-    };
-    match podman(&["info"]) {
-        Err(e) => return skip(&format!("podman is not installed ({e})")),
-        Ok(o) if !o.status.success() => return skip(&format!("`podman info` fails here: {}", out_text(&o))),
-        Ok(_) => {}
+    if !podman_usable(t.path(), "podman load") {
+        return;
     }
+    let podman = |args: &[&str]| podman(t.path(), args);
     let archive = redis_archive(t.path());
     let o = podman(&["load", "-i", archive.to_str().unwrap()]).unwrap();
     assert!(o.status.success(), "podman load: {}", out_text(&o));

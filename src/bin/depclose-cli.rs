@@ -169,6 +169,17 @@ struct Opts {
     #[arg(long, value_name = "K=V")]
     label: Vec<String>,
 
+    /// Write an SPDX 2.3 JSON SBOM of the rootfs: its files with SHA1 and SHA256, the
+    /// Debian packages (from the root's dpkg database, nothing executed) that own them.
+    #[arg(long, value_name = "FILE")]
+    sbom: Option<PathBuf>,
+
+    /// Do not add `/var/lib/dpkg/status.d/<package>` and `<package>.md5sums` records (for the
+    /// packages whose files the rootfs ships) to the rootfs. Default: added when the root has
+    /// a dpkg database.
+    #[arg(long)]
+    no_dpkg_records: bool,
+
     /// Check that IMAGE (a rootfs directory, .tar, .tar.gz, OCI layout or archive) is
     /// self-contained: every ELF file resolved inside it, no truncated file or dangling link,
     /// and, when there is one (--manifest FILE, IMAGE.manifest.json or NAME.manifest.json
@@ -292,6 +303,10 @@ struct Config {
     entry: Option<PathBuf>,
     user: Option<User>,
     image: Option<ImageArgs>,
+    sbom: Option<PathBuf>,
+    dpkg_records: bool,
+    /// Dockerfile instructions for the image config flags, after ENTRYPOINT.
+    docker_config: Vec<String>,
 }
 
 /// The image outputs and config flags.
@@ -429,7 +444,8 @@ impl Config {
             || o.manifest.is_some()
             || o.dockerfile.is_some()
             || o.oci_layout.is_some()
-            || o.oci_archive.is_some();
+            || o.oci_archive.is_some()
+            || o.sbom.is_some();
         let mut image = ImageArgs::new(&o)?;
         let report = match (&o.why, o.format) {
             (Some(q), _) => Report::Why(q.as_bytes().to_vec()),
@@ -457,6 +473,7 @@ impl Config {
                 }
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let docker_config = docker_config(&o);
         let require = o
             .require
             .iter()
@@ -556,6 +573,9 @@ impl Config {
             image,
             check_symbols: o.check_symbols || !require.is_empty(),
             require,
+            sbom: o.sbom.clone(),
+            dpkg_records: !o.no_dpkg_records,
+            docker_config,
         })
     }
 
@@ -568,6 +588,7 @@ impl Config {
         self.dry_run
             || self.tar.is_some()
             || self.image.is_some()
+            || self.sbom.is_some()
             || self.dir.is_some()
             || self.manifest.is_some()
             || matches!(self.report, Report::Format(Format::Json))
@@ -823,10 +844,15 @@ fn run(cfg: &Config) -> anyhow::Result<Exit> {
     };
     // Outputs are all or nothing: with an unusable input, no rootfs is written.
     let plan_ok = exit < Exit::Error;
+    let mut dpkg = None;
     let assembled = if cfg.needs_plan() && plan_ok {
         let mut opts = AssembleOptions::new(cfg.runtime.clone());
         opts.adds(cfg.add.clone()).variants(cfg.variants);
-        Some(emit::assemble(&cfg.resolver, closures.clone(), &opts)?)
+        let mut a = emit::assemble(&cfg.resolver, closures.clone(), &opts)?;
+        let (rootfs, db) = with_dpkg_records(cfg, a.rootfs)?;
+        a.rootfs = rootfs;
+        dpkg = db;
+        Some(a)
     } else {
         None
     };
@@ -902,7 +928,7 @@ fn run(cfg: &Config) -> anyhow::Result<Exit> {
     if let (Some(a), true) = (&assembled, cfg.dry_run) {
         dry_run(a)?;
     } else if let (Some(plan), false) = (plan, blocked) {
-        write_outputs(cfg, plan, &closures)?;
+        write_outputs(cfg, plan, &closures, dpkg.as_ref())?;
         if !cfg.quiet && cfg.writes_rootfs() {
             summary(cfg, plan, assembled.as_ref().map(|a| a.runtime.items.len()).unwrap_or(0));
         }
@@ -911,6 +937,28 @@ fn run(cfg: &Config) -> anyhow::Result<Exit> {
     std::mem::forget(closures);
     std::mem::forget(assembled);
     Ok(exit)
+}
+
+/// The root's dpkg database (when an output wants it) and the plan with the `status.d`
+/// records of the packages it ships.
+fn with_dpkg_records(cfg: &Config, plan: Rootfs) -> anyhow::Result<(Rootfs, Option<emit::DpkgDatabase>)> {
+    let writes = cfg.tar.is_some() || cfg.dir.is_some() || cfg.manifest.is_some() || cfg.image.is_some();
+    let records = cfg.dpkg_records && writes;
+    if !records && cfg.sbom.is_none() {
+        return Ok((plan, None));
+    }
+    let root = cfg.resolver.root().host_dir();
+    let Some(db) = emit::DpkgDatabase::read_for(&plan)? else {
+        if cfg.sbom.is_some() {
+            say(format!("note: {}: no dpkg database (var/lib/dpkg/status): no package records", root.display()));
+        }
+        return Ok((plan, None));
+    };
+    if !records {
+        return Ok((plan, Some(db)));
+    }
+    let extra = emit::dpkg_records(&plan, &db);
+    Ok((plan.with_entries(extra)?, Some(db)))
 }
 
 /// `--dry-run`: every entry with its reasons, one per line.
@@ -1023,7 +1071,12 @@ fn report(
     Ok(())
 }
 
-fn write_outputs(cfg: &Config, plan: &Rootfs, closures: &[Closure]) -> anyhow::Result<()> {
+fn write_outputs(
+    cfg: &Config,
+    plan: &Rootfs,
+    closures: &[Closure],
+    dpkg: Option<&emit::DpkgDatabase>,
+) -> anyhow::Result<()> {
     if std::io::stderr().is_terminal() && plan.content_bytes() > 64 << 20 {
         say(format!("writing {} entries ({} MiB)...", plan.entries().len(), plan.content_bytes() >> 20));
     }
@@ -1042,6 +1095,19 @@ fn write_outputs(cfg: &Config, plan: &Rootfs, closures: &[Closure]) -> anyhow::R
         emit::write_manifest(plan, &mut f).with_context(|| ctx(path))?;
         pending.push(f);
     }
+    if let Some(path) = &cfg.sbom {
+        let name = match cfg.image.as_ref().and_then(|i| i.tag.clone()) {
+            Some(t) => t,
+            None => {
+                let entry = closures.first().map(|c| c.input_object().file.location.path.clone()).unwrap_or_default();
+                default_tag(&entry)
+            }
+        };
+        let mut f = AtomicFile::create(path)?;
+        let opts = emit::SbomOptions::new().name(name).created(cfg.mtime);
+        emit::write_spdx(plan, dpkg, &mut f, &opts).with_context(|| ctx(path))?;
+        pending.push(f);
+    }
     if let Some(path) = &cfg.dockerfile {
         let (tar, _) = cfg.tar.as_ref().ok_or_else(|| anyhow!("--dockerfile needs --tar"))?;
         let entry = match &cfg.entry {
@@ -1049,7 +1115,12 @@ fn write_outputs(cfg: &Config, plan: &Rootfs, closures: &[Closure]) -> anyhow::R
             _ => closures.first().map(|c| c.input_object().file.location.path.clone()).unwrap_or_default(),
         };
         let mut f = AtomicFile::create(path)?;
-        f.write_all(dockerfile(tar, &entry, cfg.user.as_ref()).as_bytes()).with_context(|| ctx(path))?;
+        let mut text = dockerfile(tar, &entry, cfg.user.as_ref());
+        for line in &cfg.docker_config {
+            text.push_str(line);
+            text.push('\n');
+        }
+        f.write_all(text.as_bytes()).with_context(|| ctx(path))?;
         pending.push(f);
     }
     let mut layout = None;
@@ -1117,6 +1188,33 @@ fn verify(image: &Path, o: &Opts) -> Exit {
             }
         }
     }
+}
+
+/// The image config flags as Dockerfile instructions (the same config as `--oci-*` writes;
+/// strings JSON-quoted, which the Dockerfile syntax reads as its double-quoted strings).
+fn docker_config(o: &Opts) -> Vec<String> {
+    let q = |s: &str| serde_json::Value::String(s.to_string()).to_string();
+    let mut out = Vec::new();
+    for e in &o.env {
+        if let Some((k, v)) = e.split_once('=') {
+            out.push(format!("ENV {k}={}", q(v)));
+        }
+    }
+    for l in &o.label {
+        if let Some((k, v)) = l.split_once('=') {
+            out.push(format!("LABEL {}={}", q(k), q(v)));
+        }
+    }
+    for p in &o.expose {
+        out.push(format!("EXPOSE {}", if p.contains('/') { p.clone() } else { format!("{p}/tcp") }));
+    }
+    if let Some(w) = &o.workdir {
+        out.push(format!("WORKDIR {w}"));
+    }
+    if !o.cmd.is_empty() {
+        out.push(format!("CMD {}", serde_json::Value::from(o.cmd.clone())));
+    }
+    out
 }
 
 /// `FROM scratch`, the tarball added at `/`, the first input as entry point.

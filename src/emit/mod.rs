@@ -9,6 +9,8 @@
 //! - [`write_tar`]: a `.tar` or `.tar.gz`, byte-identical for the same plan and options;
 //! - [`write_dir`]: a directory tree, built beside the destination and renamed into place;
 //! - [`write_manifest`]: a versioned JSON manifest (`depclose-manifest/1`);
+//! - [`write_spdx`]: an SPDX 2.3 SBOM of the files and the Debian packages they belong to
+//!   ([`DpkgDatabase`], [`dpkg_records`] for distroless-style `status.d` records);
 //! - [`write_oci_layout`] and [`write_oci_archive`]: an OCI image (layout directory or
 //!   archive, the latter also loadable by `docker load`), one gzip layer;
 //!
@@ -50,6 +52,7 @@ mod manifest;
 mod oci;
 mod plan;
 mod report;
+mod sbom;
 mod tar;
 mod verify;
 
@@ -69,6 +72,7 @@ pub use self::report::{
     escape, write_json, write_json_with_symbols, write_ldd, write_paths, write_tree, write_tree_with_symbols,
     write_why, TextOptions, JSON_SCHEMA, LDD_ADDRESS,
 };
+pub use self::sbom::{deb_purl, dpkg_records, write_spdx, DpkgDatabase, DpkgPackage, SbomOptions, STATUS_D};
 pub use self::tar::{write_tar, Compression, TarOptions};
 pub use self::verify::{
     verify_image, write_verify_report, ImageFormat, Problem, ProblemKind, VerifyOptions, VerifyReport,

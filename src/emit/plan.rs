@@ -117,6 +117,12 @@ pub enum Reason {
         #[serde(flatten)]
         evidence: Evidence,
     },
+    /// A dpkg record generated for the files of a Debian package the image ships
+    /// (`/var/lib/dpkg/status.d/<package>`, `<package>.md5sums`).
+    PackageRecord {
+        /// The package name.
+        package: String,
+    },
 }
 
 /// One file, symlink or directory of a [`Rootfs`]. Returned by [`Rootfs::entries`].
@@ -385,6 +391,33 @@ impl Rootfs {
     /// Libraries the plan's closures need that were not found, sorted.
     pub fn missing(&self) -> &[MissingLibrary] {
         &self.missing
+    }
+
+    /// The plan with `extra` entries added (generated files, for example), and the
+    /// directories above them that the plan does not have yet (mode 0755).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`]: an extra entry's path is already in the plan, or a path above
+    /// it is in the plan as something other than a directory, or another invariant of
+    /// [`Rootfs`] does not hold.
+    pub fn with_entries(mut self, extra: Vec<Entry>) -> Result<Rootfs, Error> {
+        let mut added: BTreeMap<PathBuf, Entry> = BTreeMap::new();
+        for e in extra {
+            if self.find(&e.path).is_some() || added.contains_key(&e.path) {
+                return Err(Error::new(ErrorKind::Config, &e.path, "invalid rootfs entry: already in the plan"));
+            }
+            let mut cur = e.path.parent();
+            while let Some(d) = cur.filter(|d| *d != Path::new("/")) {
+                if self.find(d).is_none() && !added.contains_key(d) {
+                    added.insert(d.to_path_buf(), Entry::directory(d, 0o755).with_reason(Reason::Parent));
+                }
+                cur = d.parent();
+            }
+            added.insert(e.path.clone(), e);
+        }
+        self.entries.extend(added.into_values());
+        self.validate()?;
+        Ok(self)
     }
 
     /// Total bytes of file content.
