@@ -661,12 +661,13 @@ fn scan(root: &Path, root_is_host: bool, dir: &Path) -> anyhow::Result<Vec<PathB
     Ok(out)
 }
 
-/// The interpreter and optional argument of a `#!` script, as Linux reads the first line
-/// (at most 256 bytes; the interpreter ends at a space or tab; the rest, trimmed, is one
-/// argument). `None` when the file is not a script.
+/// The interpreter and optional argument of a `#!` script, as the kernel reads its first
+/// line ([`depclose::script::shebang`]); `None` for a file that is not a script, or whose
+/// interpreter is not an absolute path (the kernel resolves a relative one against the
+/// caller's working directory, which an image does not have).
 fn shebang(host: &Path) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
     use std::io::Read;
-    let mut head = [0u8; 256];
+    let mut head = [0u8; depclose::script::BINPRM_BUF_SIZE];
     let mut f = std::fs::File::open(host).ok()?;
     let mut n = 0;
     while n < head.len() {
@@ -675,18 +676,9 @@ fn shebang(host: &Path) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
             Ok(k) => n += k,
         }
     }
-    let line = head[..n].strip_prefix(b"#!")?;
-    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
-    let trim = |b: &[u8]| -> Vec<u8> {
-        let s = b.iter().position(|c| !b" \t".contains(c)).unwrap_or(b.len());
-        let e = b.iter().rposition(|c| !b" \t\r".contains(c)).map_or(s, |e| e + 1);
-        b[s..e.max(s)].to_vec()
-    };
-    let line = trim(line);
-    let cut = line.iter().position(|c| b" \t".contains(c)).unwrap_or(line.len());
-    let interp = line[..cut].to_vec();
-    let arg = trim(&line[cut..]);
-    (interp.first() == Some(&b'/')).then_some((interp, (!arg.is_empty()).then_some(arg)))
+    let s = depclose::script::shebang(&head[..n])?;
+    let interp = s.interpreter.to_vec();
+    (interp.first() == Some(&b'/')).then(|| (interp, s.arg.map(|a| a.to_vec())))
 }
 
 /// `NAME` on the default `PATH` of the root, as `env` would find it.
