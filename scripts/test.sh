@@ -18,7 +18,7 @@ quick=0
 # skopeo, umoci, podman: the OCI image clients (tests/oci.rs); python3-pip: spdx-tools.
 packages=(gcc libc6-dev binutils patchelf musl-tools redis-server redis-tools libtree
           qemu-user-static python3 python3-pip python3-pyelftools openssl libssl3 zlib1g curl git
-          xz-utils zstd skopeo umoci podman imagemagick)
+          xz-utils zstd skopeo umoci podman imagemagick libcap2-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -611,3 +611,45 @@ fn manifest_names_the_evidence_and_runtime_none_is_the_bare_closure() {
     let names = stdout(&list);
     assert!(!names.contains("etc/passwd") && !names.contains("tmp/"), "{names}");
 }
+
+#[test]
+fn file_capabilities_are_kept_in_the_archive_the_directory_and_the_manifest() {
+    require_root!();
+    let d = tempfile::Builder::new().prefix("rt-caps").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let prog = d.path().join("pinger");
+    fs::copy("/usr/bin/id", &prog).unwrap();
+    let o =
+        Command::new("setcap").arg("cap_net_raw+ep").arg(&prog).output().expect("setcap (apt-get install libcap2-bin)");
+    assert_ok(&o, "setcap");
+    let (tar, dir, manifest) = (d.path().join("r.tar"), d.path().join("dir"), d.path().join("m.json"));
+    let o = cli()
+        .arg(&prog)
+        .arg("--tar")
+        .arg(&tar)
+        .arg("--dir")
+        .arg(&dir)
+        .arg("--manifest")
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert_ok(&o, "depclose-cli");
+    let in_image = prog.strip_prefix("/").unwrap();
+    // The archive, unpacked by GNU tar with its xattrs.
+    let x = d.path().join("x");
+    fs::create_dir(&x).unwrap();
+    let o = Command::new("tar")
+        .args(["--xattrs", "--xattrs-include=*", "-xpf"])
+        .arg(&tar)
+        .arg("-C")
+        .arg(&x)
+        .output()
+        .unwrap();
+    assert_ok(&o, "tar -x --xattrs");
+    for root in [&x, &dir] {
+        let o = Command::new("getcap").arg(root.join(in_image)).output().unwrap();
+        assert!(stdout(&o).contains("cap_net_raw=ep"), "{}: {}", root.display(), text(&o));
+    }
+    let doc: serde_json::Value = serde_json::from_str(&fs::read_to_string(&manifest).unwrap()).unwrap();
+    let e = doc["entries"].as_array().unwrap().iter().find(|e| e["path"] == prog.to_str().unwrap()).unwrap();
+    assert!(e["xattrs"]["security.capability"].as_str().is_some_and(|v| !v.is_empty()), "{e}");
+}

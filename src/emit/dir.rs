@@ -136,6 +136,8 @@ fn fill(plan: &Rootfs, tmp: &Path, opts: &DirOptions) -> Result<(), Error> {
                 }
                 set_owner(&host, e).map_err(err)?;
                 f.set_permissions(fs::Permissions::from_mode(e.mode & 0o7777)).map_err(err)?;
+                // After chown and chmod, which would clear file capabilities.
+                set_xattrs(&host, e).map_err(err)?;
                 set_times(&host, opts.mtime).map_err(err)?;
             }
             EntryKind::HardLink { target } => {
@@ -158,6 +160,26 @@ fn fill(plan: &Rootfs, tmp: &Path, opts: &DirOptions) -> Result<(), Error> {
     }
     fs::set_permissions(tmp, fs::Permissions::from_mode(0o755)).map_err(|e| Error::io(tmp, e))?;
     set_times(tmp, opts.mtime).map_err(|e| Error::io(tmp, e))?;
+    Ok(())
+}
+
+/// The entry's kept extended attributes. A caller that may not set them (not root, or a file
+/// system without them) gets the file without: the plan and manifest still say what it had.
+fn set_xattrs(p: &Path, e: &super::plan::Entry) -> io::Result<()> {
+    use std::ffi::CString;
+    for (k, v) in &e.xattrs {
+        let (Ok(cp), Ok(ck)) = (CString::new(p.as_os_str().as_bytes()), CString::new(k.as_bytes())) else {
+            continue;
+        };
+        // SAFETY: valid NUL-terminated strings and a value buffer of the given length.
+        let r = unsafe { libc::lsetxattr(cp.as_ptr(), ck.as_ptr(), v.as_bytes().as_ptr().cast(), v.len(), 0) };
+        if r != 0 {
+            let err = io::Error::last_os_error();
+            if !matches!(err.raw_os_error(), Some(libc::EPERM) | Some(libc::ENOTSUP)) {
+                return Err(err);
+            }
+        }
+    }
     Ok(())
 }
 

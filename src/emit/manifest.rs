@@ -1,5 +1,6 @@
 //! The manifest: one JSON record per entry of a [`Rootfs`].
 
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
@@ -38,6 +39,9 @@ struct ManifestEntry<'a> {
     sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_path")]
     target: Option<&'a Path>,
+    /// Extended attributes kept (`security.capability`), values in hex; left out when none.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    xattrs: BTreeMap<String, String>,
     /// Owner in the image, when not root (`uid`, `gid`).
     #[serde(skip_serializing_if = "Option::is_none")]
     owner: Option<[u32; 2]>,
@@ -82,6 +86,13 @@ pub(super) fn manifest_doc(plan: &Rootfs) -> Result<ManifestDoc<'_>, Error> {
                 sha256,
                 target,
                 owner: (e.uid != 0 || e.gid != 0).then_some([e.uid, e.gid]),
+                xattrs: e
+                    .xattrs
+                    .iter()
+                    .map(|(k, v)| {
+                        (k.to_string_lossy().into_owned(), v.as_bytes().iter().map(|b| format!("{b:02x}")).collect())
+                    })
+                    .collect(),
                 setuid: e.is_setuid(),
                 setgid: e.is_setgid(),
                 reasons: &e.reasons,

@@ -150,6 +150,9 @@ pub struct Entry {
     pub gid: u32,
     /// Device and inode of the source on the host (files and hard links).
     pub file_id: Option<FileId>,
+    /// Extended attributes kept in the image, by name (`security.capability`: the file
+    /// capabilities a program needs to work as a non-root user). Sorted by name.
+    pub xattrs: Vec<(Bytes, Bytes)>,
     /// Why it is there, sorted, without duplicates.
     pub reasons: Vec<Reason>,
 }
@@ -200,6 +203,7 @@ impl Entry {
             uid: 0,
             gid: 0,
             file_id: None,
+            xattrs: Vec::new(),
             reasons: Vec::new(),
         }
     }
@@ -424,6 +428,30 @@ impl Rootfs {
     pub fn content_bytes(&self) -> u64 {
         self.entries.iter().filter(|e| e.kind == EntryKind::File).map(|e| e.size).sum()
     }
+}
+
+/// The extended attributes an image keeps: `security.capability` (file capabilities). Others
+/// (SELinux labels, user attributes) belong to the host and are left out.
+const KEPT_XATTRS: &[&[u8]] = &[b"security.capability"];
+
+/// The kept extended attributes of a host file (not following a final symlink). A file
+/// system without xattr support, or none set, gives none; values are bounded (64 KiB, the
+/// kernel's own limit).
+fn kept_xattrs(host: &Path) -> Vec<(Bytes, Bytes)> {
+    use std::ffi::CString;
+    let Ok(c) = CString::new(host.as_os_str().as_bytes()) else { return Vec::new() };
+    let mut out = Vec::new();
+    for name in KEPT_XATTRS {
+        let cname = CString::new(*name).expect("no NUL in a constant");
+        let mut buf = vec![0u8; 64 * 1024];
+        // SAFETY: valid NUL-terminated strings and a buffer of the given length.
+        let n = unsafe { libc::lgetxattr(c.as_ptr(), cname.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            buf.truncate(n as usize);
+            out.push((Bytes::from(*name), Bytes::from(buf)));
+        }
+    }
+    out
 }
 
 /// Absolute, at least one component, only normal components, no NUL.
@@ -757,8 +785,10 @@ impl Acc<'_> {
         if !m.file_type().is_file() {
             return Err(conflict(&host, "not a regular file"));
         }
+        let xattrs = kept_xattrs(&host);
         let mut entry = Entry::file(p, host, m.mode(), m.len()).with_reason(reason);
         entry.file_id = Some(FileId { dev: m.dev(), ino: m.ino() });
+        entry.xattrs = xattrs;
         self.map.insert(p.to_path_buf(), Slot { entry, nlink: m.nlink() });
         Ok(())
     }

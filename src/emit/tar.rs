@@ -129,6 +129,9 @@ fn write_entry(e: &Entry, out: &mut dyn Write, mtime: u64) -> Result<(), Error> 
         }
     };
     let w = |r: io::Result<()>| r.map_err(|err| sink(&e.path, err));
+    if !e.xattrs.is_empty() && kind == tar::EntryType::Regular {
+        w(pax_xattrs(out, &e.xattrs, mtime))?;
+    }
     if name.len() > 100 {
         w(long_record(out, b'L', &name, mtime))?;
     }
@@ -160,6 +163,42 @@ fn write_entry(e: &Entry, out: &mut dyn Write, mtime: u64) -> Result<(), Error> 
         w(pad(out, e.size))?;
     }
     Ok(())
+}
+
+/// A PAX extended header (`x`) for the next member holding its extended attributes as
+/// `SCHILY.xattr.NAME` records (what GNU tar `--xattrs`, bsdtar and container runtimes read).
+fn pax_xattrs(
+    out: &mut dyn Write,
+    xattrs: &[(crate::bytes::Bytes, crate::bytes::Bytes)],
+    mtime: u64,
+) -> io::Result<()> {
+    let mut body = Vec::new();
+    for (k, v) in xattrs {
+        // "LEN KEY=VALUE\n", LEN counting itself.
+        let rest = b" SCHILY.xattr.".len() + k.len() + 1 + v.len() + 1;
+        let mut len = rest + 1;
+        while len.to_string().len() + rest > len {
+            len += 1;
+        }
+        body.extend_from_slice(len.to_string().as_bytes());
+        body.extend_from_slice(b" SCHILY.xattr.");
+        body.extend_from_slice(k.as_bytes());
+        body.push(b'=');
+        body.extend_from_slice(v.as_bytes());
+        body.push(b'\n');
+    }
+    let mut h = tar::Header::new_ustar();
+    h.set_path("././@PaxHeader")?;
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(mtime.min(0o77777777777));
+    h.set_size(body.len() as u64);
+    h.set_entry_type(tar::EntryType::XHeader);
+    h.set_cksum();
+    out.write_all(h.as_bytes())?;
+    out.write_all(&body)?;
+    pad(out, body.len() as u64)
 }
 
 /// A GNU long name (`L`) or long link (`K`) record: a pseudo-member holding the full value.

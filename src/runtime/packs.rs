@@ -1111,8 +1111,44 @@ fn strings_packs(v: &View<'_>, acc: &mut Acc) {
                 }
                 _ => {}
             }
+            // A compiled-in name is often the stem of the file read (libmagic opens
+            // "/usr/share/misc/magic" + ".mgc"): data files beside it named STEM.SUFFIX come too.
+            if data
+                && !excluded
+                && matches!(info.kind, Kind::File { elf: false, .. } | Kind::Dir { has_elf: false, escapes: false, .. })
+            {
+                for sib in suffixed_siblings(v, &p) {
+                    acc.add(&sib, ItemKind::Path, ev(Pack::Data));
+                }
+            }
         }
     }
+}
+
+/// Data files `STEM.SUFFIX` in the directory of `stem` (an in-root path), regular files or
+/// links to them, not ELF, world-readable, within the data size limit.
+fn suffixed_siblings(v: &View<'_>, stem: &[u8]) -> Vec<Vec<u8>> {
+    let root = v.rt.resolver.root();
+    let Some(cut) = stem.iter().rposition(|&b| b == b'/') else { return Vec::new() };
+    let (dir, base) = (&stem[..cut.max(1)], &stem[cut + 1..]);
+    let Ok(names) = root.read_dir(dir) else { return Vec::new() };
+    let mut out = Vec::new();
+    for n in names {
+        let n = n.as_bytes();
+        if n.len() <= base.len() + 1 || !n.starts_with(base) || n[base.len()] != b'.' {
+            continue;
+        }
+        let mut p = if dir == b"/" { Vec::new() } else { dir.to_vec() };
+        p.push(b'/');
+        p.extend_from_slice(n);
+        if let Some(info) = v.rt.paths.get(root, &p) {
+            if info.readable && matches!(info.kind, Kind::File { elf: false, .. }) && info_size_ok(root, &info.realpath)
+            {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 fn info_size_ok(root: &Root, p: &Path) -> bool {
