@@ -667,8 +667,13 @@ fn scan(root: &Path, root_is_host: bool, dir: &Path) -> anyhow::Result<Vec<PathB
 /// caller's working directory, which an image does not have).
 fn shebang(host: &Path) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
     use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
     let mut head = [0u8; depclose::script::BINPRM_BUF_SIZE];
-    let mut f = std::fs::File::open(host).ok()?;
+    // Only a regular file can be a script; never block on a FIFO named as input.
+    if !std::fs::metadata(host).ok()?.is_file() {
+        return None;
+    }
+    let mut f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(host).ok()?;
     let mut n = 0;
     while n < head.len() {
         match f.read(&mut head[n..]) {
