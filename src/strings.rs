@@ -37,7 +37,7 @@
 //! }
 //! ```
 
-use goblin::elf::program_header::{PF_W, PT_DYNAMIC, PT_INTERP, PT_LOAD};
+use goblin::elf::program_header::{ProgramHeader, PF_W, PF_X, PT_DYNAMIC, PT_INTERP, PT_LOAD};
 use rustc_hash::FxHashSet;
 use serde::Serialize;
 
@@ -165,9 +165,16 @@ fn ranges<S: Source + ?Sized>(src: &S) -> Option<Vec<(u64, u64)>> {
     let size = src.size();
     let raw = RawHeader::read(&src.get(0, size.min(64))?)?;
     let phdrs = elf::program_headers(src)?;
+    // Where a read-only, non-executable segment exists (GNU ld's separate-code layout, lld's
+    // default), read-only data is there and the code segment holds no strings: only those
+    // segments are read, a third of the bytes for a typical library. Otherwise (one R+X
+    // segment) the read-only data shares the code's segment.
+    let loadable = |p: &&ProgramHeader| p.p_type == PT_LOAD && p.p_flags & PF_W == 0 && p.p_filesz > 0 && p.p_offset < size;
+    let data_only = phdrs.iter().filter(loadable).any(|p| p.p_flags & PF_X == 0);
     let mut keep: Vec<(u64, u64)> = phdrs
         .iter()
-        .filter(|p| p.p_type == PT_LOAD && p.p_flags & PF_W == 0 && p.p_filesz > 0 && p.p_offset < size)
+        .filter(loadable)
+        .filter(|p| !data_only || p.p_flags & PF_X == 0)
         .map(|p| (p.p_offset, p.p_offset.saturating_add(p.p_filesz).min(size)))
         .collect();
     keep.sort_unstable();

@@ -41,6 +41,9 @@ enum Format {
     Json,
     /// One canonical path per line for every file the loader maps.
     Paths,
+    /// For each FILE, the runtime files it needs (what no DT_NEEDED names), each with its
+    /// evidence, and what it would dlopen; nothing is written.
+    Runtime,
 }
 
 /// Command-line options, as parsed.
@@ -958,6 +961,28 @@ fn with_dpkg_records(cfg: &Config, plan: Rootfs) -> anyhow::Result<(Rootfs, Opti
     Ok((plan.with_entries(extra)?, Some(db)))
 }
 
+/// `--format runtime`: each input's runtime files (evidence per closure, nothing written).
+fn write_runtime_report(cfg: &Config, closures: &[Closure], out: &mut dyn Write) -> anyhow::Result<()> {
+    let rt = depclose::runtime::Runtime::new(&cfg.resolver, cfg.runtime.clone());
+    let per_input: Vec<(Closure, depclose::runtime::RuntimeFiles)> = closures
+        .par_iter()
+        .map(|c| {
+            let c = rt.expand(c.clone()).unwrap_or_else(|_| c.clone());
+            let files = rt.files(&[&c]);
+            (c, files)
+        })
+        .collect();
+    for (c, files) in &per_input {
+        writeln!(out, "{}:", c.input.display())?;
+        for d in &c.dlopened {
+            let to = d.to.and_then(|i| c.objects.get(i)).map(|o| o.file.location.realpath.display().to_string());
+            writeln!(out, "    dlopen {} => {} ({})", d.request.name, to.as_deref().unwrap_or("not found"), d.request.reason)?;
+        }
+        emit::write_runtime_text(files, &mut *out)?;
+    }
+    Ok(())
+}
+
 /// `--dry-run`: every entry with its reasons, one per line.
 fn dry_run(a: &emit::Assembled) -> anyhow::Result<()> {
     let stdout = io::stdout().lock();
@@ -1063,6 +1088,7 @@ fn report(
         Report::Format(Format::Tree) => emit::write_tree_with_symbols(closures, symbols, &mut out, &cfg.text)?,
         Report::Format(Format::Paths) => emit::write_paths(closures, &mut out, &cfg.text)?,
         Report::Format(Format::Json) => emit::write_json_with_symbols(closures, plan, symbols, &mut out)?,
+        Report::Format(Format::Runtime) => write_runtime_report(cfg, closures, &mut out)?,
     }
     out.flush()?;
     Ok(())

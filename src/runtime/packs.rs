@@ -332,13 +332,15 @@ fn look(root: &Root, path: &[u8]) -> Option<PathInfo> {
             }
             if e.file_type().is_file() {
                 bytes = bytes.saturating_add(e.metadata().map(|m| m.len()).unwrap_or(0));
-                if !has_elf {
+                // Plugins are shared objects: only files named like one are opened.
+                let name = e.file_name().as_bytes();
+                let so_name = name.ends_with(b".so") || name.windows(4).any(|w| w == b".so.");
+                if !has_elf && so_name {
                     let mut head = [0u8; 18];
                     let k = std::fs::File::open(e.path())
                         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
                         .unwrap_or(0);
-                    has_elf = is_loadable_elf(&head[..k]) && e.path().extension() == Some(OsStr::new("so"))
-                        || is_loadable_elf(&head[..k]) && e.path().to_string_lossy().contains(".so.");
+                    has_elf = is_loadable_elf(&head[..k]);
                 }
             }
         }
@@ -1037,6 +1039,8 @@ fn strings_packs(v: &View<'_>, acc: &mut Acc) {
             if SYSTEM_DIRS.iter().any(|d| d.as_bytes() == p.as_slice())
                 || lib_dirs.contains(&p)
                 || ancestors.contains(&p)
+                // Nothing under the excluded trees is data, a plugin or a helper: not looked at.
+                || under(&p, NOT_DATA)
             {
                 continue;
             }
