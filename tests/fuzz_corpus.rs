@@ -1,5 +1,5 @@
 //! Replays every fuzz corpus file (`fuzz/corpus/<target>/*`) through its target's body, and
-//! every crash regression file (`fixtures-elf/fuzz/crash-*`) through all four bodies, on the
+//! every crash regression file (`fixtures-elf/fuzz/crash-*`) through all the bodies, on the
 //! stable toolchain. The bodies are the fuzz targets' own (`fuzz/src/lib.rs`, included here),
 //! so a regression that the fuzzer once found fails CI without cargo-fuzz.
 //!
@@ -22,6 +22,7 @@ const TARGETS: &[(&str, Body)] = &[
     ("ld_cache", bodies::ld_cache),
     ("ld_so_conf", bodies::ld_so_conf),
     ("resolve_small_root", bodies::resolve_small_root),
+    ("verify_image", bodies::verify_image),
 ];
 
 fn files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
@@ -101,6 +102,11 @@ fn corpus_ld_so_conf() {
 #[test]
 fn corpus_resolve_small_root() {
     corpus("resolve_small_root");
+}
+
+#[test]
+fn corpus_verify_image() {
+    corpus("verify_image");
 }
 
 /// Every crash file through every body: each body must accept any bytes.
