@@ -505,7 +505,11 @@ fn unpack<R: Read>(
                     remove_any(&e.path()).map_err(|e| Error::io(&parent_dir, e))?;
                 }
             } else {
-                let victim = parent_dir.join(std::ffi::OsStr::from_bytes(&base[4..]));
+                let name_bytes = &base[4..];
+                if name_bytes.is_empty() || name_bytes == b"." || name_bytes == b".." || name_bytes.contains(&b'/') {
+                    return Err(bad(&name, "whiteout of an invalid name"));
+                }
+                let victim = parent_dir.join(std::ffi::OsStr::from_bytes(name_bytes));
                 remove_any(&victim).map_err(|e| Error::io(&victim, e))?;
             }
             continue;
