@@ -577,3 +577,58 @@ fn an_arm64_root_gives_an_arm64_image() {
         assert_eq!(json(&o.stdout)["Architecture"], "arm64");
     }
 }
+
+#[test]
+fn an_uncompressed_layer_is_accepted_too() {
+    require(REDIS, "redis-server");
+    require("/usr/bin/skopeo", "skopeo");
+    require("/usr/bin/umoci", "umoci");
+    let t = tempfile::tempdir().unwrap();
+    let archive = t.path().join("plain.tar");
+    let layout = t.path().join("layout");
+    run_ok(cli().arg(REDIS).arg("--oci-archive").arg(&archive).arg("--oci-layout").arg(&layout).args([
+        "--tag",
+        TAG,
+        "--layer-compression",
+        "none",
+    ]));
+    let m = members(&archive);
+    let docker = json(&m["manifest.json"]);
+    let config = json(&m[docker[0]["Config"].as_str().unwrap()]);
+    let layer_name = docker[0]["Layers"][0].as_str().unwrap();
+    let layer = &m[layer_name];
+    assert_eq!(config["rootfs"]["diff_ids"][0], format!("sha256:{}", sha256_hex(layer)));
+    let index = json(&m["index.json"]);
+    let mhex = index["manifests"][0]["digest"].as_str().unwrap().strip_prefix("sha256:").unwrap();
+    let manifest = json(&m[&format!("blobs/sha256/{mhex}")]);
+    assert_eq!(manifest["layers"][0]["mediaType"], "application/vnd.oci.image.layer.v1.tar");
+    assert!(tar::Archive::new(&layer[..]).entries().unwrap().any(|e| e
+        .unwrap()
+        .path()
+        .unwrap()
+        .ends_with("redis-server")));
+    let out = t.path().join("copied");
+    let src = format!("oci-archive:{}:{TAG}", archive.display());
+    run_ok(Command::new("skopeo").args(["--insecure-policy", "copy", &src]).arg(format!("dir:{}", out.display())));
+    let bundle = t.path().join("bundle");
+    run_ok(
+        Command::new("umoci")
+            .args(["unpack", "--rootless", "--image"])
+            .arg(format!("{}:{TAG}", layout.display()))
+            .arg(&bundle),
+    );
+    assert!(bundle.join("rootfs/usr/bin/redis-check-rdb").is_file());
+    // gzip:1 and a bad value.
+    run_ok(
+        cli().arg(REDIS).arg("--oci-archive").arg(t.path().join("fast.tar")).args(["--layer-compression", "gzip:1"]),
+    );
+    let o = cli()
+        .arg(REDIS)
+        .arg("--oci-archive")
+        .arg(t.path().join("bad.tar"))
+        .args(["--layer-compression", "zstd"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", out_text(&o));
+    assert!(!t.path().join("bad.tar").exists());
+}

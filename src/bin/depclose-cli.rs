@@ -174,6 +174,11 @@ struct Opts {
     #[arg(long, value_name = "IMAGE", conflicts_with_all = ["files", "scan", "tar", "dir", "oci_layout", "oci_archive", "dockerfile"])]
     verify: Option<PathBuf>,
 
+    /// Compression of the image layer: `gzip` (level 6), `gzip:N` (N from 0 to 9) or `none`
+    /// (an uncompressed layer: quicker to write, larger). Default: gzip.
+    #[arg(long, value_name = "gzip[:N]|none")]
+    layer_compression: Option<String>,
+
     /// Image exposed port (repeatable; /tcp when no protocol is given).
     #[arg(long, value_name = "PORT[/PROTO]")]
     expose: Vec<String>,
@@ -227,6 +232,7 @@ struct ImageArgs {
     user: Option<String>,
     labels: Vec<(String, String)>,
     expose: Vec<String>,
+    layer_compression: Option<Compression>,
 }
 
 impl ImageArgs {
@@ -257,6 +263,15 @@ impl ImageArgs {
             user: o.user.clone(),
             labels,
             expose: o.expose.clone(),
+            layer_compression: match o.layer_compression.as_deref() {
+                None => None,
+                Some("none") => Some(Compression::None),
+                Some("gzip") => Some(Compression::Gzip(6)),
+                Some(other) => match other.strip_prefix("gzip:").and_then(|n| n.parse::<u32>().ok()) {
+                    Some(n) if n <= 9 => Some(Compression::Gzip(n)),
+                    _ => bail!("--layer-compression {other:?}: gzip, gzip:0 to gzip:9, or none"),
+                },
+            },
         }))
     }
 
@@ -285,6 +300,9 @@ impl ImageArgs {
         }
         if let Some(u) = &self.user {
             o = o.user(u.clone());
+        }
+        if let Some(c) = self.layer_compression {
+            o = o.layer_compression(c);
         }
         o.reference()?;
         Ok(o)
