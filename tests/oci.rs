@@ -113,6 +113,7 @@ fn archive_blobs_and_docker_manifest_agree() {
     assert_eq!(index["mediaType"], "application/vnd.oci.image.index.v1+json");
     let desc = &index["manifests"][0];
     assert_eq!(desc["annotations"]["org.opencontainers.image.ref.name"], TAG);
+    assert_eq!(desc["annotations"]["io.containerd.image.name"], format!("docker.io/library/{TAG}"));
     let blob = |d: &Value| -> &Vec<u8> {
         let name = format!("blobs/sha256/{}", d["digest"].as_str().unwrap().strip_prefix("sha256:").unwrap());
         let b = &m[&name];
@@ -366,7 +367,8 @@ fn podman_loads_the_archive() {
     let archive = redis_archive(t.path());
     let o = podman(&["load", "-i", archive.to_str().unwrap()]).unwrap();
     assert!(o.status.success(), "podman load: {}", out_text(&o));
-    let o = podman(&["image", "inspect", &format!("localhost/{TAG}")]).unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("docker.io/library/{TAG}")), "{}", out_text(&o));
+    let o = podman(&["image", "inspect", &format!("docker.io/library/{TAG}")]).unwrap();
     assert!(o.status.success(), "podman image inspect: {}", out_text(&o));
     let v = json(&o.stdout);
     let img = &v[0];
@@ -576,6 +578,9 @@ fn an_arm64_root_gives_an_arm64_image() {
         let o = run_ok(Command::new("skopeo").args(["--override-arch", "arm64", "inspect", &src]));
         assert_eq!(json(&o.stdout)["Architecture"], "arm64");
     }
+    // --verify resolves the arm64 image's ELF files with its own loader's rules.
+    let o = run_ok(cli().arg("--verify").arg(&archive));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(": sound (OCI archive, "), "{}", out_text(&o));
 }
 
 #[test]

@@ -61,9 +61,9 @@ pub use self::atomic::AtomicFile;
 pub use self::dir::{write_dir, DirOptions};
 pub use self::manifest::{write_manifest, MANIFEST_SCHEMA};
 pub use self::oci::{
-    platform_of, rfc3339, write_oci_archive, write_oci_layout, ImageOptions, Platform, ANNOTATION_REF_NAME,
-    DEFAULT_PATH, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_TAR,
-    MEDIA_TYPE_MANIFEST,
+    platform_of, rfc3339, write_oci_archive, write_oci_layout, ImageOptions, Platform, ANNOTATION_CONTAINERD_NAME,
+    ANNOTATION_REF_NAME, DEFAULT_PATH, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_LAYER_GZIP,
+    MEDIA_TYPE_LAYER_TAR, MEDIA_TYPE_MANIFEST,
 };
 pub use self::plan::{Entry, EntryKind, Reason, Rootfs, RootfsBuilder};
 pub use self::report::{

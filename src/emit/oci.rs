@@ -51,6 +51,9 @@ pub const MEDIA_TYPE_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+
 pub const MEDIA_TYPE_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 /// The index annotation naming an image in a layout.
 pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// The index annotation containerd (and Docker's containerd image store) names an image by:
+/// the fully qualified reference (`docker.io/library/redis:7`), as `docker save` writes it.
+pub const ANNOTATION_CONTAINERD_NAME: &str = "io.containerd.image.name";
 /// `PATH` of [`ImageOptions::new`]'s environment (the one distroless images set).
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -373,6 +376,21 @@ fn normalize_reference(r: &str) -> Result<String, Error> {
     Ok(format!("{name}:{tag}"))
 }
 
+/// A normalized `NAME:TAG` fully qualified as Docker does: `redis:7` is
+/// `docker.io/library/redis:7`, `me/app:1` is `docker.io/me/app:1`, a name with a registry
+/// host (a first component with `.` or `:`, or `localhost`) is kept.
+fn qualified_reference(r: &str) -> String {
+    let first = r.split('/').next().unwrap_or_default();
+    let has_host = r.contains('/') && (first.contains(['.', ':']) || first == "localhost");
+    if has_host {
+        r.to_string()
+    } else if r.contains('/') {
+        format!("docker.io/{r}")
+    } else {
+        format!("docker.io/library/{r}")
+    }
+}
+
 /// RFC 3339 UTC time of `secs` since the epoch (`1970-01-01T00:00:00Z` for 0).
 pub fn rfc3339(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
@@ -625,6 +643,7 @@ fn docs(layer: &Layer, opts: &ImageOptions, reference: Option<&str>) -> Docs {
         }],
     });
     let manifest_blob = Blob::of(&manifest);
+    let full = reference.map(qualified_reference);
     let index = json(&IndexDoc {
         schema_version: 2,
         media_type: MEDIA_TYPE_INDEX,
@@ -632,7 +651,9 @@ fn docs(layer: &Layer, opts: &ImageOptions, reference: Option<&str>) -> Docs {
             media_type: MEDIA_TYPE_MANIFEST,
             digest: &manifest_blob.digest,
             size: manifest_blob.size,
-            annotations: reference.map(|r| BTreeMap::from([(ANNOTATION_REF_NAME, r)])),
+            annotations: reference
+                .zip(full.as_deref())
+                .map(|(r, full)| BTreeMap::from([(ANNOTATION_CONTAINERD_NAME, full), (ANNOTATION_REF_NAME, r)])),
         }],
     });
     let docker = json(&[DockerManifest {
@@ -803,6 +824,15 @@ mod tests {
         for bad in ["", "Redis", "a b", "a:", "a:-x", "/a", "a//b", "a:b/c:"] {
             assert!(normalize_reference(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn references_are_qualified_as_docker_does() {
+        assert_eq!(qualified_reference("redis:7"), "docker.io/library/redis:7");
+        assert_eq!(qualified_reference("me/app:1"), "docker.io/me/app:1");
+        assert_eq!(qualified_reference("ghcr.io/x/y:v1"), "ghcr.io/x/y:v1");
+        assert_eq!(qualified_reference("localhost:5000/a:latest"), "localhost:5000/a:latest");
+        assert_eq!(qualified_reference("localhost/a:latest"), "localhost/a:latest");
     }
 
     #[test]
