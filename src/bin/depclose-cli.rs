@@ -664,7 +664,14 @@ fn with_dpkg_records(cfg: &Config, plan: Rootfs) -> anyhow::Result<(Rootfs, Opti
         return Ok((plan, Some(db)));
     }
     let extra = emit::dpkg_records(&plan, &db);
-    Ok((plan.with_entries(extra)?, Some(db)))
+    match plan.clone().with_entries(extra) {
+        Ok(with) => Ok((with, Some(db))),
+        // The root's own files are in the way (an added /var that is a symlink, ...).
+        Err(e) => {
+            say(format!("warning: no dpkg records in the rootfs: {e}"));
+            Ok((plan, Some(db)))
+        }
+    }
 }
 
 /// The plan, with the closures of the ELF files among the added paths folded in.
