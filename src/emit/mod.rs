@@ -14,7 +14,9 @@
 //!
 //! and the reports a user reads or a script parses ([`write_ldd`], [`write_tree`],
 //! [`write_why`], [`write_paths`], [`write_json`]). [`AtomicFile`] writes a file so that it
-//! either appears whole or not at all.
+//! either appears whole or not at all. [`verify_image`] reads an image back (a rootfs
+//! directory or tarball, an OCI layout or archive) and names what is missing, truncated,
+//! dangling or different from its manifest.
 //!
 //! Nothing here prints, reads the environment or the clock: the modification time stamped on
 //! archive members, for example, is an explicit option ([`TarOptions::mtime`]), which a caller
