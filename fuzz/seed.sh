@@ -58,6 +58,11 @@ seeds = {
                       ("index.json", R, b'{"schemaVersion":2,"manifests":[{"digest":"sha256:../../outside/canary","size":1}]}', "")]),
 }
 seeds["rootfs.gz"] = gzip.compress(seeds["rootfs"], mtime=0)
+import hashlib, json
+layer = tar([("bin", D, b"", ""), ("bin/prog", R, elf, ""), ("bin/.wh.gone", R, b"", "")])
+config = json.dumps({"rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}}).encode()
+seeds["docker-archive"] = tar([("manifest.json", R, json.dumps([{"Config": "c.json", "RepoTags": ["a:b"], "Layers": ["l/layer.tar"]}]).encode(), ""),
+                               ("c.json", R, config, ""), ("l", D, b"", ""), ("l/layer.tar", R, layer, "")])
 for name, data in seeds.items():
     open(f"{out}/{name}", "wb").write(data)
 PY

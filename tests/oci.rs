@@ -379,6 +379,19 @@ fn podman_loads_the_archive() {
     let docker = json(&m["manifest.json"]);
     let config_hex = docker[0]["Config"].as_str().unwrap().strip_prefix("blobs/sha256/").unwrap();
     assert_eq!(img["Id"], config_hex, "the image ID is the config digest");
+    // What podman saves of it, in either format, passes --verify (podman's own writers).
+    for (format, name, kind) in
+        [("docker-archive", "saved-docker.tar", "docker archive"), ("oci-archive", "saved-oci.tar", "OCI archive")]
+    {
+        let out = t.path().join(name);
+        let o = podman(&["save", "--format", format, "-o", out.to_str().unwrap(), &format!("docker.io/library/{TAG}")])
+            .unwrap();
+        assert!(o.status.success(), "podman save --format {format}: {}", out_text(&o));
+        let o = run_ok(cli().arg("--verify").arg(&out));
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(text.contains(&format!(": sound ({kind}, ")), "{format}: {text}");
+        assert!(!text.contains(" 0 ELF files"), "{format}: {text}");
+    }
 }
 
 #[test]

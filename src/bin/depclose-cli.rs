@@ -166,7 +166,7 @@ struct Opts {
     #[arg(long)]
     no_dpkg_records: bool,
 
-    /// Check that IMAGE (a rootfs directory, .tar, .tar.gz, OCI layout or archive) is
+    /// Check that IMAGE (a rootfs directory, .tar, .tar.gz, OCI layout or archive, docker archive) is
     /// self-contained: every ELF file resolved inside it, no truncated file or dangling link,
     /// and, when there is one (--manifest FILE, IMAGE.manifest.json or NAME.manifest.json
     /// beside it, /.depclose/manifest.json inside), the manifest's hashes, modes and links.
