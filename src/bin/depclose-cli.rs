@@ -171,7 +171,7 @@ struct Opts {
     /// and, when there is one (--manifest FILE, IMAGE.manifest.json or NAME.manifest.json
     /// beside it, /.depclose/manifest.json inside), the manifest's hashes, modes and links.
     /// Exit 0 sound, 1 with each problem printed, 2 when the image cannot be read.
-    #[arg(long, value_name = "IMAGE", conflicts_with_all = ["files", "scan", "tar", "dir", "oci_layout", "oci_archive", "dockerfile"])]
+    #[arg(long, value_name = "IMAGE", conflicts_with_all = ["files", "scan", "tar", "dir", "oci_layout", "oci_archive", "dockerfile", "sbom"])]
     verify: Option<PathBuf>,
 
     /// Compression of the image layer: `gzip` (level 6), `gzip:N` (N from 0 to 9) or `none`
