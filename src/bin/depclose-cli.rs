@@ -62,8 +62,8 @@ struct Opts {
     #[arg(long, value_name = "DIR")]
     scan: Vec<PathBuf>,
 
-    /// Output on stdout. Default: ldd, or nothing when --tar, --dir, --manifest or
-    /// --dockerfile is given.
+    /// Output on stdout. Default: ldd, or nothing when --tar, --dir, --manifest,
+    /// --dockerfile, --oci-layout, --oci-archive or --sbom is given.
     #[arg(long, value_enum, value_name = "FORMAT")]
     format: Option<Format>,
 
@@ -155,6 +155,15 @@ struct Opts {
     #[arg(long, value_name = "K=V")]
     label: Vec<String>,
 
+    /// Image exposed port (repeatable; /tcp when no protocol is given).
+    #[arg(long, value_name = "PORT[/PROTO]")]
+    expose: Vec<String>,
+
+    /// Compression of the image layer: `gzip` (level 6), `gzip:N` (N from 0 to 9) or `none`
+    /// (an uncompressed layer: quicker to write, larger). Default: gzip.
+    #[arg(long, value_name = "gzip[:N]|none")]
+    layer_compression: Option<String>,
+
     /// Write an SPDX 2.3 JSON SBOM of the rootfs: its files with SHA1 and SHA256, the
     /// Debian packages (from the root's dpkg database, nothing executed) that own them.
     #[arg(long, value_name = "FILE")]
@@ -166,22 +175,13 @@ struct Opts {
     #[arg(long)]
     no_dpkg_records: bool,
 
-    /// Check that IMAGE (a rootfs directory, .tar, .tar.gz, OCI layout or archive, docker archive) is
-    /// self-contained: every ELF file resolved inside it, no truncated file or dangling link,
+    /// Check that IMAGE (a rootfs directory, .tar, .tar.gz, OCI layout or archive, docker
+    /// archive) is self-contained: every ELF file resolved inside it, no truncated file or dangling link,
     /// and, when there is one (--manifest FILE, IMAGE.manifest.json or NAME.manifest.json
     /// beside it, /.depclose/manifest.json inside), the manifest's hashes, modes and links.
     /// Exit 0 sound, 1 with each problem printed, 2 when the image cannot be read.
     #[arg(long, value_name = "IMAGE", conflicts_with_all = ["files", "scan", "tar", "dir", "oci_layout", "oci_archive", "dockerfile", "sbom"])]
     verify: Option<PathBuf>,
-
-    /// Compression of the image layer: `gzip` (level 6), `gzip:N` (N from 0 to 9) or `none`
-    /// (an uncompressed layer: quicker to write, larger). Default: gzip.
-    #[arg(long, value_name = "gzip[:N]|none")]
-    layer_compression: Option<String>,
-
-    /// Image exposed port (repeatable; /tcp when no protocol is given).
-    #[arg(long, value_name = "PORT[/PROTO]")]
-    expose: Vec<String>,
 }
 
 /// Exit status, most severe wins.
