@@ -186,6 +186,11 @@ fn a_dangling_symlink_is_named() {
     let out = stdout(&o);
     let name = format!("/{}", link.strip_prefix(&d).unwrap().display());
     assert!(out.contains(&format!("dangling link: {name}: -> {}", target.display())), "{out}");
+    // A loop is named as one.
+    std::os::unix::fs::symlink("loop-b", d.join("loop-a")).unwrap();
+    std::os::unix::fs::symlink("loop-a", d.join("loop-b")).unwrap();
+    let out = stdout(&verify(&d, &[]));
+    assert!(out.contains("symlink loop: /loop-a: -> loop-b: too many levels of symbolic links"), "{out}");
 }
 
 #[test]
@@ -286,6 +291,19 @@ fn hostile_tarballs_are_refused_without_touching_the_outside() {
         assert_eq!(inside, ["secret"], "{name} wrote outside");
         assert!(!t.path().join("evil").exists());
     }
+    // Device nodes and FIFOs are not made: skipped with a note, the rest is checked.
+    let tarball = t.path().join("devices.tar");
+    write_tar(
+        &tarball,
+        &[header(b"dev/null", b'3', 0, b""), header(b"fifo", b'6', 0, b""), header(b"a", b'0', 1, b""), body(b"x")],
+    );
+    let o = verify(&tarball, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", out_text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("member dev/null of type '3' skipped") && err.contains("member fifo of type '6' skipped"),
+        "{err}"
+    );
     // A bad checksum, garbage, a truncated header: unreadable, exit 2, no panic.
     let mut bad = header(b"a", b'0', 1, b"");
     bad[148] ^= 1;
