@@ -12,7 +12,7 @@ fi
 secs=${SECONDS_PER_TARGET:-30}
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-for t in parse_elf ld_cache ld_so_conf resolve_small_root dlopen_note strings_scan symbols; do
+for t in parse_elf ld_cache ld_so_conf resolve_small_root dlopen_note strings_scan symbols verify_image; do
     mkdir -p "$scratch/$t"
     cargo +nightly fuzz run "$t" "$scratch/$t" "corpus/$t" -- \
         -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -max_len=4096 -print_final_stats=1

@@ -61,3 +61,43 @@ printf 'x/etc/passwd\0libc.so.6.1\0\177/dev/null\0' >corpus/strings_scan/mixed
 cp /lib/x86_64-linux-gnu/libdl.so.2 corpus/strings_scan/real-libdl
 printf '#! /usr/bin/env  python3 -u \t\nprint(1)\n' >corpus/strings_scan/shebang-env
 printf '#!/bin/sh\n' >corpus/strings_scan/shebang-sh
+# verify_image: small archives, plain and hostile (python3's tarfile; deterministic).
+mkdir -p corpus/verify_image
+python3 - corpus/verify_image <<'PY'
+import gzip, io, sys, tarfile
+out = sys.argv[1]
+elf = (b"\x7fELF\x02\x01\x01" + b"\0" * 9 + (2).to_bytes(2, "little") + (62).to_bytes(2, "little")
+       + (1).to_bytes(4, "little") + (0x400078).to_bytes(8, "little") + (64).to_bytes(8, "little")
+       + bytes(8) + bytes(4) + b"".join(v.to_bytes(2, "little") for v in (64, 56, 1, 64, 0, 0))
+       + (1).to_bytes(4, "little") + (5).to_bytes(4, "little")
+       + b"".join(v.to_bytes(8, "little") for v in (0, 0x400000, 0x400000, 124, 124, 0x1000)) + b"\xf4\0\0\0")
+def tar(members, fmt=tarfile.GNU_FORMAT):
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w", format=fmt) as t:
+        for name, kind, data, link in members:
+            i = tarfile.TarInfo(name); i.type = kind; i.mtime = 0; i.mode = 0o755
+            i.linkname = link; i.size = len(data) if kind == tarfile.REGTYPE else 0
+            t.addfile(i, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+    return b.getvalue()
+R, D, S, H = tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE
+seeds = {
+    "rootfs": tar([("bin", D, b"", ""), ("bin/prog", R, elf, ""), ("bin/alias", S, b"", "prog"),
+                   ("bin/hard", H, b"", "bin/prog"), ("lib", S, b"", "/nowhere"),
+                   ("d/" + "x" * 120, R, b"long", "")]),
+    "pax": tar([("p/" + "y" * 150, R, b"pax", ""), ("l", S, b"", "z" * 130)], tarfile.PAX_FORMAT),
+    "dotdot": tar([("../../outside/evil", R, b"x", "")]),
+    "through-link": tar([("l", S, b"", "../../outside"), ("l/evil", R, b"x", "")]),
+    "hardlink-out": tar([("l", S, b"", "../../outside"), ("h", H, b"", "l/canary")]),
+    "truncated-elf": tar([("bin/prog", R, elf[:100], "")]),
+    "oci-index": tar([("oci-layout", R, b'{"imageLayoutVersion":"1.0.0"}', ""),
+                      ("index.json", R, b'{"schemaVersion":2,"manifests":[{"digest":"sha256:../../outside/canary","size":1}]}', "")]),
+}
+seeds["rootfs.gz"] = gzip.compress(seeds["rootfs"], mtime=0)
+import hashlib, json
+layer = tar([("bin", D, b"", ""), ("bin/prog", R, elf, ""), ("bin/.wh.gone", R, b"", "")])
+config = json.dumps({"rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}}).encode()
+seeds["docker-archive"] = tar([("manifest.json", R, json.dumps([{"Config": "c.json", "RepoTags": ["a:b"], "Layers": ["l/layer.tar"]}]).encode(), ""),
+                               ("c.json", R, config, ""), ("l", D, b"", ""), ("l/layer.tar", R, layer, "")])
+for name, data in seeds.items():
+    open(f"{out}/{name}", "wb").write(data)
+PY

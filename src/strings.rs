@@ -169,7 +169,8 @@ fn ranges<S: Source + ?Sized>(src: &S) -> Option<Vec<(u64, u64)>> {
     // default), read-only data is there and the code segment holds no strings: only those
     // segments are read, a third of the bytes for a typical library. Otherwise (one R+X
     // segment) the read-only data shares the code's segment.
-    let loadable = |p: &&ProgramHeader| p.p_type == PT_LOAD && p.p_flags & PF_W == 0 && p.p_filesz > 0 && p.p_offset < size;
+    let loadable =
+        |p: &&ProgramHeader| p.p_type == PT_LOAD && p.p_flags & PF_W == 0 && p.p_filesz > 0 && p.p_offset < size;
     let data_only = phdrs.iter().filter(loadable).any(|p| p.p_flags & PF_X == 0);
     let mut keep: Vec<(u64, u64)> = phdrs
         .iter()

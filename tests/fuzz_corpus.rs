@@ -25,6 +25,7 @@ const TARGETS: &[(&str, Body)] = &[
     ("dlopen_note", bodies::dlopen_note),
     ("strings_scan", bodies::strings_scan),
     ("symbols", bodies::symbols),
+    ("verify_image", bodies::verify_image),
 ];
 
 fn files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
@@ -119,6 +120,11 @@ fn corpus_strings_scan() {
 #[test]
 fn corpus_symbols() {
     corpus("symbols");
+}
+
+#[test]
+fn corpus_verify_image() {
+    corpus("verify_image");
 }
 
 /// Every crash file through every body: each body must accept any bytes.

@@ -113,6 +113,7 @@ fn archive_blobs_and_docker_manifest_agree() {
     assert_eq!(index["mediaType"], "application/vnd.oci.image.index.v1+json");
     let desc = &index["manifests"][0];
     assert_eq!(desc["annotations"]["org.opencontainers.image.ref.name"], TAG);
+    assert_eq!(desc["annotations"]["io.containerd.image.name"], format!("docker.io/library/{TAG}"));
     let blob = |d: &Value| -> &Vec<u8> {
         let name = format!("blobs/sha256/{}", d["digest"].as_str().unwrap().strip_prefix("sha256:").unwrap());
         let b = &m[&name];
@@ -366,7 +367,8 @@ fn podman_loads_the_archive() {
     let archive = redis_archive(t.path());
     let o = podman(&["load", "-i", archive.to_str().unwrap()]).unwrap();
     assert!(o.status.success(), "podman load: {}", out_text(&o));
-    let o = podman(&["image", "inspect", &format!("localhost/{TAG}")]).unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("docker.io/library/{TAG}")), "{}", out_text(&o));
+    let o = podman(&["image", "inspect", &format!("docker.io/library/{TAG}")]).unwrap();
     assert!(o.status.success(), "podman image inspect: {}", out_text(&o));
     let v = json(&o.stdout);
     let img = &v[0];
@@ -377,6 +379,19 @@ fn podman_loads_the_archive() {
     let docker = json(&m["manifest.json"]);
     let config_hex = docker[0]["Config"].as_str().unwrap().strip_prefix("blobs/sha256/").unwrap();
     assert_eq!(img["Id"], config_hex, "the image ID is the config digest");
+    // What podman saves of it, in either format, passes --verify (podman's own writers).
+    for (format, name, kind) in
+        [("docker-archive", "saved-docker.tar", "docker archive"), ("oci-archive", "saved-oci.tar", "OCI archive")]
+    {
+        let out = t.path().join(name);
+        let o = podman(&["save", "--format", format, "-o", out.to_str().unwrap(), &format!("docker.io/library/{TAG}")])
+            .unwrap();
+        assert!(o.status.success(), "podman save --format {format}: {}", out_text(&o));
+        let o = run_ok(cli().arg("--verify").arg(&out));
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(text.contains(&format!(": sound ({kind}, ")), "{format}: {text}");
+        assert!(!text.contains(" 0 ELF files"), "{format}: {text}");
+    }
 }
 
 #[test]
@@ -576,4 +591,62 @@ fn an_arm64_root_gives_an_arm64_image() {
         let o = run_ok(Command::new("skopeo").args(["--override-arch", "arm64", "inspect", &src]));
         assert_eq!(json(&o.stdout)["Architecture"], "arm64");
     }
+    // --verify resolves the arm64 image's ELF files with its own loader's rules.
+    let o = run_ok(cli().arg("--verify").arg(&archive));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(": sound (OCI archive, "), "{}", out_text(&o));
+}
+
+#[test]
+fn an_uncompressed_layer_is_accepted_too() {
+    require(REDIS, "redis-server");
+    require("/usr/bin/skopeo", "skopeo");
+    require("/usr/bin/umoci", "umoci");
+    let t = tempfile::tempdir().unwrap();
+    let archive = t.path().join("plain.tar");
+    let layout = t.path().join("layout");
+    run_ok(cli().arg(REDIS).arg("--oci-archive").arg(&archive).arg("--oci-layout").arg(&layout).args([
+        "--tag",
+        TAG,
+        "--layer-compression",
+        "none",
+    ]));
+    let m = members(&archive);
+    let docker = json(&m["manifest.json"]);
+    let config = json(&m[docker[0]["Config"].as_str().unwrap()]);
+    let layer_name = docker[0]["Layers"][0].as_str().unwrap();
+    let layer = &m[layer_name];
+    assert_eq!(config["rootfs"]["diff_ids"][0], format!("sha256:{}", sha256_hex(layer)));
+    let index = json(&m["index.json"]);
+    let mhex = index["manifests"][0]["digest"].as_str().unwrap().strip_prefix("sha256:").unwrap();
+    let manifest = json(&m[&format!("blobs/sha256/{mhex}")]);
+    assert_eq!(manifest["layers"][0]["mediaType"], "application/vnd.oci.image.layer.v1.tar");
+    assert!(tar::Archive::new(&layer[..]).entries().unwrap().any(|e| e
+        .unwrap()
+        .path()
+        .unwrap()
+        .ends_with("redis-server")));
+    let out = t.path().join("copied");
+    let src = format!("oci-archive:{}:{TAG}", archive.display());
+    run_ok(Command::new("skopeo").args(["--insecure-policy", "copy", &src]).arg(format!("dir:{}", out.display())));
+    let bundle = t.path().join("bundle");
+    run_ok(
+        Command::new("umoci")
+            .args(["unpack", "--rootless", "--image"])
+            .arg(format!("{}:{TAG}", layout.display()))
+            .arg(&bundle),
+    );
+    assert!(bundle.join("rootfs/usr/bin/redis-check-rdb").is_file());
+    // gzip:1 and a bad value.
+    run_ok(
+        cli().arg(REDIS).arg("--oci-archive").arg(t.path().join("fast.tar")).args(["--layer-compression", "gzip:1"]),
+    );
+    let o = cli()
+        .arg(REDIS)
+        .arg("--oci-archive")
+        .arg(t.path().join("bad.tar"))
+        .args(["--layer-compression", "zstd"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", out_text(&o));
+    assert!(!t.path().join("bad.tar").exists());
 }

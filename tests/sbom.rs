@@ -305,3 +305,67 @@ fn a_root_without_a_dpkg_database_gets_no_records_and_a_note() {
     let o = run_ok(cli().arg("--root").arg(&root).args(["/bin/prog", "--quiet", "--tar"]).arg(t.path().join("r2.tar")));
     assert!(o.stderr.is_empty(), "{}", out_text(&o));
 }
+
+#[test]
+fn a_synthetic_dpkg_database_is_read_without_leaving_the_root() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("root");
+    fs::create_dir_all(root.join("bin")).unwrap();
+    fs::create_dir_all(root.join("var/lib/dpkg/info")).unwrap();
+    let prog = tiny_elf();
+    fs::write(root.join("bin/prog"), &prog).unwrap();
+    std::os::unix::fs::symlink("prog", root.join("bin/alias")).unwrap();
+    let md5 = String::from_utf8(run_ok(Command::new("md5sum").arg(root.join("bin/prog"))).stdout).unwrap();
+    let md5 = md5.split_whitespace().next().unwrap().to_string();
+    let status = "Package: tiny\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\nVersion: 1:1.0-1+b1\nDescription: a tiny package\n more text\n\n\
+                  Package: evil\nStatus: install ok installed\nArchitecture: all\nVersion: 6.6.6\n\n\
+                  Package: gone\nStatus: deinstall ok config-files\nArchitecture: all\nVersion: 0\n";
+    fs::write(root.join("var/lib/dpkg/status"), status).unwrap();
+    fs::write(root.join("var/lib/dpkg/info/tiny:amd64.list"), "/.\n/bin\n/bin/prog\n/bin/alias\n/bin/not-shipped\n")
+        .unwrap();
+    fs::write(
+        root.join("var/lib/dpkg/info/tiny:amd64.md5sums"),
+        format!("{md5}  bin/prog\n00000000000000000000000000000000  bin/not-shipped\n"),
+    )
+    .unwrap();
+    // A list outside the root, reached by a symlink: not followed, evil owns nothing.
+    let outside = t.path().join("evil.list");
+    fs::write(&outside, "/bin/prog\n").unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("var/lib/dpkg/info/evil.list")).unwrap();
+    fs::write(root.join("var/lib/dpkg/info/gone.list"), "/bin/prog\n").unwrap();
+    let tarball = t.path().join("r.tar");
+    let sbom = t.path().join("sbom.json");
+    run_ok(cli().arg("--root").arg(&root).args(["/bin/alias", "--tar"]).arg(&tarball).arg("--sbom").arg(&sbom));
+    pyspdxtools(&sbom);
+    let list = run_ok(Command::new("tar").arg("-tf").arg(&tarball));
+    let names = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert!(names.contains("var/lib/dpkg/status.d/tiny\n"), "{names}");
+    assert!(!names.contains("status.d/evil") && !names.contains("status.d/gone"), "{names}");
+    let x = t.path().join("x");
+    untar(&tarball, &x);
+    assert_eq!(
+        fs::read_to_string(x.join("var/lib/dpkg/status.d/tiny")).unwrap(),
+        "Package: tiny\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\nVersion: 1:1.0-1+b1\nDescription: a tiny package\n more text\n"
+    );
+    assert_eq!(fs::read_to_string(x.join("var/lib/dpkg/status.d/tiny.md5sums")).unwrap(), format!("{md5}  bin/prog\n"));
+    let doc: Value = serde_json::from_slice(&fs::read(&sbom).unwrap()).unwrap();
+    let pkgs: Vec<(&str, &str)> = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| Some((p["name"].as_str()?, p["versionInfo"].as_str()?)))
+        .collect();
+    assert_eq!(pkgs, [("tiny", "1:1.0-1+b1")]);
+    let purl = doc["packages"][1]["externalRefs"][0]["referenceLocator"].as_str().unwrap();
+    assert_eq!(purl, "pkg:deb/debian/tiny@1%3A1.0-1%2Bb1?arch=amd64");
+    // An added /var/lib/dpkg whose status.d is a file of the root: the records give way.
+    fs::write(root.join("var/lib/dpkg/status.d"), "not a directory").unwrap();
+    let o = run_ok(
+        cli()
+            .arg("--root")
+            .arg(&root)
+            .args(["/bin/alias", "--add", "/var/lib/dpkg", "--tar"])
+            .arg(t.path().join("r2.tar")),
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("warning: no dpkg records in the rootfs"), "{}", out_text(&o));
+}

@@ -194,6 +194,11 @@ fn a_dangling_symlink_is_named() {
     let out = stdout(&o);
     let name = format!("/{}", link.strip_prefix(&d).unwrap().display());
     assert!(out.contains(&format!("dangling link: {name}: -> {}", target.display())), "{out}");
+    // A loop is named as one.
+    std::os::unix::fs::symlink("loop-b", d.join("loop-a")).unwrap();
+    std::os::unix::fs::symlink("loop-a", d.join("loop-b")).unwrap();
+    let out = stdout(&verify(&d, &[]));
+    assert!(out.contains("symlink loop: /loop-a: -> loop-b: too many levels of symbolic links"), "{out}");
 }
 
 #[test]
@@ -294,6 +299,19 @@ fn hostile_tarballs_are_refused_without_touching_the_outside() {
         assert_eq!(inside, ["secret"], "{name} wrote outside");
         assert!(!t.path().join("evil").exists());
     }
+    // Device nodes and FIFOs are not made: skipped with a note, the rest is checked.
+    let tarball = t.path().join("devices.tar");
+    write_tar(
+        &tarball,
+        &[header(b"dev/null", b'3', 0, b""), header(b"fifo", b'6', 0, b""), header(b"a", b'0', 1, b""), body(b"x")],
+    );
+    let o = verify(&tarball, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", out_text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("member dev/null of type '3' skipped") && err.contains("member fifo of type '6' skipped"),
+        "{err}"
+    );
     // A bad checksum, garbage, a truncated header: unreadable, exit 2, no panic.
     let mut bad = header(b"a", b'0', 1, b"");
     bad[148] ^= 1;
@@ -473,4 +491,104 @@ fn a_decompression_bomb_stops_at_the_limit() {
     assert!(r.is_sound() && r.elf_files == 0);
     let left: Vec<_> = fs::read_dir(t.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, ["bomb.tar.gz"], "scratch left behind");
+}
+
+/// A gzip layer from `(name, type, data, link)` members (GNU headers, mode 0644/0755).
+fn layer(members: &[(&str, u8, &[u8], &str)]) -> Vec<u8> {
+    let mut parts = Vec::new();
+    for (name, kind, data, link) in members {
+        let mut h = header(name.as_bytes(), *kind, data.len() as u64, link.as_bytes());
+        if *kind == b'5' {
+            h = {
+                let mut hh = tar::Header::new_gnu();
+                hh.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+                hh.set_mode(0o755);
+                hh.set_entry_type(tar::EntryType::Directory);
+                hh.set_size(0);
+                hh.set_cksum();
+                hh.as_bytes().to_vec()
+            };
+        }
+        parts.push(h);
+        if *kind == b'0' {
+            parts.push(body(data));
+        }
+    }
+    let mut plain: Vec<u8> = parts.concat();
+    plain.extend_from_slice(&[0u8; 1024]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &plain).unwrap();
+    let z = gz.finish().unwrap();
+    // (uncompressed, compressed)
+    [plain.len().to_le_bytes().to_vec(), plain, z].concat()
+}
+
+/// An OCI layout at `dir` with these layers (each from `layer`), digests and diff_ids right.
+fn make_layout(dir: &Path, layers: &[Vec<u8>]) {
+    use sha2::Digest;
+    let hex = |b: &[u8]| -> String { sha2::Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect() };
+    let blobs = dir.join("blobs/sha256");
+    fs::create_dir_all(&blobs).unwrap();
+    let (mut descs, mut diffs) = (Vec::new(), Vec::new());
+    for l in layers {
+        let n = usize::from_le_bytes(l[..8].try_into().unwrap());
+        let (plain, z) = (&l[8..8 + n], &l[8 + n..]);
+        fs::write(blobs.join(hex(z)), z).unwrap();
+        descs.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                                      "digest": format!("sha256:{}", hex(z)), "size": z.len()}));
+        diffs.push(format!("sha256:{}", hex(plain)));
+    }
+    let config = serde_json::to_vec(&serde_json::json!({"architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": diffs}}))
+    .unwrap();
+    fs::write(blobs.join(hex(&config)), &config).unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{}", hex(&config)), "size": config.len()},
+        "layers": descs})).unwrap();
+    fs::write(blobs.join(hex(&manifest)), &manifest).unwrap();
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": format!("sha256:{}", hex(&manifest)), "size": manifest.len()}]});
+    fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
+
+#[test]
+fn oci_layers_apply_in_order_with_their_whiteouts() {
+    use sha2::Digest;
+    let t = tempfile::tempdir().unwrap();
+    let l1 = layer(&[
+        ("a", b'5', b"", ""),
+        ("a/x", b'0', b"x", ""),
+        ("a/y", b'0', b"y", ""),
+        ("b", b'0', b"b", ""),
+        ("c", b'5', b"", ""),
+        ("c/z", b'0', b"z", ""),
+    ]);
+    let l2 = layer(&[
+        ("a/.wh.x", b'0', b"", ""),
+        (".wh.b", b'0', b"", ""),
+        ("c/.wh..wh..opq", b'0', b"", ""),
+        ("c/new", b'0', b"n", ""),
+    ]);
+    let layout = t.path().join("layout");
+    make_layout(&layout, &[l1.clone(), l2]);
+    let sha = |b: &[u8]| -> String { sha2::Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect() };
+    let file = |p: &str, d: &[u8]| serde_json::json!({"path": p, "kind": "file", "mode": "0644", "size": d.len(), "sha256": sha(d), "setuid": false, "setgid": false, "reasons": []});
+    let dir = |p: &str| serde_json::json!({"path": p, "kind": "directory", "mode": "0755", "setuid": false, "setgid": false, "reasons": []});
+    let manifest = t.path().join("m.json");
+    let doc = serde_json::json!({"schema": "depclose-manifest/1", "entries": [dir("/a"), file("/a/y", b"y"), dir("/c"), file("/c/new", b"n")]});
+    fs::write(&manifest, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let o = verify(&layout, &["--manifest", manifest.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "whiteouts not applied: {}", out_text(&o));
+    // A whiteout of `..` or `.`: refused, nothing removed.
+    for (i, bad) in [".wh..", "a/.wh...", ".wh..."].into_iter().enumerate() {
+        let evil = t.path().join(format!("evil-{i}"));
+        let l2 = layer(&[(bad, b'0', b"", "")]);
+        make_layout(&evil, &[l1.clone(), l2]);
+        let o = verify(&evil, &[]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", out_text(&o));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("whiteout of an invalid name"), "{}", out_text(&o));
+        assert!(evil.join("index.json").exists());
+    }
 }

@@ -1420,3 +1420,62 @@ pub fn symbols(data: &[u8]) {
         assert_eq!(Ok(s), full, "smaller limits, different answer");
     }
 }
+// verify_image
+// ---------------------------------------------------------------------------------------
+
+/// Every file and directory under `dir` (relative paths), symlinks not followed.
+fn listing(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            out.push(p.strip_prefix(dir).unwrap_or(&p).to_path_buf());
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The input as an image file (a tar, a tar.gz, an OCI archive: `verify_image` tells them
+/// apart by content) verified with small limits, next to a canary directory. No panic or
+/// hang; nothing is created or changed outside the scratch directory, which is left empty;
+/// every problem names an absolute in-image path or a blob; an error names a file.
+#[cfg(feature = "emit")]
+pub fn verify_image(data: &[u8]) {
+    use depclose::emit::{verify_image, VerifyOptions};
+    let t = tempfile::tempdir().expect("temporary directory");
+    let base = t.path();
+    fs::create_dir(base.join("outside")).expect("mkdir");
+    fs::write(base.join("outside/canary"), b"canary").expect("write");
+    fs::create_dir(base.join("scratch")).expect("mkdir");
+    let image = base.join("image.tar");
+    fs::write(&image, data).expect("write");
+    let before = listing(base);
+    let opts = VerifyOptions::new(base.join("scratch")).max_unpacked_bytes(8 << 20).max_entries(2048);
+    match verify_image(&image, &opts) {
+        Ok(r) => {
+            for p in &r.problems {
+                let text = p.to_string();
+                assert!(!text.is_empty());
+                let path = p.path.as_os_str().as_bytes();
+                assert!(path.starts_with(b"/") || path.starts_with(b"blobs/") || path == b"config", "{text}");
+            }
+            assert_eq!(r.is_sound(), r.problems.is_empty());
+        }
+        Err(e) => {
+            assert!(!e.message().is_empty());
+            assert!(e.to_string().starts_with(&e.path().display().to_string()), "{e}");
+        }
+    }
+    assert_eq!(listing(base), before, "files were created or removed outside the scratch directory");
+    assert_eq!(fs::read(base.join("outside/canary")).expect("canary"), b"canary");
+}
+
+/// Without the `emit` feature there is nothing to verify.
+#[cfg(not(feature = "emit"))]
+pub fn verify_image(_data: &[u8]) {}

@@ -70,8 +70,8 @@ struct Opts {
     #[arg(long, value_name = "DIR")]
     scan: Vec<PathBuf>,
 
-    /// Output on stdout. Default: ldd, or nothing when --tar, --dir, --manifest or
-    /// --dockerfile is given.
+    /// Output on stdout. Default: ldd, or nothing when --tar, --dir, --manifest,
+    /// --dockerfile, --oci-layout, --oci-archive or --sbom is given.
     #[arg(long, value_enum, value_name = "FORMAT")]
     format: Option<Format>,
 
@@ -172,6 +172,15 @@ struct Opts {
     #[arg(long, value_name = "K=V")]
     label: Vec<String>,
 
+    /// Image exposed port (repeatable; /tcp when no protocol is given).
+    #[arg(long, value_name = "PORT[/PROTO]")]
+    expose: Vec<String>,
+
+    /// Compression of the image layer: `gzip` (level 6), `gzip:N` (N from 0 to 9) or `none`
+    /// (an uncompressed layer: quicker to write, larger). Default: gzip.
+    #[arg(long, value_name = "gzip[:N]|none")]
+    layer_compression: Option<String>,
+
     /// Write an SPDX 2.3 JSON SBOM of the rootfs: its files with SHA1 and SHA256, the
     /// Debian packages (from the root's dpkg database, nothing executed) that own them.
     #[arg(long, value_name = "FILE")]
@@ -183,17 +192,13 @@ struct Opts {
     #[arg(long)]
     no_dpkg_records: bool,
 
-    /// Check that IMAGE (a rootfs directory, .tar, .tar.gz, OCI layout or archive) is
-    /// self-contained: every ELF file resolved inside it, no truncated file or dangling link,
+    /// Check that IMAGE (a rootfs directory, .tar, .tar.gz, OCI layout or archive, docker
+    /// archive) is self-contained: every ELF file resolved inside it, no truncated file or dangling link,
     /// and, when there is one (--manifest FILE, IMAGE.manifest.json or NAME.manifest.json
     /// beside it, /.depclose/manifest.json inside), the manifest's hashes, modes and links.
     /// Exit 0 sound, 1 with each problem printed, 2 when the image cannot be read.
-    #[arg(long, value_name = "IMAGE", conflicts_with_all = ["files", "scan", "tar", "dir", "oci_layout", "oci_archive", "dockerfile"])]
+    #[arg(long, value_name = "IMAGE", conflicts_with_all = ["files", "scan", "tar", "dir", "oci_layout", "oci_archive", "dockerfile", "sbom"])]
     verify: Option<PathBuf>,
-
-    /// Image exposed port (repeatable; /tcp when no protocol is given).
-    #[arg(long, value_name = "PORT[/PROTO]")]
-    expose: Vec<String>,
 
     /// Runtime files in the rootfs: auto (the packs the evidence asks for) or none (the
     /// bare ELF closure, as earlier versions wrote it).
@@ -325,6 +330,7 @@ struct ImageArgs {
     user: Option<String>,
     labels: Vec<(String, String)>,
     expose: Vec<String>,
+    layer_compression: Option<Compression>,
 }
 
 impl ImageArgs {
@@ -356,6 +362,15 @@ impl ImageArgs {
             user: o.user.clone(),
             labels,
             expose: o.expose.clone(),
+            layer_compression: match o.layer_compression.as_deref() {
+                None => None,
+                Some("none") => Some(Compression::None),
+                Some("gzip") => Some(Compression::Gzip(6)),
+                Some(other) => match other.strip_prefix("gzip:").and_then(|n| n.parse::<u32>().ok()) {
+                    Some(n) if n <= 9 => Some(Compression::Gzip(n)),
+                    _ => bail!("--layer-compression {other:?}: gzip, gzip:0 to gzip:9, or none"),
+                },
+            },
         }))
     }
 
@@ -387,6 +402,9 @@ impl ImageArgs {
         }
         if let Some(u) = &self.user {
             o = o.user(u.clone());
+        }
+        if let Some(c) = self.layer_compression {
+            o = o.layer_compression(c);
         }
         o.reference()?;
         Ok(o)
@@ -958,7 +976,14 @@ fn with_dpkg_records(cfg: &Config, plan: Rootfs) -> anyhow::Result<(Rootfs, Opti
         return Ok((plan, Some(db)));
     }
     let extra = emit::dpkg_records(&plan, &db);
-    Ok((plan.with_entries(extra)?, Some(db)))
+    match plan.clone().with_entries(extra) {
+        Ok(with) => Ok((with, Some(db))),
+        // The root's own files are in the way (an added /var that is a symlink, ...).
+        Err(e) => {
+            say(format!("warning: no dpkg records in the rootfs: {e}"));
+            Ok((plan, Some(db)))
+        }
+    }
 }
 
 /// `--format runtime`: each input's runtime files (evidence per closure, nothing written).
@@ -976,7 +1001,13 @@ fn write_runtime_report(cfg: &Config, closures: &[Closure], out: &mut dyn Write)
         writeln!(out, "{}:", c.input.display())?;
         for d in &c.dlopened {
             let to = d.to.and_then(|i| c.objects.get(i)).map(|o| o.file.location.realpath.display().to_string());
-            writeln!(out, "    dlopen {} => {} ({})", d.request.name, to.as_deref().unwrap_or("not found"), d.request.reason)?;
+            writeln!(
+                out,
+                "    dlopen {} => {} ({})",
+                d.request.name,
+                to.as_deref().unwrap_or("not found"),
+                d.request.reason
+            )?;
         }
         emit::write_runtime_text(files, &mut *out)?;
     }

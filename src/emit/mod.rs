@@ -16,7 +16,9 @@
 //!
 //! and the reports a user reads or a script parses ([`write_ldd`], [`write_tree`],
 //! [`write_why`], [`write_paths`], [`write_json`]). [`AtomicFile`] writes a file so that it
-//! either appears whole or not at all.
+//! either appears whole or not at all. [`verify_image`] reads an image back (a rootfs
+//! directory or tarball, an OCI layout or archive) and names what is missing, truncated,
+//! dangling or different from its manifest.
 //!
 //! Nothing here prints, reads the environment or the clock: the modification time stamped on
 //! archive members, for example, is an explicit option ([`TarOptions::mtime`]), which a caller
@@ -50,6 +52,7 @@ mod atomic;
 mod dir;
 mod manifest;
 mod oci;
+mod pgzip;
 mod plan;
 mod report;
 mod sbom;
@@ -64,8 +67,9 @@ pub use self::atomic::AtomicFile;
 pub use self::dir::{write_dir, DirOptions};
 pub use self::manifest::{write_manifest, MANIFEST_SCHEMA};
 pub use self::oci::{
-    platform_of, rfc3339, write_oci_archive, write_oci_layout, ImageOptions, Platform, ANNOTATION_REF_NAME,
-    DEFAULT_PATH, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_MANIFEST,
+    platform_of, rfc3339, write_oci_archive, write_oci_layout, ImageOptions, Platform, ANNOTATION_CONTAINERD_NAME,
+    ANNOTATION_REF_NAME, DEFAULT_PATH, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_LAYER_GZIP,
+    MEDIA_TYPE_LAYER_TAR, MEDIA_TYPE_MANIFEST,
 };
 pub use self::plan::{Entry, EntryKind, MissingLibrary, Reason, Rootfs, RootfsBuilder};
 pub use self::report::{

@@ -13,8 +13,10 @@
 //! manifest.json                   (archive only) docker's [{Config, RepoTags, Layers}]
 //! ```
 //!
-//! Byte-reproducible: JSON with a fixed field order and no whitespace, the layer from
-//! [`write_tar`](super::write_tar) (fixed headers and gzip header), the archive's own members
+//! Byte-reproducible: JSON with a fixed field order and no whitespace, the layer's tar from
+//! [`write_tar`](super::write_tar) (fixed headers), compressed in parallel in independent
+//! 256 KiB chunks (the same bytes with any thread count; gzip header without name or time),
+//! the archive's own members
 //! in a fixed order with fixed headers (owner 0, mode 0644 or 0755, every mtime
 //! [`ImageOptions::created`]). The layer's `diff_id` (sha256 of the uncompressed tar) and
 //! digest (sha256 of the gzip blob) are computed while it is written, in one pass.
@@ -45,8 +47,13 @@ pub const MEDIA_TYPE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+jso
 pub const MEDIA_TYPE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 /// Media type of a gzip-compressed layer.
 pub const MEDIA_TYPE_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// Media type of an uncompressed layer.
+pub const MEDIA_TYPE_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 /// The index annotation naming an image in a layout.
 pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// The index annotation containerd (and Docker's containerd image store) names an image by:
+/// the fully qualified reference (`docker.io/library/redis:7`), as `docker save` writes it.
+pub const ANNOTATION_CONTAINERD_NAME: &str = "io.containerd.image.name";
 /// `PATH` of [`ImageOptions::new`]'s environment (the one distroless images set).
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -200,8 +207,12 @@ pub struct ImageOptions {
     /// the mtime of every member of the layer and of the archive. Default: 0
     /// (`1970-01-01T00:00:00Z`). A caller passes `SOURCE_DATE_EPOCH` here.
     pub created: u64,
-    /// gzip level of the layer, 0 to 9. Default: 6.
-    pub gzip_level: u32,
+    /// Compression of the layer. Default: [`Compression::Gzip`] at level 6, compressed in
+    /// parallel in independent 256 KiB chunks (as `pigz --independent`), so that its bytes do
+    /// not depend on the thread count. [`Compression::None`]: an uncompressed layer
+    /// (`application/vnd.oci.image.layer.v1.tar`; its digest is its diff_id), quicker to
+    /// write, larger to move.
+    pub layer_compression: Compression,
 }
 
 impl ImageOptions {
@@ -218,7 +229,7 @@ impl ImageOptions {
             labels: BTreeMap::new(),
             exposed_ports: BTreeSet::new(),
             created: 0,
-            gzip_level: 6,
+            layer_compression: Compression::Gzip(6),
         }
     }
 
@@ -282,9 +293,9 @@ impl ImageOptions {
         self
     }
 
-    /// Set [`ImageOptions::gzip_level`].
-    pub fn gzip_level(mut self, level: u32) -> Self {
-        self.gzip_level = level;
+    /// Set [`ImageOptions::layer_compression`].
+    pub fn layer_compression(mut self, c: Compression) -> Self {
+        self.layer_compression = c;
         self
     }
 
@@ -316,8 +327,10 @@ impl ImageOptions {
         if self.labels.keys().any(|k| k.is_empty()) {
             return Err(bad("empty label key", ""));
         }
-        if self.gzip_level > 9 {
-            return Err(bad("gzip level above 9", &self.gzip_level.to_string()));
+        if let Compression::Gzip(l) = self.layer_compression {
+            if l > 9 {
+                return Err(bad("gzip level above 9", &l.to_string()));
+            }
         }
         self.reference()?;
         Ok(())
@@ -361,6 +374,21 @@ fn normalize_reference(r: &str) -> Result<String, Error> {
         }
     }
     Ok(format!("{name}:{tag}"))
+}
+
+/// A normalized `NAME:TAG` fully qualified as Docker does: `redis:7` is
+/// `docker.io/library/redis:7`, `me/app:1` is `docker.io/me/app:1`, a name with a registry
+/// host (a first component with `.` or `:`, or `localhost`) is kept.
+fn qualified_reference(r: &str) -> String {
+    let first = r.split('/').next().unwrap_or_default();
+    let has_host = r.contains('/') && (first.contains(['.', ':']) || first == "localhost");
+    if has_host {
+        r.to_string()
+    } else if r.contains('/') {
+        format!("docker.io/{r}")
+    } else {
+        format!("docker.io/library/{r}")
+    }
 }
 
 /// RFC 3339 UTC time of `secs` since the epoch (`1970-01-01T00:00:00Z` for 0).
@@ -436,25 +464,39 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-/// The layer: digest and size of the gzip blob, and the diff_id.
+/// The layer: digest and size of the blob, the diff_id, the media type.
 struct Layer {
     blob: Blob,
     diff_id: String,
+    media_type: &'static str,
 }
 
-/// Write the rootfs layer (gzip) to `out`, hashing both streams on the way.
+/// Write the rootfs layer to `out`, hashing both streams (compressed, uncompressed) on the way.
 fn write_layer<W: Write>(plan: &Rootfs, out: W, opts: &ImageOptions) -> Result<(Layer, W), Error> {
     let end = |e: io::Error| Error::io("<image layer>", e);
-    let gz = flate2::GzBuilder::new()
-        .mtime(0)
-        .operating_system(255)
-        .write(Hashing::new(out), flate2::Compression::new(opts.gzip_level.min(9)));
-    let mut tar = Hashing::new(gz);
-    write_tar(plan, &mut tar, &TarOptions::new().mtime(opts.created).compression(Compression::None))?;
-    let (gz, diff_id, _) = tar.finish();
-    let compressed = gz.finish().map_err(end)?;
-    let (out, digest, size) = compressed.finish();
-    Ok((Layer { blob: Blob { digest, size }, diff_id }, out))
+    let tar_opts = TarOptions::new().mtime(opts.created).compression(Compression::None);
+    match opts.layer_compression {
+        Compression::Gzip(level) => {
+            let gz = super::pgzip::ParGz::new(Hashing::new(out), level);
+            let mut tar = Hashing::new(gz);
+            write_tar(plan, &mut tar, &tar_opts)?;
+            let (gz, diff_id, _) = tar.finish();
+            let compressed = gz.finish().map_err(end)?;
+            let (out, digest, size) = compressed.finish();
+            Ok((Layer { blob: Blob { digest, size }, diff_id, media_type: MEDIA_TYPE_LAYER_GZIP }, out))
+        }
+        _ => {
+            let mut tar = Hashing::new(out);
+            write_tar(plan, &mut tar, &tar_opts)?;
+            let (out, digest, size) = tar.finish();
+            let layer = Layer {
+                blob: Blob { digest: digest.clone(), size },
+                diff_id: digest,
+                media_type: MEDIA_TYPE_LAYER_TAR,
+            };
+            Ok((layer, out))
+        }
+    }
 }
 
 // --- JSON documents (field order is the serialisation order) -------------------------------
@@ -594,13 +636,14 @@ fn docs(layer: &Layer, opts: &ImageOptions, reference: Option<&str>) -> Docs {
             annotations: None,
         },
         layers: [Descriptor {
-            media_type: MEDIA_TYPE_LAYER_GZIP,
+            media_type: layer.media_type,
             digest: &layer.blob.digest,
             size: layer.blob.size,
             annotations: None,
         }],
     });
     let manifest_blob = Blob::of(&manifest);
+    let full = reference.map(qualified_reference);
     let index = json(&IndexDoc {
         schema_version: 2,
         media_type: MEDIA_TYPE_INDEX,
@@ -608,7 +651,9 @@ fn docs(layer: &Layer, opts: &ImageOptions, reference: Option<&str>) -> Docs {
             media_type: MEDIA_TYPE_MANIFEST,
             digest: &manifest_blob.digest,
             size: manifest_blob.size,
-            annotations: reference.map(|r| BTreeMap::from([(ANNOTATION_REF_NAME, r)])),
+            annotations: reference
+                .zip(full.as_deref())
+                .map(|(r, full)| BTreeMap::from([(ANNOTATION_CONTAINERD_NAME, full), (ANNOTATION_REF_NAME, r)])),
         }],
     });
     let docker = json(&[DockerManifest {
@@ -779,6 +824,15 @@ mod tests {
         for bad in ["", "Redis", "a b", "a:", "a:-x", "/a", "a//b", "a:b/c:"] {
             assert!(normalize_reference(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn references_are_qualified_as_docker_does() {
+        assert_eq!(qualified_reference("redis:7"), "docker.io/library/redis:7");
+        assert_eq!(qualified_reference("me/app:1"), "docker.io/me/app:1");
+        assert_eq!(qualified_reference("ghcr.io/x/y:v1"), "ghcr.io/x/y:v1");
+        assert_eq!(qualified_reference("localhost:5000/a:latest"), "localhost:5000/a:latest");
+        assert_eq!(qualified_reference("localhost/a:latest"), "localhost/a:latest");
     }
 
     #[test]

@@ -98,6 +98,9 @@ pub enum ImageFormat {
     OciLayout,
     /// An OCI image archive (a tar of a layout).
     OciArchive,
+    /// A docker archive without an OCI layout (`docker save` before Docker 25, `podman save
+    /// --format docker-archive`): `manifest.json` naming the config and the layer tarballs.
+    DockerArchive,
 }
 
 impl fmt::Display for ImageFormat {
@@ -108,6 +111,7 @@ impl fmt::Display for ImageFormat {
             ImageFormat::TarGz => "tar.gz",
             ImageFormat::OciLayout => "OCI layout",
             ImageFormat::OciArchive => "OCI archive",
+            ImageFormat::DockerArchive => "docker archive",
         })
     }
 }
@@ -261,6 +265,11 @@ pub fn verify_image(image: impl AsRef<Path>, opts: &VerifyOptions) -> Result<Ver
             mkdir(&rootfs)?;
             unpack_layout(&outer, &rootfs, opts, &mut budget, &mut problems, &mut notes)?;
             (ImageFormat::OciArchive, rootfs)
+        } else if let Some(layers) = docker_archive_layers(&outer, opts) {
+            let rootfs = tmp.join("rootfs");
+            mkdir(&rootfs)?;
+            unpack_docker_layers(&outer, &layers, &rootfs, &mut budget, &mut problems, &mut notes)?;
+            (ImageFormat::DockerArchive, rootfs)
         } else {
             (if gz { ImageFormat::TarGz } else { ImageFormat::Tar }, outer)
         }
@@ -505,7 +514,11 @@ fn unpack<R: Read>(
                     remove_any(&e.path()).map_err(|e| Error::io(&parent_dir, e))?;
                 }
             } else {
-                let victim = parent_dir.join(std::ffi::OsStr::from_bytes(&base[4..]));
+                let name_bytes = &base[4..];
+                if name_bytes.is_empty() || name_bytes == b"." || name_bytes == b".." || name_bytes.contains(&b'/') {
+                    return Err(bad(&name, "whiteout of an invalid name"));
+                }
+                let victim = parent_dir.join(std::ffi::OsStr::from_bytes(name_bytes));
                 remove_any(&victim).map_err(|e| Error::io(&victim, e))?;
             }
             continue;
@@ -730,6 +743,60 @@ fn unpack_layout(
                     "uncompressed layer is {diff}, the config's diff_id {}",
                     diff_ids.get(i).unwrap_or(&serde_json::Value::Null)
                 ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A docker archive's layers (relative paths, checked) and its config's diff_ids, when the
+/// unpacked archive is one: a `manifest.json` array whose first image names a config and
+/// layer files that are all there.
+fn docker_archive_layers(outer: &Path, opts: &VerifyOptions) -> Option<(Vec<PathBuf>, Vec<String>)> {
+    let (_, m) = read_json(outer, Path::new("manifest.json"), opts.max_json_bytes).ok()?;
+    let image = m.as_array()?.first()?;
+    let rel = |v: &serde_json::Value| -> Option<PathBuf> {
+        let p = member_path(v.as_str()?.as_bytes()).ok()??;
+        open_in(outer, &p).ok().map(|_| p)
+    };
+    let config = rel(&image["Config"])?;
+    let layers = image["Layers"].as_array()?.iter().map(rel).collect::<Option<Vec<_>>>()?;
+    let (_, c) = read_json(outer, &config, opts.max_json_bytes).ok()?;
+    let diff_ids =
+        c["rootfs"]["diff_ids"].as_array()?.iter().map(|d| d.as_str().unwrap_or_default().to_string()).collect();
+    Some((layers, diff_ids))
+}
+
+fn unpack_docker_layers(
+    outer: &Path,
+    (layers, diff_ids): &(Vec<PathBuf>, Vec<String>),
+    rootfs: &Path,
+    budget: &mut Budget,
+    problems: &mut Vec<Problem>,
+    notes: &mut Vec<String>,
+) -> Result<(), Error> {
+    if layers.len() != diff_ids.len() {
+        problems.push(Problem {
+            kind: ProblemKind::BlobMismatch,
+            path: PathBuf::from("config"),
+            message: format!("{} layers but {} diff_ids in the config", layers.len(), diff_ids.len()),
+        });
+    }
+    for (i, rel) in layers.iter().enumerate() {
+        let mut magic = [0u8; 2];
+        let gz = open_in(outer, rel)?.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
+        let f = io::BufReader::new(open_in(outer, rel)?);
+        let inner: Box<dyn Read> = if gz { Box::new(flate2::read::GzDecoder::new(f)) } else { Box::new(f) };
+        let mut hr = HashRead { inner, hash: Sha256::new() };
+        unpack(&mut hr, rootfs, &outer.join(rel), true, budget, notes)?;
+        io::copy(&mut Bounded { inner: &mut hr, left: &mut budget.bytes }, &mut io::sink())
+            .map_err(|e| Error::io(outer.join(rel), e))?;
+        let diff = format!("sha256:{}", hr.hash.finalize().iter().map(|x| format!("{x:02x}")).collect::<String>());
+        if diff_ids.get(i) != Some(&diff) {
+            problems.push(Problem {
+                kind: ProblemKind::BlobMismatch,
+                path: format!("/{}", rel.display()).into(),
+                message: format!("uncompressed layer is {diff}, the config's diff_id {:?}", diff_ids.get(i)),
             });
         }
     }
