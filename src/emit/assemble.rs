@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use rayon::prelude::*;
+use rustc_hash::FxHashSet as HashSet;
 
 use crate::error::Error;
 use crate::model::Closure;
@@ -90,35 +91,57 @@ pub fn assemble(resolver: &Resolver, closures: Vec<Closure>, opts: &AssembleOpti
     let rt = Runtime::new(resolver, opts.runtime.clone());
     let closures: Vec<Closure> = closures.into_par_iter().map(|c| rt.expand(c.clone()).unwrap_or(c)).collect();
     let mut added: Vec<Closure> = Vec::new();
-    let mut tried: Vec<PathBuf> = Vec::new();
+    let mut tried: HashSet<PathBuf> = HashSet::default();
     let mut not_closed = Vec::new();
     let mut user_added = Vec::new();
-    let user_elf = build(resolver, &closures, &[], &RuntimeFiles::default(), opts)?.added_elf_files().to_vec();
-    let mut round = 0;
-    loop {
-        let all: Vec<&Closure> = closures.iter().chain(&added).collect();
-        let runtime = rt.files(&all);
-        let plan = build(resolver, &closures, &added, &runtime, opts)?;
-        let new: Vec<PathBuf> =
-            plan.added_elf_files().iter().filter(|p| tried.binary_search(p).is_err()).cloned().collect();
-        round += 1;
-        if new.is_empty() || round > 8 {
-            return Ok(Assembled { closures, added, user_added, runtime, not_closed, rootfs: plan });
-        }
+    // The ELF files among the user's added paths, then, round by round, those that the
+    // runtime files of the closures so far bring (each tree is looked at once); the whole
+    // plan is built at the end.
+    let user_elf: HashSet<PathBuf> =
+        build(resolver, &[], &[], &RuntimeFiles::default(), opts)?.added_elf_files().iter().cloned().collect();
+    let mut new_elf: Vec<PathBuf> = user_elf.iter().cloned().collect();
+    new_elf.sort();
+    let mut looked_at: HashSet<PathBuf> = HashSet::default();
+    for _round in 0..8 {
+        new_elf.retain(|p| tried.insert(p.clone()));
         let results: Vec<(PathBuf, Result<Closure, Error>)> =
-            new.par_iter().map(|p| (p.clone(), resolver.closure_in_root(p).and_then(|c| rt.expand(c)))).collect();
+            new_elf.par_iter().map(|p| (p.clone(), resolver.closure_in_root(p).and_then(|c| rt.expand(c)))).collect();
         for (p, r) in results {
             match r {
                 Ok(c) => {
+                    user_added.push(user_elf.contains(&p));
                     added.push(c);
-                    user_added.push(user_elf.binary_search(&p).is_ok());
                 }
-                Err(error) => not_closed.push(NotClosed { path: p.clone(), error }),
+                Err(error) => not_closed.push(NotClosed { path: p, error }),
             }
-            tried.push(p);
         }
-        tried.sort();
+        let all: Vec<&Closure> = closures.iter().chain(&added).collect();
+        let runtime = rt.files(&all);
+        let fresh = RuntimeFiles {
+            items: runtime
+                .items
+                .iter()
+                .filter(|it| matches!(it.kind, ItemKind::Path | ItemKind::Program) && looked_at.insert(it.path.clone()))
+                .cloned()
+                .collect(),
+            ..RuntimeFiles::default()
+        };
+        new_elf = if fresh.items.is_empty() {
+            Vec::new()
+        } else {
+            let mut b = Rootfs::builder();
+            b.root(resolver.root().host_dir()).runtime(&fresh);
+            b.build()?.added_elf_files().iter().filter(|p| !tried.contains(*p)).cloned().collect()
+        };
+        if new_elf.is_empty() {
+            let rootfs = build(resolver, &closures, &added, &runtime, opts)?;
+            return Ok(Assembled { closures, added, user_added, runtime, not_closed, rootfs });
+        }
     }
+    let all: Vec<&Closure> = closures.iter().chain(&added).collect();
+    let runtime = rt.files(&all);
+    let rootfs = build(resolver, &closures, &added, &runtime, opts)?;
+    Ok(Assembled { closures, added, user_added, runtime, not_closed, rootfs })
 }
 
 /// The runtime files as text, for `--format tree`: a heading, then one line per item with

@@ -269,21 +269,34 @@ enum Kind {
         exec: bool,
         script: bool,
     },
-    /// A directory tree: bytes of its files, whether it holds ELF objects, whether a
-    /// symlink in it points out of it (absolute, or `..` above the tree).
-    Dir {
-        bytes: u64,
-        has_elf: bool,
-        escapes: bool,
-    },
+    /// A directory (its tree is looked at only when a pack needs it: [`PathInfo::tree`]).
+    Dir,
     Other,
 }
 
-#[derive(Clone, Debug)]
+/// What a directory tree holds: bytes of its files, whether it holds ELF objects, whether a
+/// symlink in it points out of it (absolute, or `..` above the tree).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Tree {
+    bytes: u64,
+    has_elf: bool,
+    escapes: bool,
+}
+
+#[derive(Debug)]
 pub(super) struct PathInfo {
     realpath: PathBuf,
+    host: PathBuf,
     kind: Kind,
     readable: bool,
+    tree: std::sync::OnceLock<Tree>,
+}
+
+impl PathInfo {
+    /// The tree of a directory, walked on first use (at most four levels, bounded entries).
+    fn tree(&self) -> Tree {
+        *self.tree.get_or_init(|| walk_tree(&self.host))
+    }
 }
 
 /// What each path named by the evidence is in the root, looked at once per run.
@@ -319,36 +332,39 @@ fn look(root: &Root, path: &[u8]) -> Option<PathInfo> {
             script: head.starts_with(b"#!"),
         }
     } else if w.metadata.is_dir() {
-        let (mut bytes, mut has_elf, mut escapes, mut n) = (0u64, false, false, 0usize);
-        for e in walkdir::WalkDir::new(&host).follow_links(false).max_depth(4).into_iter().flatten() {
-            n += 1;
-            if n > MAX_TREE_ENTRIES {
-                bytes = u64::MAX;
-                break;
-            }
-            if e.file_type().is_symlink() && !escapes {
-                let depth = e.depth().saturating_sub(1);
-                escapes = std::fs::read_link(e.path()).map_or(true, |t| climbs_out(t.as_os_str().as_bytes(), depth));
-            }
-            if e.file_type().is_file() {
-                bytes = bytes.saturating_add(e.metadata().map(|m| m.len()).unwrap_or(0));
-                // Plugins are shared objects: only files named like one are opened.
-                let name = e.file_name().as_bytes();
-                let so_name = name.ends_with(b".so") || name.windows(4).any(|w| w == b".so.");
-                if !has_elf && so_name {
-                    let mut head = [0u8; 18];
-                    let k = std::fs::File::open(e.path())
-                        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-                        .unwrap_or(0);
-                    has_elf = is_loadable_elf(&head[..k]);
-                }
-            }
-        }
-        Kind::Dir { bytes, has_elf, escapes }
+        Kind::Dir
     } else {
         Kind::Other
     };
-    Some(PathInfo { realpath: w.realpath, kind, readable })
+    Some(PathInfo { realpath: w.realpath, host, kind, readable, tree: std::sync::OnceLock::new() })
+}
+
+fn walk_tree(host: &Path) -> Tree {
+    let (mut bytes, mut has_elf, mut escapes, mut n) = (0u64, false, false, 0usize);
+    for e in walkdir::WalkDir::new(&host).follow_links(false).max_depth(4).into_iter().flatten() {
+        n += 1;
+        if n > MAX_TREE_ENTRIES {
+            bytes = u64::MAX;
+            break;
+        }
+        if e.file_type().is_symlink() && !escapes {
+            let depth = e.depth().saturating_sub(1);
+            escapes = std::fs::read_link(e.path()).map_or(true, |t| climbs_out(t.as_os_str().as_bytes(), depth));
+        }
+        if e.file_type().is_file() {
+            bytes = bytes.saturating_add(e.metadata().map(|m| m.len()).unwrap_or(0));
+            // Plugins are shared objects: only files named like one are opened.
+            let name = e.file_name().as_bytes();
+            let so_name = name.ends_with(b".so") || name.windows(4).any(|w| w == b".so.");
+            if !has_elf && so_name {
+                let mut head = [0u8; 18];
+                let k =
+                    std::fs::File::open(e.path()).and_then(|mut f| std::io::Read::read(&mut f, &mut head)).unwrap_or(0);
+                has_elf = is_loadable_elf(&head[..k]);
+            }
+        }
+    }
+    Tree { bytes, has_elf, escapes }
 }
 
 /// True when a symlink target leaves a tree from a link `depth` directories below its top:
@@ -803,14 +819,14 @@ fn ca(v: &View<'_>, acc: &mut Acc) {
             let name = p.rsplit(|&b| b == b'/').next().unwrap_or_default();
             let take = match info.kind {
                 Kind::File { elf: false, .. } => name.ends_with(b".crt") || name.ends_with(b".pem"),
-                Kind::Dir { .. } => name == b"certs",
+                Kind::Dir => name == b"certs",
                 _ => false,
             };
             if take {
                 found = true;
                 acc.add(&p, ItemKind::Path, ev.clone().located(v.path(i), &s));
             }
-            if matches!(info.kind, Kind::Dir { .. }) {
+            if info.kind == Kind::Dir {
                 let mut cnf = p.clone();
                 cnf.extend_from_slice(b"/openssl.cnf");
                 if matches!(v.rt.paths.get(root, &cnf).map(|i| i.kind.clone()), Some(Kind::File { .. })) {
@@ -834,7 +850,7 @@ fn named_dirs(v: &View<'_>, leaf: &[u8]) -> Vec<(usize, Vec<u8>, Bytes)> {
             if p.rsplit(|&b| b == b'/').next() != Some(leaf) || out.iter().any(|(_, q, _)| *q == p) {
                 continue;
             }
-            if matches!(v.rt.paths.get(root, &p).map(|x| x.kind.clone()), Some(Kind::Dir { .. })) {
+            if matches!(v.rt.paths.get(root, &p).map(|x| x.kind.clone()), Some(Kind::Dir)) {
                 out.push((i, p, s));
             }
         }
@@ -929,7 +945,7 @@ fn locale(v: &View<'_>, acc: &mut Acc) {
     let root = v.rt.resolver.root();
     let dir = v.facts[l].strings.paths.iter().find(|s| {
         let b = s.as_bytes();
-        b.ends_with(b"/locale") && matches!(v.rt.paths.get(root, b).map(|x| x.kind.clone()), Some(Kind::Dir { .. }))
+        b.ends_with(b"/locale") && matches!(v.rt.paths.get(root, b).map(|x| x.kind.clone()), Some(Kind::Dir))
     });
     let Some(s) = dir else { return };
     let mut wanted = vec!["C.utf8".to_string()];
@@ -1054,8 +1070,9 @@ fn strings_packs(v: &View<'_>, acc: &mut Acc) {
             }
             let excluded = under(&p, NOT_DATA) || under(real, NOT_DATA);
             let ev = |pack: Pack| Evidence::new(pack, Some(v.path(i)), Seen::String { string: s.clone() });
-            match info.kind {
-                Kind::Dir { bytes, has_elf: true, .. } if loader && plugins && !excluded => {
+            let tree = (info.kind == Kind::Dir && !excluded && (data || loader && plugins)).then(|| info.tree());
+            match (&info.kind, tree) {
+                (Kind::Dir, Some(Tree { bytes, has_elf: true, .. })) if loader && plugins => {
                     if bytes <= MAX_PLUGIN_TREE {
                         acc.add(&p, ItemKind::Path, ev(Pack::Plugins));
                     } else {
@@ -1072,7 +1089,7 @@ fn strings_packs(v: &View<'_>, acc: &mut Acc) {
                 // A data directory holds data: one with programs or libraries (which need a
                 // loader's evidence), or with links out of it (to host configuration, keys),
                 // is only reported.
-                Kind::Dir { bytes, has_elf, escapes } if data && !excluded => {
+                (Kind::Dir, Some(Tree { bytes, has_elf, escapes })) if data => {
                     if has_elf || escapes {
                         acc.hint(
                             Pack::Data,
@@ -1096,7 +1113,7 @@ fn strings_packs(v: &View<'_>, acc: &mut Acc) {
                         );
                     }
                 }
-                Kind::File { elf, exec, script } if (elf || script) && exec && !excluded => {
+                (&Kind::File { elf, exec, script }, _) if (elf || script) && exec && !excluded => {
                     if helpers {
                         acc.add(&p, ItemKind::Program, ev(Pack::Helpers));
                     } else if p != b"/bin/sh" {
@@ -1110,7 +1127,7 @@ fn strings_packs(v: &View<'_>, acc: &mut Acc) {
                         );
                     }
                 }
-                Kind::File { elf: false, .. } if data && !excluded && info_size_ok(root, &info.realpath) => {
+                (Kind::File { elf: false, .. }, _) if data && !excluded && info_size_ok(root, &info.realpath) => {
                     acc.add(&p, ItemKind::Path, ev(Pack::Data));
                 }
                 _ => {}
@@ -1119,7 +1136,8 @@ fn strings_packs(v: &View<'_>, acc: &mut Acc) {
             // "/usr/share/misc/magic" + ".mgc"): data files beside it named STEM.SUFFIX come too.
             if data
                 && !excluded
-                && matches!(info.kind, Kind::File { elf: false, .. } | Kind::Dir { has_elf: false, escapes: false, .. })
+                && (matches!(info.kind, Kind::File { elf: false, .. })
+                    || matches!(tree, Some(Tree { has_elf: false, escapes: false, .. })))
             {
                 for sib in suffixed_siblings(v, &p) {
                     acc.add(&sib, ItemKind::Path, ev(Pack::Data));
