@@ -24,6 +24,7 @@ import os
 import random
 import shutil
 import statistics
+import tempfile
 import subprocess
 import sys
 import time
@@ -194,6 +195,27 @@ def main():
     print(f"depclose batch peak memory: {peak_kb(batch['depclose']) / 1024:.1f} MB")
 
     print()
+    print("runtime evidence (issues 12/13), batch over the same files, interleaved:")
+    extra = {
+        "plain (--format paths)": cli + files,
+        "runtime (--format runtime)": [cli_bin, "--format", "runtime"] + files,
+        "symbols (-r --format paths)": cli + ["-r"] + files,
+    }
+    ext = {k: [] for k in extra}
+    for _ in range(max(3, args.batch_rounds // 5)):
+        for k, cmd in extra.items():
+            ext[k].append(timed([cmd]))
+    base = statistics.median(ext["plain (--format paths)"])
+    for k, ts in ext.items():
+        print(f"  {k:<30} {statistics.median(ts):7.3f} s {statistics.median(ts) / base:6.2f}x plain")
+    if shutil.which("ldd") and os.path.exists("/usr/bin/true"):
+        sample = files[: min(200, n)]
+        t_r = timed([["ldd", "-r", f] for f in sample])
+        t_d = timed([cli + ["-r"] + sample])
+        print(f"  ldd -r on {len(sample)} files: {t_r:.3f} s; depclose -r on the same: {t_d:.3f} s ({t_d / t_r:.2f}x)")
+    rootfs_vs_elfpak(cli_bin, args.rounds)
+
+    print()
     print("scaling (depclose batch, random prefixes of the list, median of rounds):")
     shuffled = files[:]
     random.Random(42).shuffle(shuffled)
@@ -204,6 +226,43 @@ def main():
         k *= 2
     ts = [timed([cli + shuffled]) for _ in range(args.rounds)]
     print(f"  {n:5d} files  {statistics.median(ts):7.3f} s")
+
+
+def rootfs_vs_elfpak(cli_bin, rounds):
+    """The redis-server rootfs (tar and OCI archive), side by side with elfpak when it is on
+    PATH (elfpak is not installed by this script: set ELFPAK to its binary)."""
+    prog = "/usr/bin/redis-server"
+    elfpak = os.environ.get("ELFPAK") or shutil.which("elfpak")
+    if not os.path.exists(prog):
+        return
+    tmp = tempfile.mkdtemp(prefix="depclose-bench-")
+    def fresh():
+        for n in os.listdir(tmp):
+            p = os.path.join(tmp, n)
+            shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
+    cmds = {
+        "depclose tar (runtime files)": [cli_bin, prog, "-q", "--tar", f"{tmp}/a.tar"],
+        "depclose tar --runtime none": [cli_bin, prog, "-q", "--runtime", "none", "--no-dpkg-records", "--tar", f"{tmp}/b.tar"],
+        "depclose oci --runtime none, no gzip": [cli_bin, prog, "-q", "--runtime", "none", "--no-dpkg-records",
+                                                 "--layer-compression", "none", "--oci-archive", f"{tmp}/c.tar"],
+    }
+    if elfpak:
+        cmds["elfpak tar"] = [elfpak, "bundle", "-q", "-o", f"{tmp}/d", "--tar", f"{tmp}/d.tar", prog]
+        cmds["elfpak oci"] = [elfpak, "bundle", "-q", "-o", f"{tmp}/e", "--oci-archive", f"{tmp}/e.tar", prog]
+    ts = {k: [] for k in cmds}
+    for _ in range(max(5, rounds * 3)):
+        for k, c in cmds.items():
+            fresh()
+            ts[k].append(timed([c]))
+    shutil.rmtree(tmp, ignore_errors=True)
+    print()
+    print("redis-server rootfs, median of interleaved runs" + ("" if elfpak else " (elfpak not on PATH: set ELFPAK)"))
+    for k, v in ts.items():
+        line = f"  {k:<38} {1000 * statistics.median(v):8.1f} ms"
+        if elfpak:
+            ref = ts["elfpak oci" if "oci" in k else "elfpak tar"]
+            line += f"  {statistics.median(v) / statistics.median(ref):5.2f}x elfpak"
+        print(line)
 
 
 if __name__ == "__main__":

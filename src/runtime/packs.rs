@@ -341,7 +341,7 @@ fn look(root: &Root, path: &[u8]) -> Option<PathInfo> {
 
 fn walk_tree(host: &Path) -> Tree {
     let (mut bytes, mut has_elf, mut escapes, mut n) = (0u64, false, false, 0usize);
-    for e in walkdir::WalkDir::new(&host).follow_links(false).max_depth(4).into_iter().flatten() {
+    for e in walkdir::WalkDir::new(host).follow_links(false).max_depth(4).into_iter().flatten() {
         n += 1;
         if n > MAX_TREE_ENTRIES {
             bytes = u64::MAX;
