@@ -595,7 +595,8 @@ impl Config {
             check_symbols: o.check_symbols || !require.is_empty(),
             require,
             sbom: o.sbom.clone(),
-            dpkg_records: !o.no_dpkg_records,
+            // The bare ELF closure (--runtime none) is that and nothing else: no package records.
+            dpkg_records: !o.no_dpkg_records && o.runtime == RuntimeMode::Auto,
             docker_config,
         })
     }
@@ -899,8 +900,11 @@ fn run(cfg: &Config) -> anyhow::Result<Exit> {
             ));
             exit = exit.max(Exit::Missing);
         }
-        for h in &a.runtime.hints {
-            say(format!("hint: {}: {}", h.pack, h.message));
+        // Hints go with what they are about: a rootfs or image being made, or its plan.
+        if cfg.writes_rootfs() || cfg.dry_run {
+            for h in &a.runtime.hints {
+                say(format!("hint: {}: {}", h.pack, h.message));
+            }
         }
         let p = &a.rootfs;
         for w in p.warnings() {
