@@ -187,7 +187,7 @@ impl SymbolReport {
     /// paths the loader opened (the input as given).
     pub fn ldd_lines(&self, closure: &Closure) -> Vec<String> {
         let name = |i: usize| object_name(closure, i);
-        let prog = closure.input.to_string_lossy().into_owned();
+        let prog = object_name(closure, 0);
         let mut out = Vec::new();
         for p in &self.version_problems {
             let v = p.version.to_string_lossy();
@@ -259,10 +259,13 @@ fn split_version(v: &[u8]) -> Option<(String, Vec<u64>)> {
     Some((prefix, numeric(&v[at + 1..])?))
 }
 
-/// The name the loader knows object `i` by (`l_name`): the input as given, else the path
-/// it opened.
+/// The name the loader knows object `i` by (`l_name`): the path it opened, in the root;
+/// for the input, the path as given when the root is `/` or the input lies outside the root
+/// (the loader's own name for its program is its argument).
 pub fn object_name(closure: &Closure, i: usize) -> String {
-    if i == 0 {
+    let external =
+        closure.diagnostics.iter().any(|d| d.object.is_none() && d.message.starts_with(crate::resolver::OUTSIDE_ROOT));
+    if i == 0 && (closure.root.as_os_str() == "/" || external) {
         closure.input.to_string_lossy().into_owned()
     } else {
         closure.objects[i].file.location.path.to_string_lossy().into_owned()
