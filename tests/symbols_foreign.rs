@@ -166,3 +166,61 @@ fn s390x_root_symbols_match_its_loader() {
 fn arm64_root_symbols_match_its_loader() {
     check_root("arm64", "aarch64", "/lib/ld-linux-aarch64.so.1", 183);
 }
+
+/// A version missing in a big-endian root: libssh2 of the s390x root, in a rootfs of its
+/// closure (written by depclose-cli) whose libcrypto.so.3 no longer defines OPENSSL_3.0.0
+/// (its name patched in place to OPENSSL_3.0.X, hash unchanged, as a different build would
+/// have it). The root's loader under qemu and depclose print the same version error and the
+/// same unbound versioned references, line for line.
+#[test]
+fn s390x_missing_version_matches_its_loader() {
+    let what = "missing version in an s390x rootfs";
+    let src = cache_dir().join("roots/s390x");
+    let q = "/.depclose/qemu-s390x-static";
+    if !src.join(&q[1..]).is_file() {
+        return skip(what, &format!("no root at {} (tests/foreign_roots.rs builds it)", src.display()));
+    }
+    let input = "/usr/lib/s390x-linux-gnu/libssh2.so.1.0.1";
+    let tmp = tempfile::Builder::new().prefix("depclose-symforeign").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mini = tmp.path().join("root");
+    let out = Command::new(env!("CARGO_BIN_EXE_depclose-cli"))
+        .arg("--root")
+        .arg(&src)
+        .arg("--dir")
+        .arg(&mini)
+        .arg(input)
+        .output()
+        .expect("run depclose-cli");
+    assert!(out.status.success(), "depclose-cli --dir: {}", String::from_utf8_lossy(&out.stderr));
+    fs::create_dir_all(mini.join(".depclose")).unwrap();
+    fs::copy(src.join(&q[1..]), mini.join(&q[1..])).unwrap();
+    let crypto = fs::canonicalize(mini.join("usr/lib/s390x-linux-gnu/libcrypto.so.3")).unwrap();
+    let mut bytes = fs::read(&crypto).unwrap();
+    let (from, to) = (b"OPENSSL_3.0.0\0", b"OPENSSL_3.0.X\0");
+    let mut patched = 0;
+    for i in 0..bytes.len().saturating_sub(from.len()) {
+        if &bytes[i..i + from.len()] == from {
+            bytes[i..i + to.len()].copy_from_slice(to);
+            patched += 1;
+        }
+    }
+    assert!(patched > 0, "OPENSSL_3.0.0 not found in libcrypto.so.3");
+    fs::write(&crypto, &bytes).unwrap();
+
+    let env = [("LD_TRACE_LOADED_OBJECTS", "1"), ("LD_WARN", "yes"), ("LD_BIND_NOW", "yes")];
+    let run = run_in_chroot(&mini, &[q, "/lib/ld64.so.1", input], &env);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let theirs: Vec<String> = stderr.lines().filter(|l| is_problem(l)).map(str::to_string).collect();
+    assert!(
+        theirs.iter().any(|l| l.contains("version `OPENSSL_3.0.0' not found (required by"))
+            && theirs.iter().any(|l| l.contains(", version OPENSSL_3.0.0\t(")),
+        "the loader does not show the rule:\n{stderr}"
+    );
+    let mut b = Resolver::builder();
+    b.root(&mini).origin(OriginMode::AsGiven).cwd(Some("/")).hwcaps(Hwcaps::None);
+    let resolver = b.build().unwrap();
+    let c = resolver.closure_in_root(input).unwrap();
+    let report = SymbolCache::new().check(&c, resolver.root());
+    assert!(report.is_fatal());
+    assert_eq!(report.ldd_lines(&c), theirs, "depclose (left) and the s390x loader (right)");
+}
