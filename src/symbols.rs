@@ -399,10 +399,10 @@ pub(crate) fn read_both<S: elf::Source + ?Sized>(
         out.has_versym = true;
     }
     if let Some(v) = d.verneed {
-        out.verneed = r.verneed(v, &strings, &mut budget)?;
+        out.verneed = r.verneed(v, d.verneednum, &strings, &mut budget)?;
     }
     if let Some(v) = d.verdef {
-        out.verdef = r.verdef(v, &strings, &mut budget)?;
+        out.verdef = r.verdef(v, d.verdefnum, &strings, &mut budget)?;
     }
     Ok((out, rel))
 }
@@ -449,6 +449,8 @@ struct Dyn {
     versym: Option<u64>,
     verneed: Option<u64>,
     verdef: Option<u64>,
+    verneednum: u64,
+    verdefnum: u64,
     rela: Option<u64>,
     relasz: u64,
     relacount: u64,
@@ -498,7 +500,9 @@ struct Window<'a> {
     data: Cow<'a, [u8]>,
 }
 
-const VERSION_WINDOW: u64 = 64 << 10;
+/// Version records are read in one window of this size (they take a few hundred bytes in an
+/// honest file); records past it are read one by one.
+const VERSION_WINDOW: u64 = 4 << 10;
 
 impl<'a, S: elf::Source + ?Sized> Reader<'a, S> {
     fn err(msg: &'static str) -> ParseError {
@@ -541,6 +545,8 @@ impl<'a, S: elf::Source + ?Sized> Reader<'a, S> {
                 DT_VERSYM => d.versym = Some(val),
                 DT_VERNEED => d.verneed = Some(val),
                 DT_VERDEF => d.verdef = Some(val),
+                DT_VERNEEDNUM => d.verneednum = val,
+                DT_VERDEFNUM => d.verdefnum = val,
                 7 => d.rela = Some(val),
                 8 => d.relasz = val,
                 17 => d.rel = Some(val),
@@ -784,9 +790,13 @@ impl<'a, S: elf::Source + ?Sized> Reader<'a, S> {
         Ok(out)
     }
 
-    fn window(&self, vaddr: u64, what: &'static str) -> Result<Window<'a>, ParseError> {
+    /// The window over version records at `vaddr`: `count` (`DT_VERNEEDNUM` or
+    /// `DT_VERDEFNUM`, a hint only) records of about 64 bytes each, at least
+    /// [`VERSION_WINDOW`], at most the segment.
+    fn window(&self, vaddr: u64, count: u64, what: &'static str) -> Result<Window<'a>, ParseError> {
         let (off, avail) = self.map(vaddr, what)?;
-        let data = self.src.get(off, avail.min(VERSION_WINDOW)).ok_or(Self::err("cannot read file data"))?;
+        let want = count.saturating_mul(64).clamp(VERSION_WINDOW, 1 << 20);
+        let data = self.src.get(off, avail.min(want)).ok_or(Self::err("cannot read file data"))?;
         Ok(Window { start: vaddr, data })
     }
 
@@ -813,9 +823,15 @@ impl<'a, S: elf::Source + ?Sized> Reader<'a, S> {
 
     /// `DT_VERNEED`, walked as `_dl_check_map_versions` walks it: `vn_next` and `vna_next`
     /// until 0 (the counts `DT_VERNEEDNUM` and `vn_cnt` are not consulted by the loader).
-    fn verneed(&self, start: u64, strings: &Strings<'_>, budget: &mut u64) -> Result<Vec<VerNeed>, ParseError> {
+    fn verneed(
+        &self,
+        start: u64,
+        num: u64,
+        strings: &Strings<'_>,
+        budget: &mut u64,
+    ) -> Result<Vec<VerNeed>, ParseError> {
         const WHAT: &str = "DT_VERNEED record outside the file";
-        let w = self.window(start, WHAT)?;
+        let w = self.window(start, num, WHAT)?;
         let mut visits = self.record_budget(16);
         let mut tick = || {
             visits = visits.checked_sub(1).ok_or(Self::err("DT_VERNEED records overlap or loop"))?;
@@ -858,9 +874,9 @@ impl<'a, S: elf::Source + ?Sized> Reader<'a, S> {
 
     /// `DT_VERDEF`, walked by `vd_next` until 0; each definition's `vd_cnt` names by
     /// `vda_next` (stopping early at a `vda_next` of 0).
-    fn verdef(&self, start: u64, strings: &Strings<'_>, budget: &mut u64) -> Result<Vec<VerDef>, ParseError> {
+    fn verdef(&self, start: u64, num: u64, strings: &Strings<'_>, budget: &mut u64) -> Result<Vec<VerDef>, ParseError> {
         const WHAT: &str = "DT_VERDEF record outside the file";
-        let w = self.window(start, WHAT)?;
+        let w = self.window(start, num, WHAT)?;
         let mut visits = self.record_budget(8);
         let mut tick = || {
             visits = visits.checked_sub(1).ok_or(Self::err("DT_VERDEF records overlap or loop"))?;
@@ -1098,10 +1114,10 @@ pub(crate) fn read_raw<S: elf::Source + ?Sized>(src: &S, limits: &SymbolLimits) 
     }
     let mut budget = strings.budget();
     if let Some(v) = d.verneed {
-        out.verneed = r.verneed(v, &strings, &mut budget)?;
+        out.verneed = r.verneed(v, d.verneednum, &strings, &mut budget)?;
     }
     if let Some(v) = d.verdef {
-        out.verdef = r.verdef(v, &strings, &mut budget)?;
+        out.verdef = r.verdef(v, d.verdefnum, &strings, &mut budget)?;
     }
     out.hash = match table {
         HashTable::None => RawHash::None,

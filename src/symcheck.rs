@@ -387,6 +387,7 @@ type Loaded = Arc<Result<FileSymbols, String>>;
 pub struct SymbolCache {
     limits: SymbolLimits,
     files: Mutex<HashMap<PathBuf, Arc<OnceLock<Loaded>>>>,
+    by_object: Mutex<FxHashMap<usize, (Arc<crate::model::ObjectFile>, Loaded)>>,
     own: Mutex<FxHashMap<OwnKey, Arc<[u32]>>>,
 }
 
@@ -411,7 +412,12 @@ impl SymbolCache {
 
     /// An empty cache with these limits.
     pub fn with_limits(limits: SymbolLimits) -> SymbolCache {
-        SymbolCache { limits, files: Mutex::new(HashMap::new()), own: Mutex::new(FxHashMap::default()) }
+        SymbolCache {
+            limits,
+            files: Mutex::new(HashMap::new()),
+            by_object: Mutex::new(FxHashMap::default()),
+            own: Mutex::new(FxHashMap::default()),
+        }
     }
 
     /// How many files have been read.
@@ -452,9 +458,19 @@ impl SymbolCache {
             .iter()
             .enumerate()
             .map(|(i, o)| {
-                let host =
-                    if i == 0 && external { closure.input.clone() } else { root.host_path(&o.file.location.realpath) };
-                Some(self.load(&host))
+                if i == 0 && external {
+                    return Some(self.load(&closure.input));
+                }
+                // The resolver shares one `ObjectFile` between the closures that load a file:
+                // its address finds the tables without building the host path again.
+                let key = Arc::as_ptr(&o.file) as usize;
+                if let Some((_, l)) = self.by_object.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+                    return Some(l.clone());
+                }
+                let l = self.load(&root.host_path(&o.file.location.realpath));
+                // The entry keeps the `ObjectFile` alive, so its address is not reused.
+                self.by_object.lock().unwrap_or_else(|e| e.into_inner()).insert(key, (o.file.clone(), l.clone()));
+                Some(l)
             })
             .collect();
         let maps: Vec<Option<&FileSymbols>> = files
