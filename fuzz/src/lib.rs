@@ -786,6 +786,29 @@ pub fn check_closure(c: &Closure, root: &Path) {
     let _ = c.is_complete();
 }
 
+/// The symbol checks over a fuzzed closure: no panic or hang on damaged tables, indices in
+/// range, the same report twice (from the cache the second time).
+pub fn check_symbols(c: &Closure, r: &Resolver) {
+    let cache = depclose::symcheck::SymbolCache::new();
+    let first = cache.check(c, r.root());
+    let again = cache.check(c, r.root());
+    assert_eq!(first, again, "the symbol report changed on a second check");
+    let n = c.objects.len();
+    for p in &first.version_problems {
+        assert!(p.provider < n && p.required_by < n);
+    }
+    for u in &first.undefined {
+        assert!(u.object < n);
+    }
+    for q in &first.required {
+        assert!(q.required_by < n && q.provider.is_none_or(|p| p < n));
+    }
+    for (i, why) in &first.unreadable {
+        assert!(*i < n && !why.is_empty());
+    }
+    let _ = (first.ldd_lines(c), first.highest_versions(), first.is_fatal(), first.is_clean());
+}
+
 /// Build a small root from the input, resolve `/bin/prog` in it three times (twice with one
 /// resolver, once with a fresh one) and check the invariants and determinism.
 pub fn resolve_small_root(data: &[u8]) {
@@ -799,6 +822,7 @@ pub fn resolve_small_root(data: &[u8]) {
     match (&first, &again, &fresh) {
         (Ok(a), Ok(b), Ok(c)) => {
             check_closure(a, &root);
+            check_symbols(a, &r);
             assert_eq!(a, b, "same resolver, different closures");
             assert_eq!(a, c, "fresh resolver, different closure");
         }
