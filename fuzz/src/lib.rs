@@ -55,6 +55,9 @@ pub fn parse_elf(data: &[u8]) {
             // ld.so.cache reader): no amplification by many entries sharing one string.
             assert!(copied <= 16 * data.len() + (64 << 10), "{copied} string bytes from {} bytes", data.len());
             let n = d.needed.len() + d.filter.len() + d.auxiliary.len();
+            // The dynamic-order view lists each entry once, kinds matching the lists.
+            assert_eq!(d.order.len(), n, "dependency order does not cover every entry");
+            assert_eq!(d.dependencies().count(), n);
             // Each string comes from one dynamic entry, each entry takes at least 8 bytes.
             assert!(n <= data.len() / 8, "more strings than dynamic entries");
             let _ = (d.flags, d.flags_1);
