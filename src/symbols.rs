@@ -1056,6 +1056,37 @@ impl RawTables {
     }
 }
 
+/// Look names up the way the loader's `do_lookup_x` walks one object: through the file's own
+/// `DT_GNU_HASH` (bloom filter, bucket, chain) or `DT_HASH` table, the first definition with
+/// that name (not undefined, a value unless TLS or `SHN_ABS`, a code or data type), versions
+/// not considered. For each name, the symbol index, or `None`. A file without a hash table
+/// defines nothing the loader can find.
+///
+/// # Errors
+/// See [`read`].
+pub fn lookup_names(data: &[u8], names: &[&[u8]]) -> Result<Vec<Option<u32>>, ParseError> {
+    let raw = read_raw(data, &SymbolLimits::default())?;
+    const ALLOWED: u32 = (1 << STT_NOTYPE)
+        | (1 << STT_OBJECT)
+        | (1 << STT_FUNC)
+        | (1 << STT_COMMON)
+        | (1 << STT_TLS)
+        | (1 << STT_GNU_IFUNC);
+    Ok(names
+        .iter()
+        .map(|name| {
+            raw.candidates(&NameHashes::of(name), |i| {
+                raw.sym(i as usize).is_some_and(|s| {
+                    s.shndx != SHN_UNDEF
+                        && (s.value != 0 || s.shndx == SHN_ABS || s.kind == STT_TLS)
+                        && (1u32 << (s.kind & 0xf)) & ALLOWED != 0
+                        && raw.name_is(s.name, name)
+                })
+            })
+        })
+        .collect())
+}
+
 pub(crate) fn read_raw<S: elf::Source + ?Sized>(src: &S, limits: &SymbolLimits) -> Result<RawTables, ParseError> {
     let size = src.size();
     let head = src.get(0, size.min(64)).ok_or(ParseError::new("cannot read file data"))?;

@@ -1236,6 +1236,25 @@ pub fn symbols(data: &[u8]) {
         }
         Err(e) => assert!(!e.reason().is_empty()),
     }
+    // Lookups through the file's own hash table: bounded (chains that loop or run past the
+    // table end), and what they find is a definition of that name.
+    let mut names: Vec<Vec<u8>> = vec![b"f".to_vec(), b"puts".to_vec(), b"".to_vec(), b"main".to_vec()];
+    if let Ok(s) = &full {
+        names.extend(s.symbols.iter().take(16).map(|x| x.name.to_vec()));
+    }
+    let refs: Vec<&[u8]> = names.iter().map(|n| n.as_slice()).collect();
+    if let Ok(found) = symbols::lookup_names(data, &refs) {
+        assert_eq!(found.len(), refs.len());
+        if let Ok(s) = &full {
+            for (name, hit) in refs.iter().zip(&found) {
+                if let Some(i) = hit {
+                    let sym = &s.symbols[*i as usize];
+                    assert_eq!(sym.name.as_bytes(), *name, "lookup found another name");
+                    assert!(sym.is_defined(), "lookup found an undefined symbol");
+                }
+            }
+        }
+    }
     let mut small = SymbolLimits::default();
     small.max_symbols = 4;
     small.max_string_bytes = 64;
