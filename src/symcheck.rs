@@ -578,11 +578,11 @@ struct Checker<'a> {
 }
 
 /// An object and the files of its dependency set (by address in the cache, which keeps
-/// them alive), and whether it is the executable (copy relocations skip it).
+/// them alive), and which of them is the executable (copy relocations skip it).
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct OwnKey {
     files: Vec<usize>,
-    is_main: bool,
+    main_at: Option<usize>,
 }
 
 impl Checker<'_> {
@@ -736,13 +736,15 @@ impl Checker<'_> {
             // it is in the global scope too, so a lookup it satisfies is satisfied): computed
             // once per (object, dependency files) and kept across closures.
             let open = match &deps[r] {
-                Some(set) if self.closure.missing.is_empty() => {
+                // Valid when every member's `l_versions` is the file's own (all its version
+                // requirements' files loaded), as it then is in every closure.
+                Some(set) if set.iter().all(|&m| matches!(self.slots[m], Cow::Borrowed(_))) => {
                     let key = OwnKey {
                         files: set
                             .iter()
                             .map(|&m| self.maps[m].map_or(0, |f| f as *const FileSymbols as usize))
                             .collect(),
-                        is_main: r == 0,
+                        main_at: set.iter().position(|&m| m == 0),
                     };
                     let cached = self.own.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
                     match cached {
