@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Time depclose against ldd, libtree and lddtree-rs on the same file list, side by side.
 
-    benches/compare.py [--rounds N] [--batch-rounds N] [--limit N]
+    benches/compare.py [--rounds N] [--batch-rounds N] [--limit N] [--symbols-only]
 
 The file list is every ELF file under /usr/bin, /usr/sbin, /usr/lib and /usr/libexec that the
 host's ld.so accepts (`ld.so --verify` exits 0 or 2), so that every tool is asked about files
@@ -15,7 +15,8 @@ it can answer for. For each tool it runs, in one go:
 and repeats each measurement (--rounds times one process per file, --batch-rounds times the
 batch runs, interleaved; one process per file in a shuffled order of the tools for each
 file), printing the median and the ratio to depclose.
-It also prints depclose's peak memory in batch mode and the batch time for growing prefixes of
+First it times the symbol check: the batch with `-r` against the plain batch, and `ldd -r`
+(one loader run per file) on the same files. It also prints depclose's peak memory in batch mode and the batch time for growing prefixes of
 the list (the scaling curve). Installs libtree (apt) and lddtree-rs (cargo install) if missing.
 """
 
@@ -123,11 +124,27 @@ def peak_kb(cmd):
     return int(r.stderr.strip().splitlines()[-1])
 
 
+def symbols(cli, files, args):
+    """The symbol check: depclose's batch with -r against the plain batch (the issue's bound:
+    at most 3x), and ldd -r (LD_BIND_NOW, LD_WARN: one loader run per file) on the same files."""
+    n = len(files)
+    plain, checked = [], []
+    for _ in range(args.batch_rounds):
+        plain.append(timed([cli + files]))
+        checked.append(timed([cli + ["-r"] + files]))
+    p, c = statistics.median(plain), statistics.median(checked)
+    ldd_r = timed([["ldd", "-r", f] for f in files])
+    print()
+    print(f"symbol check ({n} files): depclose batch {p:.3f} s, with -r {c:.3f} s ({c / p:.2f}x); "
+          f"ldd -r one process per file {ldd_r:.2f} s ({ldd_r / c:.0f}x depclose -r)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3, help="rounds of the one-process-per-file runs")
     ap.add_argument("--batch-rounds", type=int, default=25, help="rounds of the (fast) batch runs")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N files (0 = all)")
+    ap.add_argument("--symbols-only", action="store_true", help="only the symbol check comparison (-r)")
     args = ap.parse_args()
 
     lddtree, static = ensure_tools()
@@ -142,6 +159,9 @@ def main():
     print(f"depclose: {cli_bin}" + ("" if static else " (static build failed: dynamic build used)"))
 
     cli = [cli_bin, "--format", "paths"]
+    symbols(cli, files, args)
+    if args.symbols_only:
+        return
     per_file = {
         "depclose": lambda f: cli + [f],
         "ldd": lambda f: ["ldd", f],

@@ -89,6 +89,37 @@ pub struct DynamicInfo {
     pub flags: u64,
     /// `DT_FLAGS_1`.
     pub flags_1: u64,
+    /// The kinds of the `DT_NEEDED`, `DT_FILTER` and `DT_AUXILIARY` entries in the order of
+    /// the dynamic section (the loader processes them in one loop, in that order): the
+    /// `k`-th [`DependencyKind::Needed`] is `needed[k]`, and so on.
+    pub order: Vec<DependencyKind>,
+}
+
+/// Which list a dependency entry of [`DynamicInfo::order`] belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DependencyKind {
+    /// `DT_NEEDED`.
+    Needed,
+    /// `DT_FILTER`.
+    Filter,
+    /// `DT_AUXILIARY`.
+    Auxiliary,
+}
+
+impl DynamicInfo {
+    /// The dependency entries in dynamic-section order, each with its kind.
+    pub fn dependencies(&self) -> impl Iterator<Item = (DependencyKind, &Bytes)> + '_ {
+        let (mut n, mut f, mut a) = (self.needed.iter(), self.filter.iter(), self.auxiliary.iter());
+        self.order.iter().filter_map(move |&k| {
+            let s = match k {
+                DependencyKind::Needed => n.next(),
+                DependencyKind::Filter => f.next(),
+                DependencyKind::Auxiliary => a.next(),
+            };
+            s.map(|s| (k, s))
+        })
+    }
 }
 
 /// What dynamic linking needs to know about one ELF file.
@@ -528,12 +559,21 @@ fn parse_dynamic<S: Source + ?Sized>(
             .ok_or(ParseError("dynamic strings repeat far beyond the string table"))?;
         let s = Bytes::from(s);
         match tag {
-            DT_NEEDED => info.needed.push(s),
+            DT_NEEDED => {
+                info.needed.push(s);
+                info.order.push(DependencyKind::Needed);
+            }
             DT_SONAME => info.soname = Some(s),
             DT_RPATH => info.rpath = Some(s),
             DT_RUNPATH => info.runpath = Some(s),
-            DT_FILTER => info.filter.push(s),
-            _ => info.auxiliary.push(s),
+            DT_FILTER => {
+                info.filter.push(s);
+                info.order.push(DependencyKind::Filter);
+            }
+            _ => {
+                info.auxiliary.push(s);
+                info.order.push(DependencyKind::Auxiliary);
+            }
         }
     }
     Ok(info)

@@ -327,12 +327,10 @@ impl<'a> Loader<'a> {
                 qi += 1;
                 let info = l.maps[m].info.clone();
                 let Some(dynamic) = info.dynamic.as_ref() else { continue };
-                let entries = dynamic
-                    .needed
-                    .iter()
-                    .map(|n| (n, true))
-                    .chain(dynamic.filter.iter().map(|n| (n, true)))
-                    .chain(dynamic.auxiliary.iter().map(|n| (n, false)));
+                // One loop over DT_NEEDED, DT_FILTER and DT_AUXILIARY in dynamic-section order, as
+                // `_dl_map_object_deps` (elf/dl-deps.c) walks `l_ld`: the order decides which
+                // object a name first loads and so which copy satisfies a later request.
+                let entries = dynamic.dependencies().map(|(k, n)| (n, k != crate::elf::DependencyKind::Auxiliary));
                 for (raw, required) in entries {
                     // dl-deps.c expand_dst(l, name, 0): a DST in a set-uid program is fatal; an
                     // expansion that comes out empty skips the entry silently.
@@ -375,13 +373,21 @@ impl<'a> Loader<'a> {
                             l.diag(Some(m), format!("{raw}: satisfied by the kernel's vDSO (no file)"));
                         }
                         Ok(Mapped::NotFound(tried)) => {
+                            // In trace mode a missing DT_AUXILIARY gets a stub like a missing
+                            // DT_NEEDED (`=> not found`); a real run goes on without it.
                             if !required {
-                                l.diag(Some(m), format!("{raw}: auxiliary filter not found (ignored by the loader)"));
-                            } else if let Some(d) = l.dlopened.last_mut().filter(|_| next_dlopen > 0) {
-                                d.error.get_or_insert_with(|| {
-                                    format!("{raw}: cannot open shared object file: No such file or directory")
-                                });
-                                d.tried.extend(tried);
+                                l.diag(
+                                    Some(m),
+                                    format!("{raw}: auxiliary filter not found (a real run goes on without it)"),
+                                );
+                            }
+                            if let Some(d) = l.dlopened.last_mut().filter(|_| next_dlopen > 0) {
+                                if required {
+                                    d.error.get_or_insert_with(|| {
+                                        format!("{raw}: cannot open shared object file: No such file or directory")
+                                    });
+                                    d.tried.extend(tried);
+                                }
                             } else {
                                 l.missing.push(Missing { from: l.obj_of(m), name: raw.clone(), tried });
                             }

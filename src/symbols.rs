@@ -232,7 +232,7 @@ pub enum HashTable {
 }
 
 /// The dynamic symbols and symbol versions of one ELF file.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct DynSymbols {
     /// Every entry of the dynamic symbol table, index 0 (the null symbol) included, so that
@@ -246,9 +246,23 @@ pub struct DynSymbols {
     pub has_versym: bool,
     /// The hash table the loader looks symbols up with (it prefers `DT_GNU_HASH`).
     pub hash: HashTable,
-    /// Indices into `symbols` of the imports, sorted by name (for [`DynSymbols::imports_name`]).
-    import_index: Vec<u32>,
+    /// Indices into `symbols` of the imports, sorted by name (for [`DynSymbols::imports_name`]),
+    /// built on first use.
+    import_index: std::sync::OnceLock<Vec<u32>>,
 }
+
+impl PartialEq for DynSymbols {
+    fn eq(&self, other: &Self) -> bool {
+        // The index is derived from the symbols.
+        self.symbols == other.symbols
+            && self.verneed == other.verneed
+            && self.verdef == other.verdef
+            && self.has_versym == other.has_versym
+            && self.hash == other.hash
+    }
+}
+
+impl Eq for DynSymbols {}
 
 impl DynSymbols {
     /// Undefined, non-local (`STB_GLOBAL` or `STB_WEAK`) symbols with a non-empty name: what
@@ -284,7 +298,13 @@ impl DynSymbols {
 
     /// True when any import has exactly this name (a binary search).
     pub fn imports_name(&self, name: &[u8]) -> bool {
-        self.import_index.binary_search_by(|&i| self.symbols[i as usize].name.as_bytes().cmp(name)).is_ok()
+        let index = self.import_index.get_or_init(|| {
+            let mut idx: Vec<u32> =
+                (0..self.symbols.len() as u32).filter(|&i| is_import(&self.symbols[i as usize])).collect();
+            idx.sort_by(|&a, &b| self.symbols[a as usize].name.cmp(&self.symbols[b as usize].name));
+            idx
+        });
+        index.binary_search_by(|&i| self.symbols[i as usize].name.as_bytes().cmp(name)).is_ok()
     }
 }
 
@@ -379,14 +399,11 @@ pub(crate) fn read_both<S: elf::Source + ?Sized>(
         out.has_versym = true;
     }
     if let Some(v) = d.verneed {
-        out.verneed = r.verneed(v, &strings, &mut budget)?;
+        out.verneed = r.verneed(v, d.verneednum, &strings, &mut budget)?;
     }
     if let Some(v) = d.verdef {
-        out.verdef = r.verdef(v, &strings, &mut budget)?;
+        out.verdef = r.verdef(v, d.verdefnum, &strings, &mut budget)?;
     }
-    let mut idx: Vec<u32> = (0..out.symbols.len() as u32).filter(|&i| is_import(&out.symbols[i as usize])).collect();
-    idx.sort_by(|&a, &b| out.symbols[a as usize].name.cmp(&out.symbols[b as usize].name));
-    out.import_index = idx;
     Ok((out, rel))
 }
 
@@ -432,6 +449,8 @@ struct Dyn {
     versym: Option<u64>,
     verneed: Option<u64>,
     verdef: Option<u64>,
+    verneednum: u64,
+    verdefnum: u64,
     rela: Option<u64>,
     relasz: u64,
     relacount: u64,
@@ -481,7 +500,9 @@ struct Window<'a> {
     data: Cow<'a, [u8]>,
 }
 
-const VERSION_WINDOW: u64 = 64 << 10;
+/// Version records are read in one window of this size (they take a few hundred bytes in an
+/// honest file); records past it are read one by one.
+const VERSION_WINDOW: u64 = 4 << 10;
 
 impl<'a, S: elf::Source + ?Sized> Reader<'a, S> {
     fn err(msg: &'static str) -> ParseError {
@@ -524,6 +545,8 @@ impl<'a, S: elf::Source + ?Sized> Reader<'a, S> {
                 DT_VERSYM => d.versym = Some(val),
                 DT_VERNEED => d.verneed = Some(val),
                 DT_VERDEF => d.verdef = Some(val),
+                DT_VERNEEDNUM => d.verneednum = val,
+                DT_VERDEFNUM => d.verdefnum = val,
                 7 => d.rela = Some(val),
                 8 => d.relasz = val,
                 17 => d.rel = Some(val),
@@ -767,9 +790,13 @@ impl<'a, S: elf::Source + ?Sized> Reader<'a, S> {
         Ok(out)
     }
 
-    fn window(&self, vaddr: u64, what: &'static str) -> Result<Window<'a>, ParseError> {
+    /// The window over version records at `vaddr`: `count` (`DT_VERNEEDNUM` or
+    /// `DT_VERDEFNUM`, a hint only) records of about 64 bytes each, at least
+    /// [`VERSION_WINDOW`], at most the segment.
+    fn window(&self, vaddr: u64, count: u64, what: &'static str) -> Result<Window<'a>, ParseError> {
         let (off, avail) = self.map(vaddr, what)?;
-        let data = self.src.get(off, avail.min(VERSION_WINDOW)).ok_or(Self::err("cannot read file data"))?;
+        let want = count.saturating_mul(64).clamp(VERSION_WINDOW, 1 << 20);
+        let data = self.src.get(off, avail.min(want)).ok_or(Self::err("cannot read file data"))?;
         Ok(Window { start: vaddr, data })
     }
 
@@ -796,9 +823,15 @@ impl<'a, S: elf::Source + ?Sized> Reader<'a, S> {
 
     /// `DT_VERNEED`, walked as `_dl_check_map_versions` walks it: `vn_next` and `vna_next`
     /// until 0 (the counts `DT_VERNEEDNUM` and `vn_cnt` are not consulted by the loader).
-    fn verneed(&self, start: u64, strings: &Strings<'_>, budget: &mut u64) -> Result<Vec<VerNeed>, ParseError> {
+    fn verneed(
+        &self,
+        start: u64,
+        num: u64,
+        strings: &Strings<'_>,
+        budget: &mut u64,
+    ) -> Result<Vec<VerNeed>, ParseError> {
         const WHAT: &str = "DT_VERNEED record outside the file";
-        let w = self.window(start, WHAT)?;
+        let w = self.window(start, num, WHAT)?;
         let mut visits = self.record_budget(16);
         let mut tick = || {
             visits = visits.checked_sub(1).ok_or(Self::err("DT_VERNEED records overlap or loop"))?;
@@ -841,9 +874,9 @@ impl<'a, S: elf::Source + ?Sized> Reader<'a, S> {
 
     /// `DT_VERDEF`, walked by `vd_next` until 0; each definition's `vd_cnt` names by
     /// `vda_next` (stopping early at a `vda_next` of 0).
-    fn verdef(&self, start: u64, strings: &Strings<'_>, budget: &mut u64) -> Result<Vec<VerDef>, ParseError> {
+    fn verdef(&self, start: u64, num: u64, strings: &Strings<'_>, budget: &mut u64) -> Result<Vec<VerDef>, ParseError> {
         const WHAT: &str = "DT_VERDEF record outside the file";
-        let w = self.window(start, WHAT)?;
+        let w = self.window(start, num, WHAT)?;
         let mut visits = self.record_budget(8);
         let mut tick = || {
             visits = visits.checked_sub(1).ok_or(Self::err("DT_VERDEF records overlap or loop"))?;
@@ -882,6 +915,305 @@ impl<'a, S: elf::Source + ?Sized> Reader<'a, S> {
             }
             at = at.checked_add(next).ok_or(Self::err(WHAT))?;
         }
+    }
+}
+
+/// A file's dynamic tables kept as they are in the file, for lookups the way the loader does
+/// them (its own hash table, names compared in place): reading thousands of libraries this
+/// way costs a few copies per file instead of an allocation per symbol.
+pub(crate) struct RawTables {
+    pub be: bool,
+    pub is64: bool,
+    pub strtab: Vec<u8>,
+    pub symtab: Vec<u8>,
+    pub count: usize,
+    /// `DT_VERSYM` entries (2 bytes each), when there is one.
+    pub versym: Option<Vec<u8>>,
+    pub hash: RawHash,
+    pub verneed: Vec<VerNeed>,
+    pub verdef: Vec<VerDef>,
+    pub relocs: Relocations,
+}
+
+/// The hash table a lookup walks.
+pub(crate) enum RawHash {
+    None,
+    Sysv { buckets: Vec<u32>, chains: Vec<u32> },
+    Gnu { symoffset: u32, shift: u32, bloom: Vec<u64>, buckets: Vec<u32>, chains: Vec<u32> },
+}
+
+/// The two hashes of a symbol name, computed once per lookup.
+pub(crate) struct NameHashes {
+    pub gnu: u32,
+    pub sysv: u32,
+}
+
+impl NameHashes {
+    pub fn of(name: &[u8]) -> NameHashes {
+        NameHashes {
+            gnu: name.iter().fold(5381u32, |h, &c| h.wrapping_mul(33).wrapping_add(u32::from(c))),
+            sysv: elf_hash(name),
+        }
+    }
+}
+
+/// One symbol decoded from [`RawTables`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RawSym {
+    pub name: u32,
+    pub bind: u8,
+    pub kind: u8,
+    pub visibility: u8,
+    pub shndx: u16,
+    pub value: u64,
+}
+
+impl RawTables {
+    /// Symbol `i` (`None` past the table).
+    pub fn sym(&self, i: usize) -> Option<RawSym> {
+        let (size, be) = (if self.is64 { 24 } else { 16 }, self.be);
+        if i >= self.count {
+            return None;
+        }
+        let e = self.symtab.get(i * size..i * size + size)?;
+        let (name, info, other, shndx, value) = if self.is64 {
+            (rd_u32(e, 0, be)?, e[4], e[5], rd_u16(e, 6, be)?, rd_u64(e, 8, be)?)
+        } else {
+            (rd_u32(e, 0, be)?, e[12], e[13], rd_u16(e, 14, be)?, u64::from(rd_u32(e, 4, be)?))
+        };
+        Some(RawSym { name, bind: info >> 4, kind: info & 0xf, visibility: other & 3, shndx, value })
+    }
+
+    /// The `DT_VERSYM` entry of symbol `i`.
+    pub fn versym(&self, i: usize) -> Option<u16> {
+        let v = self.versym.as_ref()?;
+        rd_u16(v, i.checked_mul(2)?, self.be)
+    }
+
+    /// The NUL-terminated string at `off` of the string table (empty when out of range).
+    pub fn str_at(&self, off: u32) -> &[u8] {
+        let tail = self.strtab.get(off as usize..).unwrap_or_default();
+        &tail[..find_byte(tail, 0).unwrap_or(tail.len())]
+    }
+
+    /// True when the string at `off` is exactly `name`.
+    pub fn name_is(&self, off: u32, name: &[u8]) -> bool {
+        let off = off as usize;
+        self.strtab.get(off..off.saturating_add(name.len())) == Some(name)
+            && self.strtab.get(off + name.len()) == Some(&0)
+    }
+
+    /// The first candidate for a name with hashes `hashes` ([`NameHashes`]) for which `f`
+    /// holds, in the order the loader's hash table yields them, bounded by the table (a chain
+    /// that loops or runs past the symbols ends).
+    pub fn candidates(&self, hashes: &NameHashes, mut f: impl FnMut(u32) -> bool) -> Option<u32> {
+        match &self.hash {
+            RawHash::None => None,
+            RawHash::Gnu { symoffset, shift, bloom, buckets, chains } => {
+                if buckets.is_empty() || bloom.is_empty() {
+                    return None;
+                }
+                let h = hashes.gnu;
+                let bits: u32 = if self.is64 { 64 } else { 32 };
+                let word = bloom[((h / bits) as usize) & (bloom.len() - 1)];
+                let (b1, b2) = (h & (bits - 1), (h >> (shift & 31)) & (bits - 1));
+                if (word >> b1) & (word >> b2) & 1 == 0 {
+                    return None;
+                }
+                let mut idx = buckets[(h as usize) % buckets.len()];
+                if idx < *symoffset {
+                    return None;
+                }
+                loop {
+                    let c = *chains.get((idx - symoffset) as usize)?;
+                    if (c ^ h) >> 1 == 0 && (idx as usize) < self.count && f(idx) {
+                        return Some(idx);
+                    }
+                    if c & 1 != 0 {
+                        return None;
+                    }
+                    idx = idx.checked_add(1)?;
+                }
+            }
+            RawHash::Sysv { buckets, chains } => {
+                if buckets.is_empty() {
+                    return None;
+                }
+                let mut idx = buckets[(hashes.sysv as usize) % buckets.len()];
+                // At most one visit per chain entry: a looping chain ends.
+                for _ in 0..=chains.len() {
+                    if idx == 0 {
+                        return None;
+                    }
+                    if (idx as usize) < self.count && f(idx) {
+                        return Some(idx);
+                    }
+                    idx = *chains.get(idx as usize)?;
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Look names up the way the loader's `do_lookup_x` walks one object: through the file's own
+/// `DT_GNU_HASH` (bloom filter, bucket, chain) or `DT_HASH` table, the first definition with
+/// that name (not undefined, a value unless TLS or `SHN_ABS`, a code or data type), versions
+/// not considered. For each name, the symbol index, or `None`. A file without a hash table
+/// defines nothing the loader can find.
+///
+/// # Errors
+/// See [`read`].
+pub fn lookup_names(data: &[u8], names: &[&[u8]]) -> Result<Vec<Option<u32>>, ParseError> {
+    let raw = read_raw(data, &SymbolLimits::default())?;
+    const ALLOWED: u32 = (1 << STT_NOTYPE)
+        | (1 << STT_OBJECT)
+        | (1 << STT_FUNC)
+        | (1 << STT_COMMON)
+        | (1 << STT_TLS)
+        | (1 << STT_GNU_IFUNC);
+    Ok(names
+        .iter()
+        .map(|name| {
+            raw.candidates(&NameHashes::of(name), |i| {
+                raw.sym(i as usize).is_some_and(|s| {
+                    s.shndx != SHN_UNDEF
+                        && (s.value != 0 || s.shndx == SHN_ABS || s.kind == STT_TLS)
+                        && (1u32 << (s.kind & 0xf)) & ALLOWED != 0
+                        && raw.name_is(s.name, name)
+                })
+            })
+        })
+        .collect())
+}
+
+pub(crate) fn read_raw<S: elf::Source + ?Sized>(src: &S, limits: &SymbolLimits) -> Result<RawTables, ParseError> {
+    let size = src.size();
+    let head = src.get(0, size.min(64)).ok_or(ParseError::new("cannot read file data"))?;
+    if !elf::is_elf(&head) {
+        return Err(ParseError::new("not an ELF file (bad magic)"));
+    }
+    let raw = RawHeader::read(&head).ok_or(ParseError::new("ELF header truncated or of unknown class/byte order"))?;
+    let phdrs = program_headers(src).ok_or(ParseError::new("program headers past end of file"))?;
+    let is64 = raw.class() == Class::Elf64;
+    let be = raw.big_endian();
+    let mut out = RawTables {
+        be,
+        is64,
+        strtab: Vec::new(),
+        symtab: Vec::new(),
+        count: 0,
+        versym: None,
+        hash: RawHash::None,
+        verneed: Vec::new(),
+        verdef: Vec::new(),
+        relocs: Relocations { machine: raw.machine, class64: is64, ..Relocations::default() },
+    };
+    let Some(dynph) = phdrs.iter().find(|p| p.p_type == PT_DYNAMIC && p.p_filesz > 0) else {
+        return Ok(out);
+    };
+    let hash_word = if is64 && matches!(raw.machine, elf::EM_S390 | EM_ALPHA) { 8 } else { 4 };
+    let r = Reader { src, phdrs: &phdrs, be, is64, hash_word, size };
+    let d = r.dynamic(dynph)?;
+    out.relocs.symbolic = d.symbolic;
+    out.relocs.refs = r.relocations(&d, raw.machine)?;
+    let Some(symtab) = d.symtab else {
+        return Ok(out);
+    };
+    let strings = r.strings(&d, limits)?;
+    let (count, table) = r.symbol_count(&d, symtab)?;
+    if count > limits.max_symbols {
+        return Err(ParseError::new("more dynamic symbols than the limit allows"));
+    }
+    let entsize = if is64 { 24u64 } else { 16 };
+    if count > 0 {
+        let (off, avail) = r.map(symtab, "DT_SYMTAB outside every PT_LOAD segment")?;
+        let len = count as u64 * entsize;
+        if len > avail {
+            return Err(ParseError::new("dynamic symbol table runs past its segment or the file"));
+        }
+        out.symtab = src.get(off, len).ok_or(ParseError::new("cannot read file data"))?.into_owned();
+    }
+    out.count = count;
+    if let (Some(v), true) = (d.versym, count > 0) {
+        let (off, avail) = r.map(v, "DT_VERSYM outside every PT_LOAD segment")?;
+        let len = count as u64 * 2;
+        if len > avail {
+            return Err(ParseError::new("DT_VERSYM table runs past its segment or the file"));
+        }
+        out.versym = Some(src.get(off, len).ok_or(ParseError::new("cannot read file data"))?.into_owned());
+    }
+    let mut budget = strings.budget();
+    if let Some(v) = d.verneed {
+        out.verneed = r.verneed(v, d.verneednum, &strings, &mut budget)?;
+    }
+    if let Some(v) = d.verdef {
+        out.verdef = r.verdef(v, d.verdefnum, &strings, &mut budget)?;
+    }
+    out.hash = match table {
+        HashTable::None => RawHash::None,
+        HashTable::Gnu { symoffset } => r.raw_gnu(d.gnu_hash.unwrap_or(0), symoffset, count)?,
+        HashTable::Sysv => r.raw_sysv(d.hash.unwrap_or(0))?,
+    };
+    out.strtab = strings.table.into_owned();
+    Ok(out)
+}
+
+impl<S: elf::Source + ?Sized> Reader<'_, S> {
+    fn words(&self, at: u64, n: u64, width: u64, what: &'static str) -> Result<Vec<u32>, ParseError> {
+        let (off, avail) = self.map(at, what)?;
+        let len = n.checked_mul(width).filter(|&l| l <= avail).ok_or(ParseError::new(what))?;
+        let b = self.src.get(off, len).ok_or(ParseError::new("cannot read file data"))?;
+        Ok(b.chunks_exact(width as usize)
+            .map(|c| {
+                if width == 8 {
+                    rd_u64(c, 0, self.be).unwrap_or(0) as u32
+                } else {
+                    rd_u32(c, 0, self.be).unwrap_or(0)
+                }
+            })
+            .collect())
+    }
+
+    fn raw_gnu(&self, g: u64, symoffset: u32, count: usize) -> Result<RawHash, ParseError> {
+        const WHAT: &str = "DT_GNU_HASH outside the file";
+        let h = self.words(g, 4, 4, WHAT)?;
+        let (nbuckets, nbloom, shift) = (u64::from(h[0]), u64::from(h[2]), h[3]);
+        let word = if self.is64 { 8 } else { 4 };
+        // The loader masks the bloom index with nbloom - 1: a size that is not a power of
+        // two would read words an honest table does not have, so such a table is refused.
+        if nbloom == 0 || !nbloom.is_power_of_two() {
+            return Err(ParseError::new("DT_GNU_HASH bloom filter size is not a power of two"));
+        }
+        let bloom_at = g.saturating_add(16);
+        let (off, avail) = self.map(bloom_at, WHAT)?;
+        let len = nbloom.checked_mul(word).filter(|&l| l <= avail).ok_or(ParseError::new(WHAT))?;
+        let b = self.src.get(off, len).ok_or(ParseError::new("cannot read file data"))?;
+        let bloom: Vec<u64> = b
+            .chunks_exact(word as usize)
+            .map(|c| {
+                if word == 8 {
+                    rd_u64(c, 0, self.be).unwrap_or(0)
+                } else {
+                    u64::from(rd_u32(c, 0, self.be).unwrap_or(0))
+                }
+            })
+            .collect();
+        let buckets_at = bloom_at.saturating_add(len);
+        let buckets = self.words(buckets_at, nbuckets, 4, WHAT)?;
+        let nchains = (count as u64).saturating_sub(u64::from(symoffset));
+        let chains = self.words(buckets_at.saturating_add(nbuckets * 4), nchains, 4, WHAT)?;
+        Ok(RawHash::Gnu { symoffset, shift, bloom, buckets, chains })
+    }
+
+    fn raw_sysv(&self, h: u64) -> Result<RawHash, ParseError> {
+        const WHAT: &str = "DT_HASH outside the file";
+        let w = self.hash_word;
+        let head = self.words(h, 2, w, WHAT)?;
+        let (nbucket, nchain) = (u64::from(head[0]), u64::from(head[1]));
+        let buckets = self.words(h.saturating_add(2 * w), nbucket, w, WHAT)?;
+        let chains = self.words(h.saturating_add((2 + nbucket) * w), nchain, w, WHAT)?;
+        Ok(RawHash::Sysv { buckets, chains })
     }
 }
 

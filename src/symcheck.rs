@@ -24,6 +24,7 @@
 //! Symbol tables are read once per file per [`SymbolCache`], which a caller keeps across
 //! closures.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -35,7 +36,7 @@ use serde::Serialize;
 use crate::bytes::Bytes;
 use crate::model::{Closure, FoundVia, Libc, Linkage, Role};
 use crate::root::Root;
-use crate::symbols::{self, DynSymbols, HashTable, Relocations, SymbolLimits, VERSYM_HIDDEN};
+use crate::symbols::{self, NameHashes, RawTables, SymbolLimits, VERSYM_HIDDEN};
 
 /// Why a version requirement is not met.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -103,7 +104,7 @@ pub struct Requirement {
     /// policies leave them out, as auditwheel leaves the loader out.
     pub within_family: bool,
     /// The symbols the requiring object imports with this version (sorted).
-    pub symbols: Vec<Bytes>,
+    pub symbols: Arc<[Bytes]>,
 }
 
 /// What the symbol checks found for one closure.
@@ -162,6 +163,9 @@ impl SymbolReport {
     /// maximum, as auditwheel's manylinux policies decide (`required <= allowed` per prefix,
     /// the version split at its first `_`); requirements within a family are left out.
     pub fn exceeding<'a>(&'a self, policy: &[VersionPolicy]) -> Vec<&'a Requirement> {
+        if policy.is_empty() {
+            return Vec::new();
+        }
         self.required
             .iter()
             .filter(|r| !r.within_family)
@@ -183,7 +187,7 @@ impl SymbolReport {
     /// paths the loader opened (the input as given).
     pub fn ldd_lines(&self, closure: &Closure) -> Vec<String> {
         let name = |i: usize| object_name(closure, i);
-        let prog = closure.input.to_string_lossy().into_owned();
+        let prog = object_name(closure, 0);
         let mut out = Vec::new();
         for p in &self.version_problems {
             let v = p.version.to_string_lossy();
@@ -255,10 +259,13 @@ fn split_version(v: &[u8]) -> Option<(String, Vec<u64>)> {
     Some((prefix, numeric(&v[at + 1..])?))
 }
 
-/// The name the loader knows object `i` by (`l_name`): the input as given, else the path
-/// it opened.
+/// The name the loader knows object `i` by (`l_name`): the path it opened, in the root;
+/// for the input, the path as given when the root is `/` or the input lies outside the root
+/// (the loader's own name for its program is its argument).
 pub fn object_name(closure: &Closure, i: usize) -> String {
-    if i == 0 {
+    let external =
+        closure.diagnostics.iter().any(|d| d.object.is_none() && d.message.starts_with(crate::resolver::OUTSIDE_ROOT));
+    if i == 0 && (closure.root.as_os_str() == "/" || external) {
         closure.input.to_string_lossy().into_owned()
     } else {
         closure.objects[i].file.location.path.to_string_lossy().into_owned()
@@ -275,62 +282,62 @@ struct VersionSlot {
     filename: Option<Bytes>,
 }
 
-/// One file's symbols, relocations and lookup tables, read once.
+/// One file's dynamic tables (as in the file: lookups walk its own hash table, as the
+/// loader does), relocations, and what the checks need of them, read once.
 struct FileSymbols {
-    syms: DynSymbols,
-    relocs: Relocations,
-    /// Name -> first candidate in hash-chain order; `next` links candidates of equal name.
-    by_name: FxHashMap<Bytes, u32>,
-    next: Vec<u32>,
+    raw: RawTables,
+    /// The lookups the relocations make, in order: (symbol index, class), relocations the
+    /// loader resolves without a lookup (no symbol class, local or hidden symbols) left out,
+    /// and a repeat of the previous lookup left out (`l_lookup_cache`).
+    lookups: Vec<(u32, u8)>,
+    /// Imported symbol names by version index (sorted, without repeats).
+    imports_by_version: FxHashMap<u16, Arc<[Bytes]>>,
+    /// `l_versions` when every file named in `DT_VERNEED` is loaded (the usual case).
+    slots_all_found: Vec<VersionSlot>,
 }
 
-const NONE: u32 = u32::MAX;
-
 impl FileSymbols {
-    fn new(syms: DynSymbols, relocs: Relocations) -> FileSymbols {
-        let n = syms.symbols.len();
-        let mut by_name: FxHashMap<Bytes, u32> = FxHashMap::default();
-        let mut next = vec![NONE; n];
-        // The symbols the hash table holds, in the order its chains visit equal names:
-        // DT_GNU_HASH chains run by ascending index from symoffset; GNU ld links DT_HASH
-        // chains from the last symbol down.
-        let mut insert = |i: usize| {
-            let s = &syms.symbols[i];
-            if s.name.is_empty() {
-                return;
+    fn new(raw: RawTables) -> FileSymbols {
+        let mut lookups = Vec::new();
+        let mut last: Option<(u32, u8)> = None;
+        for rel in &raw.relocs.refs {
+            let Some(class) = reloc_class(raw.relocs.machine, rel.kind) else { continue };
+            let Some(sym) = raw.sym(rel.sym as usize) else { continue };
+            if sym.bind == symbols::STB_LOCAL || matches!(sym.visibility, symbols::STV_HIDDEN | symbols::STV_INTERNAL) {
+                continue;
             }
-            match by_name.get_mut(s.name.as_bytes()) {
-                Some(first) => {
-                    // Append at the end of this name's list.
-                    let mut at = *first as usize;
-                    while next[at] != NONE {
-                        at = next[at] as usize;
-                    }
-                    next[at] = i as u32;
-                }
-                None => {
-                    by_name.insert(s.name.clone(), i as u32);
-                }
+            if last == Some((rel.sym, class)) {
+                continue;
             }
-        };
-        match syms.hash {
-            HashTable::None => {}
-            HashTable::Gnu { symoffset } => (symoffset as usize..n).for_each(&mut insert),
-            HashTable::Sysv => (1..n).rev().for_each(&mut insert),
+            last = Some((rel.sym, class));
+            lookups.push((rel.sym, class));
         }
-        FileSymbols { syms, relocs, by_name, next }
-    }
-
-    fn candidates<'a>(&'a self, name: &[u8]) -> impl Iterator<Item = u32> + 'a {
-        let mut at = self.by_name.get(name).copied().unwrap_or(NONE);
-        std::iter::from_fn(move || {
-            if at == NONE {
-                return None;
+        let mut by_version: FxHashMap<u16, Vec<Bytes>> = FxHashMap::default();
+        if raw.versym.is_some() {
+            for i in 0..raw.count {
+                let Some(s) = raw.sym(i) else { break };
+                if s.shndx != symbols::SHN_UNDEF || !matches!(s.bind, symbols::STB_GLOBAL | symbols::STB_WEAK) {
+                    continue;
+                }
+                let name = raw.str_at(s.name);
+                if name.is_empty() {
+                    continue;
+                }
+                if let Some(v) = raw.versym(i) {
+                    by_version.entry(v & !VERSYM_HIDDEN).or_default().push(Bytes::from(name));
+                }
             }
-            let i = at;
-            at = self.next[i as usize];
-            Some(i)
-        })
+        }
+        let imports_by_version = by_version
+            .into_iter()
+            .map(|(k, mut v)| {
+                v.sort();
+                v.dedup();
+                (k, Arc::from(v))
+            })
+            .collect();
+        let slots_all_found = version_slots(&raw, |_| true);
+        FileSymbols { raw, lookups, imports_by_version, slots_all_found }
     }
 }
 
@@ -339,7 +346,7 @@ impl FileSymbols {
 /// definitions and the requirements of files that were found (`found(vn_file)`): in trace
 /// mode the requirements of a missing library do not count, and those past the end are
 /// left out (a reference with such a version is looked up without one).
-fn version_slots(s: &DynSymbols, found: impl Fn(&[u8]) -> bool) -> Vec<VersionSlot> {
+fn version_slots(s: &RawTables, found: impl Fn(&[u8]) -> bool) -> Vec<VersionSlot> {
     let high = s
         .verneed
         .iter()
@@ -380,6 +387,8 @@ type Loaded = Arc<Result<FileSymbols, String>>;
 pub struct SymbolCache {
     limits: SymbolLimits,
     files: Mutex<HashMap<PathBuf, Arc<OnceLock<Loaded>>>>,
+    by_object: Mutex<FxHashMap<usize, (Arc<crate::model::ObjectFile>, Loaded)>>,
+    own: Mutex<FxHashMap<OwnKey, Arc<[u32]>>>,
 }
 
 impl Default for SymbolCache {
@@ -403,7 +412,12 @@ impl SymbolCache {
 
     /// An empty cache with these limits.
     pub fn with_limits(limits: SymbolLimits) -> SymbolCache {
-        SymbolCache { limits, files: Mutex::new(HashMap::new()) }
+        SymbolCache {
+            limits,
+            files: Mutex::new(HashMap::new()),
+            by_object: Mutex::new(FxHashMap::default()),
+            own: Mutex::new(FxHashMap::default()),
+        }
     }
 
     /// How many files have been read.
@@ -444,9 +458,19 @@ impl SymbolCache {
             .iter()
             .enumerate()
             .map(|(i, o)| {
-                let host =
-                    if i == 0 && external { closure.input.clone() } else { root.host_path(&o.file.location.realpath) };
-                Some(self.load(&host))
+                if i == 0 && external {
+                    return Some(self.load(&closure.input));
+                }
+                // The resolver shares one `ObjectFile` between the closures that load a file:
+                // its address finds the tables without building the host path again.
+                let key = Arc::as_ptr(&o.file) as usize;
+                if let Some((_, l)) = self.by_object.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+                    return Some(l.clone());
+                }
+                let l = self.load(&root.host_path(&o.file.location.realpath));
+                // The entry keeps the `ObjectFile` alive, so its address is not reused.
+                self.by_object.lock().unwrap_or_else(|e| e.into_inner()).insert(key, (o.file.clone(), l.clone()));
+                Some(l)
             })
             .collect();
         let maps: Vec<Option<&FileSymbols>> = files
@@ -461,7 +485,15 @@ impl SymbolCache {
                 None => None,
             })
             .collect();
-        Checker { closure, maps: &maps, slots: Vec::new(), report: &mut report }.run();
+        Checker {
+            closure,
+            maps: &maps,
+            slots: Vec::new(),
+            own: &self.own,
+            no_symbols: Arc::from(Vec::new()),
+            report: &mut report,
+        }
+        .run();
         report
     }
 }
@@ -471,13 +503,29 @@ pub fn check(closure: &Closure, root: &Root) -> SymbolReport {
     SymbolCache::new().check(closure, root)
 }
 
+/// Files at least this large are mapped rather than read: their symbol and relocation
+/// tables run to megabytes, which `pread` would copy.
+const MAP_AT: u64 = 1 << 20;
+
 fn read_file(host: &Path, limits: &SymbolLimits) -> Result<FileSymbols, String> {
-    let file = File::open(host).map_err(|e| format!("{}: {e}", host.display()))?;
-    let size = file.metadata().map_err(|e| format!("{}: {e}", host.display()))?.len();
-    let read = crate::resolver::with_source(&file, size, |src| symbols::read_both(src, limits, true))
-        .map_err(|errno| format!("{}: {}", host.display(), crate::root::errno_text(errno)))?;
-    let (syms, relocs) = read.map_err(|e| format!("{}: {e}", host.display()))?;
-    Ok(FileSymbols::new(syms, relocs))
+    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", host.display());
+    let file = File::open(host).map_err(|e| err(&e))?;
+    let meta = file.metadata().map_err(|e| err(&e))?;
+    if !meta.is_file() {
+        return Err(err(&"not a regular file"));
+    }
+    let size = meta.len();
+    let read = if size >= MAP_AT {
+        // SAFETY: the map is read-only and private; a file truncated while it is read would
+        // fault (SIGBUS), as it would for the loader. Library files are not rewritten in
+        // place (package managers rename new files into place).
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| err(&e))?;
+        symbols::read_raw(&map[..], limits)
+    } else {
+        crate::resolver::with_source(&file, size, |src| symbols::read_raw(src, limits))
+            .map_err(|errno| err(&crate::root::errno_text(errno)))?
+    };
+    Ok(FileSymbols::new(read.map_err(|e| err(&e))?))
 }
 
 /// `ELF_RTYPE_CLASS_PLT`.
@@ -522,8 +570,19 @@ struct Checker<'a> {
     closure: &'a Closure,
     maps: &'a [Option<&'a FileSymbols>],
     /// `l_versions` of each object.
-    slots: Vec<Vec<VersionSlot>>,
+    slots: Vec<Cow<'a, [VersionSlot]>>,
+    /// The cache's lookups left open by objects' own dependency sets.
+    own: &'a Mutex<FxHashMap<OwnKey, Arc<[u32]>>>,
+    no_symbols: Arc<[Bytes]>,
     report: &'a mut SymbolReport,
+}
+
+/// An object and the files of its dependency set (by address in the cache, which keeps
+/// them alive), and which of them is the executable (copy relocations skip it).
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct OwnKey {
+    files: Vec<usize>,
+    main_at: Option<usize>,
 }
 
 impl Checker<'_> {
@@ -531,8 +590,11 @@ impl Checker<'_> {
         let search = self.search_list();
         self.slots = (0..self.closure.objects.len())
             .map(|i| match self.maps[i] {
-                Some(m) => version_slots(&m.syms, |f| self.find_needed(&search, f).is_some()),
-                None => Vec::new(),
+                Some(m) if m.raw.verneed.iter().all(|n| self.find_needed(&search, n.file.as_bytes()).is_some()) => {
+                    Cow::Borrowed(&m.slots_all_found[..])
+                }
+                Some(m) => Cow::Owned(version_slots(&m.raw, |f| self.find_needed(&search, f).is_some())),
+                None => Cow::Owned(Vec::new()),
             })
             .collect();
         self.versions(&search);
@@ -572,25 +634,22 @@ impl Checker<'_> {
         for &r in search {
             let Some(map) = self.maps[r] else { continue };
             let own_prefixes: Vec<&[u8]> = map
-                .syms
+                .raw
                 .verdef
                 .iter()
                 .filter(|d| !d.is_base())
                 .filter_map(|d| d.names.first())
                 .filter_map(|n| n.as_bytes().split(|&b| b == b'_').next())
                 .collect();
-            for need in &map.syms.verneed {
+            for need in &map.raw.verneed {
                 let provider = self.find_needed(search, need.file.as_bytes());
                 for aux in &need.entries {
                     let prefix = aux.name.as_bytes().split(|&b| b == b'_').next().unwrap_or_default();
-                    let mut symbols: Vec<Bytes> = map
-                        .syms
-                        .imports()
-                        .filter(|s| s.version_index() == Some(aux.other & !VERSYM_HIDDEN))
-                        .map(|s| s.name.clone())
-                        .collect();
-                    symbols.sort();
-                    symbols.dedup();
+                    let symbols = map
+                        .imports_by_version
+                        .get(&(aux.other & !VERSYM_HIDDEN))
+                        .cloned()
+                        .unwrap_or_else(|| self.no_symbols.clone());
                     self.report.required.push(Requirement {
                         version: aux.name.clone(),
                         file: need.file.clone(),
@@ -603,9 +662,9 @@ impl Checker<'_> {
                     // A missing library: the loader's stub has no versions to check.
                     let Some(p) = provider else { continue };
                     let Some(pm) = self.maps[p] else { continue };
-                    let kind = if pm.syms.verdef.is_empty() {
+                    let kind = if pm.raw.verdef.is_empty() {
                         Some(VersionProblemKind::NoVersionInformation)
-                    } else if pm.syms.verdef.iter().any(|d| d.hash == aux.hash && d.names.first() == Some(&aux.name)) {
+                    } else if pm.raw.verdef.iter().any(|d| d.hash == aux.hash && d.names.first() == Some(&aux.name)) {
                         None
                     } else if aux.is_weak() {
                         Some(VersionProblemKind::WeakNotFound)
@@ -667,85 +726,172 @@ impl Checker<'_> {
 
     fn bind(&mut self, search: &[usize]) {
         let order = self.relocation_order(search);
+        let deps = self.dependency_sets();
         for r in order {
             if self.closure.objects[r].role == Role::Interpreter {
                 continue;
             }
             let Some(map) = self.maps[r] else { continue };
-            // The one-entry cache: (symbol index, class) of the last lookup.
-            let mut last: Option<(u32, u8)> = None;
-            for rel in &map.relocs.refs {
-                let Some(class) = reloc_class(map.relocs.machine, rel.kind) else { continue };
-                let Some(sym) = map.syms.symbols.get(rel.sym as usize) else { continue };
-                if sym.bind == symbols::STB_LOCAL
-                    || matches!(sym.visibility, symbols::STV_HIDDEN | symbols::STV_INTERNAL)
-                {
+            // The lookups nothing in the object's own dependency set satisfies (everything in
+            // it is in the global scope too, so a lookup it satisfies is satisfied): computed
+            // once per (object, dependency files) and kept across closures.
+            let open = match &deps[r] {
+                // Valid when every member's `l_versions` is the file's own (all its version
+                // requirements' files loaded), as it then is in every closure.
+                Some(set) if set.iter().all(|&m| matches!(self.slots[m], Cow::Borrowed(_))) => {
+                    let key = OwnKey {
+                        files: set
+                            .iter()
+                            .map(|&m| self.maps[m].map_or(0, |f| f as *const FileSymbols as usize))
+                            .collect(),
+                        main_at: set.iter().position(|&m| m == 0),
+                    };
+                    let cached = self.own.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
+                    match cached {
+                        Some(v) => v,
+                        None => {
+                            let v: Arc<[u32]> = self.open_lookups(set, r, map, None).into();
+                            self.own.lock().unwrap_or_else(|e| e.into_inner()).insert(key, v.clone());
+                            v
+                        }
+                    }
+                }
+                _ => (0..map.lookups.len() as u32).collect::<Vec<_>>().into(),
+            };
+            let unbound = self.open_lookups(search, r, map, Some(&open));
+            for k in unbound {
+                let (sym_idx, _) = map.lookups[k as usize];
+                let Some(sym) = map.raw.sym(sym_idx as usize) else { continue };
+                if sym.bind == symbols::STB_WEAK {
                     continue;
                 }
-                if last == Some((rel.sym, class)) {
-                    continue;
-                }
-                last = Some((rel.sym, class));
-                let wanted = sym
-                    .version_index()
-                    .and_then(|i| self.slots[r].get(usize::from(i)))
-                    .filter(|v| v.hash != 0)
-                    .map(|v| Wanted { name: &v.name, hash: v.hash, hidden: v.hidden });
-                let found = self.lookup(search, r, map, rel.sym, wanted.as_ref(), class);
-                if !found && sym.bind != symbols::STB_WEAK {
-                    self.report.undefined.push(Undefined {
-                        name: sym.name.clone(),
-                        version: wanted.map(|w| w.name.clone()),
-                        object: r,
-                    });
-                }
+                let version = self.wanted(r, map, sym_idx).map(|w| w.name.clone());
+                let name = Bytes::from(map.raw.str_at(sym.name));
+                self.report.undefined.push(Undefined { name, version, object: r });
             }
         }
     }
 
+    /// The version a reference of object `r` asks for: its `l_versions` entry, when that has
+    /// a hash (`RESOLVE_MAP` passes no version otherwise).
+    fn wanted<'s>(&'s self, r: usize, map: &FileSymbols, sym_idx: u32) -> Option<Wanted<'s>> {
+        map.raw
+            .versym(sym_idx as usize)
+            .and_then(|i| self.slots[r].get(usize::from(i & !VERSYM_HIDDEN)))
+            .filter(|v| v.hash != 0)
+            .map(|v| Wanted { name: &v.name, hash: v.hash, hidden: v.hidden })
+    }
+
+    /// The positions in `map.lookups` (all of them, or those of `only`) that no object of
+    /// `scope` satisfies.
+    fn open_lookups(&self, scope: &[usize], r: usize, map: &FileSymbols, only: Option<&[u32]>) -> Vec<u32> {
+        let all: Vec<u32>;
+        let which: &[u32] = match only {
+            Some(o) => o,
+            None => {
+                all = (0..map.lookups.len() as u32).collect();
+                &all
+            }
+        };
+        let mut hint = 0;
+        which
+            .iter()
+            .copied()
+            .filter(|&k| {
+                let (sym_idx, class) = map.lookups[k as usize];
+                let wanted = self.wanted(r, map, sym_idx);
+                !self.lookup(scope, r, map, sym_idx, wanted.as_ref(), class, &mut hint)
+            })
+            .collect()
+    }
+
+    /// For each object, the objects its loading brings in (itself, then its transitive
+    /// dependencies), in breadth-first order.
+    fn dependency_sets(&self) -> Vec<Option<Vec<usize>>> {
+        let n = self.closure.objects.len();
+        let mut deps: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for e in &self.closure.edges {
+            if e.via == FoundVia::Interpreter || e.from >= n || e.to >= n {
+                continue;
+            }
+            if !deps[e.from].contains(&e.to) {
+                deps[e.from].push(e.to);
+            }
+        }
+        (0..n)
+            .map(|r| {
+                let mut seen = vec![false; n];
+                let mut out = vec![r];
+                seen[r] = true;
+                let mut i = 0;
+                while i < out.len() {
+                    for &d in &deps[out[i]] {
+                        if !seen[d] {
+                            seen[d] = true;
+                            out.push(d);
+                        }
+                    }
+                    i += 1;
+                }
+                Some(out)
+            })
+            .collect()
+    }
+
     /// `_dl_lookup_symbol_x` for symbol `ref_idx` of object `undef`: true when a definition
     /// is found in scope.
+    #[allow(clippy::too_many_arguments)]
     fn lookup(
         &self,
-        search: &[usize],
+        scope: &[usize],
         undef: usize,
         umap: &FileSymbols,
         ref_idx: u32,
         wanted: Option<&Wanted<'_>>,
         class: u8,
+        hint: &mut usize,
     ) -> bool {
-        let name = &umap.syms.symbols[ref_idx as usize].name;
-        let own = umap.relocs.symbolic.then_some(undef);
-        own.into_iter().chain(search.iter().copied()).any(|m| {
+        let Some(sym) = umap.raw.sym(ref_idx as usize) else { return false };
+        let name = umap.raw.str_at(sym.name);
+        let hashes = NameHashes::of(name);
+        // Whether some object of the scope satisfies the reference does not depend on the
+        // order they are searched in (the loader's order decides only which one binds, and
+        // its DT_SYMBOLIC object is in the scope anyway): try the last object that did first.
+        let n = scope.len();
+        for k in 0..n {
+            let at = (*hint + k) % n;
+            let m = scope[at];
             if class & CLASS_COPY != 0 && m == 0 {
-                return false;
+                continue;
             }
-            let Some(map) = self.maps[m] else { return false };
-            self.lookup_in(map, &self.slots[m], name.as_bytes(), (m == undef).then_some(ref_idx), wanted, class)
-        })
+            let Some(map) = self.maps[m] else { continue };
+            if self.lookup_in(map, &self.slots[m], name, &hashes, (m == undef).then_some(ref_idx), wanted, class) {
+                *hint = at;
+                return true;
+            }
+        }
+        false
     }
 
     /// `do_lookup_x` for one object: true when it yields a usable definition.
+    #[allow(clippy::too_many_arguments)]
     fn lookup_in(
         &self,
         map: &FileSymbols,
         slots: &[VersionSlot],
         name: &[u8],
+        hashes: &NameHashes,
         self_ref: Option<u32>,
         wanted: Option<&Wanted<'_>>,
         class: u8,
     ) -> bool {
         let mut num_versions = 0;
         let mut versioned = None;
-        let mut found = None;
-        for i in map.candidates(name) {
-            if check_match(map, slots, i, self_ref == Some(i), wanted, class, &mut num_versions, &mut versioned) {
-                found = Some(i);
-                break;
-            }
-        }
+        let found = map.raw.candidates(hashes, |i| {
+            check_match(map, slots, i, name, self_ref == Some(i), wanted, class, &mut num_versions, &mut versioned)
+        });
         let Some(i) = found.or(if num_versions == 1 { versioned } else { None }) else { return false };
-        let s = &map.syms.symbols[i as usize];
+        let Some(s) = map.raw.sym(i as usize) else { return false };
         if matches!(s.visibility, symbols::STV_HIDDEN | symbols::STV_INTERNAL) {
             return false;
         }
@@ -753,20 +899,21 @@ impl Checker<'_> {
     }
 }
 
-/// glibc's `check_match`: whether symbol `i` of `map` satisfies the reference (`is_ref`:
-/// it is the referencing symbol itself).
+/// glibc's `check_match`: whether symbol `i` of `map` satisfies the reference to `name`
+/// (`is_ref`: it is the referencing symbol itself).
 #[allow(clippy::too_many_arguments)]
 fn check_match(
     map: &FileSymbols,
     slots: &[VersionSlot],
     i: u32,
+    name: &[u8],
     is_ref: bool,
     wanted: Option<&Wanted<'_>>,
     class: u8,
     num_versions: &mut u32,
     versioned: &mut Option<u32>,
 ) -> bool {
-    let s = &map.syms.symbols[i as usize];
+    let Some(s) = map.raw.sym(i as usize) else { return false };
     if (s.value == 0 && s.shndx != symbols::SHN_ABS && s.kind != symbols::STT_TLS)
         || (class & CLASS_PLT != 0 && s.shndx == symbols::SHN_UNDEF)
     {
@@ -781,8 +928,10 @@ fn check_match(
     if (1u32 << (s.kind & 0xf)) & ALLOWED == 0 {
         return false;
     }
-    let _ = is_ref; // the name matched through the table already
-    let Some(versym) = s.version else {
+    if !is_ref && !map.raw.name_is(s.name, name) {
+        return false;
+    }
+    let Some(versym) = map.raw.versym(i as usize) else {
         // No DT_VERSYM: every definition is used.
         return true;
     };
@@ -806,5 +955,80 @@ fn check_match(
             }
             true
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policies_parse_as_auditwheel_splits_versions() {
+        let p: VersionPolicy = "glibc<=2.28".parse().unwrap();
+        assert_eq!((p.prefix.as_str(), &p.max[..]), ("GLIBC", &[2, 28][..]));
+        assert_eq!(p.to_string(), "GLIBC<=2.28");
+        let p: VersionPolicy = " GLIBCXX <= 3.4.25 ".parse().unwrap();
+        assert_eq!((p.prefix.as_str(), &p.max[..]), ("GLIBCXX", &[3, 4, 25][..]));
+        for bad in ["glibc=2.28", "<=2.28", "glibc<=", "glibc<=2.x", "GLIBC_2<=3", "glibc<=2..8"] {
+            assert!(bad.parse::<VersionPolicy>().is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(split_version(b"GLIBC_2.34"), Some(("GLIBC".into(), vec![2, 34])));
+        assert_eq!(split_version(b"CXXABI_1.3.13"), Some(("CXXABI".into(), vec![1, 3, 13])));
+        assert_eq!(split_version(b"GLIBC_PRIVATE"), None);
+        assert_eq!(split_version(b"libc.so.6"), None);
+        // Numeric, not textual, comparison: 2.9 < 2.28.
+        assert!(split_version(b"GLIBC_2.9").unwrap().1 < split_version(b"GLIBC_2.28").unwrap().1);
+    }
+
+    fn req(version: &str, within_family: bool) -> Requirement {
+        Requirement {
+            version: Bytes::from(version),
+            file: Bytes::from("libc.so.6"),
+            provider: Some(1),
+            required_by: 0,
+            weak: false,
+            within_family,
+            symbols: Arc::from(vec![Bytes::from("sym")]),
+        }
+    }
+
+    #[test]
+    fn summaries_and_policies_take_the_highest_version_per_prefix() {
+        let report = SymbolReport {
+            required: vec![
+                req("GLIBC_2.2.5", false),
+                req("GLIBC_2.34", false),
+                req("GLIBC_2.28", false),
+                req("GLIBC_2.35", true),
+                req("GLIBC_PRIVATE", false),
+                req("GLIBCXX_3.4.30", false),
+            ],
+            ..SymbolReport::default()
+        };
+        let needs: Vec<String> = report.highest_versions().iter().map(|b| b.to_string()).collect();
+        assert_eq!(needs, ["GLIBC_2.34", "GLIBCXX_3.4.30"]);
+        let policy = |s: &str| vec![s.parse::<VersionPolicy>().unwrap()];
+        let over: Vec<String> =
+            report.exceeding(&policy("glibc<=2.28")).iter().map(|r| r.version.to_string()).collect();
+        assert_eq!(over, ["GLIBC_2.34"]);
+        assert!(report.exceeding(&policy("glibc<=2.34")).is_empty());
+        assert!(report.exceeding(&policy("GCC<=1.0")).is_empty());
+        assert_eq!(report.exceeding(&policy("glibcxx<=3.4.29")).len(), 1);
+        assert_eq!(report.versions_required_of(1).len(), 6);
+    }
+
+    #[test]
+    fn relocation_classes_of_the_modelled_machines() {
+        use crate::elf::{EM_386, EM_AARCH64, EM_S390, EM_X86_64};
+        // NONE and RELATIVE look nothing up; COPY and the PLT class are told apart.
+        assert_eq!(reloc_class(EM_X86_64, 0), None);
+        assert_eq!(reloc_class(EM_X86_64, 8), None);
+        assert_eq!(reloc_class(EM_X86_64, 5), Some(CLASS_COPY));
+        assert_eq!(reloc_class(EM_X86_64, 7), Some(CLASS_PLT));
+        assert_eq!(reloc_class(EM_X86_64, 6), Some(0));
+        assert_eq!(reloc_class(EM_386, 8), None);
+        assert_eq!(reloc_class(EM_AARCH64, 1026), Some(CLASS_PLT));
+        assert_eq!(reloc_class(EM_S390, 11), Some(CLASS_PLT));
+        assert_eq!(reloc_class(EM_S390, 9), Some(CLASS_COPY));
     }
 }

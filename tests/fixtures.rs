@@ -78,6 +78,7 @@ cases!(
     dependency_cycle,
     library_needs_itself,
     missing_libraries,
+    filter_in_dynamic_order,
     needed_executable_soname_and_empty,
     needed_interpreter_by_soname,
     static_and_nostdlib_executables,

@@ -513,3 +513,58 @@ fn hostile_tables_fail_cleanly() {
     let stat = bodies::elfgen::build(&bodies::elfgen::Spec { dynamic: false, ..Default::default() });
     assert_eq!(symbols::read(&stat).unwrap(), DynSymbols::default());
 }
+
+/// `lookup_names` walks each file's own hash table as the loader does: every definition the
+/// loader can find (hashed, defined, a value or TLS/ABS, a code or data type) is found under
+/// its name, in real libraries (GNU hash) and in generated ones of every class, byte order
+/// and hash style; names only imported or absent are not.
+#[test]
+fn hash_table_lookups_find_every_definition() {
+    let mut checked = 0;
+    let mut files: Vec<Vec<u8>> = corpus().iter().step_by(4).filter_map(|p| std::fs::read(p).ok()).collect();
+    for c64 in [true, false] {
+        for be in [false, true] {
+            for gnu in [true, false] {
+                let mut spec = symgen::Spec::sample();
+                (spec.class64, spec.big_endian, spec.gnu_hash) = (c64, be, gnu);
+                files.push(symgen::build(&spec));
+            }
+        }
+    }
+    for data in &files {
+        let Ok(s) = symbols::read(data) else { continue };
+        let first_hashed = match s.hash {
+            symbols::HashTable::Gnu { symoffset } => symoffset as usize,
+            symbols::HashTable::Sysv => 1,
+            _ => continue,
+        };
+        let findable = |x: &Symbol| {
+            x.is_defined()
+                && (x.value != 0 || x.shndx == symbols::SHN_ABS || x.kind == symbols::STT_TLS)
+                && matches!(x.kind, 0 | 1 | 2 | 5 | 6 | 10)
+                && !x.name.is_empty()
+        };
+        let mut names: Vec<&[u8]> =
+            s.symbols.iter().skip(first_hashed).filter(|x| findable(x)).map(|x| x.name.as_bytes()).collect();
+        let absent: Vec<&[u8]> = s
+            .imports()
+            .map(|x| x.name.as_bytes())
+            .filter(|n| !s.symbols.iter().any(|y| findable(y) && y.name.as_bytes() == *n))
+            .collect();
+        let n_defined = names.len();
+        names.extend(&absent);
+        names.push(b"surely not a symbol name");
+        let found = symbols::lookup_names(data, &names).unwrap();
+        for (k, (name, hit)) in names.iter().zip(&found).enumerate() {
+            if k < n_defined {
+                let i = hit.unwrap_or_else(|| panic!("{} not found", String::from_utf8_lossy(name)));
+                assert_eq!(s.symbols[i as usize].name.as_bytes(), *name);
+                assert!(findable(&s.symbols[i as usize]));
+            } else {
+                assert_eq!(*hit, None, "{} found", String::from_utf8_lossy(name));
+            }
+        }
+        checked += n_defined;
+    }
+    assert!(checked > 10_000, "only {checked} definitions looked up");
+}

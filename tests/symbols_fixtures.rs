@@ -246,3 +246,44 @@ fn built_here_run_there_with_root() {
     let (e, c) = run("glibc=2.28");
     assert_eq!(c, 2, "a malformed policy is a usage error:\n{e}");
 }
+
+/// `--format json -r` carries the report structurally (a top-level `symbols` array, one per
+/// closure) and leaves the rest of the document as it is without `-r`; `tree` ends with the
+/// `needs:` summary and the problems.
+#[test]
+fn json_and_tree_carry_the_reports() {
+    let case_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures-elf/symbols/version_not_found");
+    let (_tmp, out, _) = common::build_case(&case_dir, "depclose-symjson");
+    let exe = out.join("bin/prog");
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_depclose-cli"))
+            .args(args)
+            .arg(&exe)
+            .env_remove("LD_LIBRARY_PATH")
+            .output()
+            .expect("run depclose-cli");
+        (String::from_utf8(o.stdout).unwrap(), o.status.code().unwrap_or(-1))
+    };
+    let (plain, c0) = run(&["--format", "json"]);
+    let (with, c1) = run(&["--format", "json", "-r"]);
+    assert_eq!((c0, c1), (0, 1));
+    let plain: Value = serde_json::from_str(&plain).unwrap();
+    let mut with: Value = serde_json::from_str(&with).unwrap();
+    assert!(plain.get("symbols").is_none());
+    let symbols = with.as_object_mut().unwrap().remove("symbols").expect("a symbols array");
+    assert_eq!(plain, with, "the rest of the document is unchanged");
+    let r = &symbols[0];
+    assert_eq!(r["version_problems"][0]["kind"], "not_found");
+    assert_eq!(r["version_problems"][0]["version"], "V_2");
+    assert_eq!(r["version_problems"][0]["required_by"], 0);
+    assert_eq!(r["undefined"][0]["name"], "f");
+    assert_eq!(r["undefined"][0]["version"], "V_2");
+    let req = r["required"].as_array().unwrap();
+    let v2 = req.iter().find(|q| q["version"] == "V_2").expect("V_2 required");
+    assert_eq!(v2["file"], "libv.so.1");
+    assert_eq!(v2["symbols"], serde_json::json!(["f"]));
+
+    let (tree, _) = run(&["--format", "tree", "-r"]);
+    assert!(tree.contains("\nneeds: GLIBC_2.34, V_2\n"), "{tree}");
+    assert!(tree.contains("! undefined symbol: f, version V_2 ("), "{tree}");
+}

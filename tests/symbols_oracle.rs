@@ -90,6 +90,7 @@ fn every_traced_file_under_usr_reports_the_loaders_symbol_problems() {
     let theirs: Vec<Option<Vec<String>>> = files.par_iter().map(|f| oracle(f)).collect();
     let mut differ = Vec::new();
     let mut order_differs = Vec::new();
+    let mut distinct = BTreeSet::new();
     let (mut traced, mut with_problems) = (0usize, 0usize);
     for ((file, t), c) in files.iter().zip(&theirs).zip(&closures) {
         let Some(t) = t else { continue };
@@ -99,6 +100,7 @@ fn every_traced_file_under_usr_reports_the_loaders_symbol_problems() {
         }
         traced += 1;
         with_problems += usize::from(!t.is_empty());
+        distinct.extend(c.objects.iter().map(|o| o.file.location.realpath.clone()));
         let mine_seq = ours(&cache, &resolver, c);
         let mine: BTreeSet<&String> = mine_seq.iter().collect();
         let t_set: BTreeSet<&String> = t.iter().collect();
@@ -121,5 +123,7 @@ fn every_traced_file_under_usr_reports_the_loaders_symbol_problems() {
     );
     differ.extend(order_differs);
     assert!(traced > 0);
+    // Each file's tables are read once per run, however many closures load it.
+    assert_eq!(cache.len(), distinct.len(), "symbol tables read vs distinct files of the checked closures");
     assert!(differ.is_empty(), "{} files differ from the loader:\n{}", differ.len(), differ.join("\n"));
 }

@@ -55,6 +55,9 @@ pub fn parse_elf(data: &[u8]) {
             // ld.so.cache reader): no amplification by many entries sharing one string.
             assert!(copied <= 16 * data.len() + (64 << 10), "{copied} string bytes from {} bytes", data.len());
             let n = d.needed.len() + d.filter.len() + d.auxiliary.len();
+            // The dynamic-order view lists each entry once, kinds matching the lists.
+            assert_eq!(d.order.len(), n, "dependency order does not cover every entry");
+            assert_eq!(d.dependencies().count(), n);
             // Each string comes from one dynamic entry, each entry takes at least 8 bytes.
             assert!(n <= data.len() / 8, "more strings than dynamic entries");
             let _ = (d.flags, d.flags_1);
@@ -990,6 +993,29 @@ pub fn check_closure(c: &Closure, root: &Path) {
     let _ = c.is_complete();
 }
 
+/// The symbol checks over a fuzzed closure: no panic or hang on damaged tables, indices in
+/// range, the same report twice (from the cache the second time).
+pub fn check_symbols(c: &Closure, r: &Resolver) {
+    let cache = depclose::symcheck::SymbolCache::new();
+    let first = cache.check(c, r.root());
+    let again = cache.check(c, r.root());
+    assert_eq!(first, again, "the symbol report changed on a second check");
+    let n = c.objects.len();
+    for p in &first.version_problems {
+        assert!(p.provider < n && p.required_by < n);
+    }
+    for u in &first.undefined {
+        assert!(u.object < n);
+    }
+    for q in &first.required {
+        assert!(q.required_by < n && q.provider.is_none_or(|p| p < n));
+    }
+    for (i, why) in &first.unreadable {
+        assert!(*i < n && !why.is_empty());
+    }
+    let _ = (first.ldd_lines(c), first.highest_versions(), first.is_fatal(), first.is_clean());
+}
+
 /// Build a small root from the input, resolve `/bin/prog` in it three times (twice with one
 /// resolver, once with a fresh one) and check the invariants and determinism.
 pub fn resolve_small_root(data: &[u8]) {
@@ -1003,6 +1029,7 @@ pub fn resolve_small_root(data: &[u8]) {
     match (&first, &again, &fresh) {
         (Ok(a), Ok(b), Ok(c)) => {
             check_closure(a, &root);
+            check_symbols(a, &r);
             assert_eq!(a, b, "same resolver, different closures");
             assert_eq!(a, c, "fresh resolver, different closure");
         }
@@ -1412,6 +1439,25 @@ pub fn symbols(data: &[u8]) {
             let _ = format!("{s:?}");
         }
         Err(e) => assert!(!e.reason().is_empty()),
+    }
+    // Lookups through the file's own hash table: bounded (chains that loop or run past the
+    // table end), and what they find is a definition of that name.
+    let mut names: Vec<Vec<u8>> = vec![b"f".to_vec(), b"puts".to_vec(), b"".to_vec(), b"main".to_vec()];
+    if let Ok(s) = &full {
+        names.extend(s.symbols.iter().take(16).map(|x| x.name.to_vec()));
+    }
+    let refs: Vec<&[u8]> = names.iter().map(|n| n.as_slice()).collect();
+    if let Ok(found) = symbols::lookup_names(data, &refs) {
+        assert_eq!(found.len(), refs.len());
+        if let Ok(s) = &full {
+            for (name, hit) in refs.iter().zip(&found) {
+                if let Some(i) = hit {
+                    let sym = &s.symbols[*i as usize];
+                    assert_eq!(sym.name.as_bytes(), *name, "lookup found another name");
+                    assert!(sym.is_defined(), "lookup found an undefined symbol");
+                }
+            }
+        }
     }
     let mut small = SymbolLimits::default();
     small.max_symbols = 4;

@@ -315,6 +315,8 @@ struct Config {
     dpkg_records: bool,
     /// Dockerfile instructions for the image config flags, after ENTRYPOINT.
     docker_config: Vec<String>,
+    /// `--cwd` was given: relative FILEs are in the root.
+    cwd_given: bool,
 }
 
 /// The image outputs and config flags.
@@ -598,6 +600,7 @@ impl Config {
             // The bare ELF closure (--runtime none) is that and nothing else: no package records.
             dpkg_records: !o.no_dpkg_records && o.runtime == RuntimeMode::Auto,
             docker_config,
+            cwd_given: o.cwd.is_some(),
         })
     }
 
@@ -630,11 +633,18 @@ impl Config {
     /// program from the host, its libraries from the root).
     fn closure_in_root_or_outside(&self, f: &Path) -> Result<Closure, depclose::Error> {
         let root = self.resolver.root();
-        if f.is_absolute()
-            && std::fs::symlink_metadata(root.host_path(f)).is_err()
-            && std::fs::metadata(f).is_ok_and(|m| m.is_file())
-        {
-            return self.resolver.closure(f);
+        let in_root = f.is_absolute() || self.cwd_given;
+        if in_root && std::fs::symlink_metadata(root.host_path(f)).is_ok() {
+            return self.resolver.closure_in_root(f);
+        }
+        if std::fs::metadata(f).is_ok_and(|m| m.is_file()) {
+            // A relative host path is taken from the current directory.
+            let abs = if f.is_absolute() {
+                f.to_path_buf()
+            } else {
+                std::env::current_dir().map(|d| d.join(f.strip_prefix(".").unwrap_or(f))).unwrap_or_default()
+            };
+            return self.resolver.closure(abs);
         }
         self.resolver.closure_in_root(f)
     }

@@ -388,7 +388,7 @@ pub fn write_tree_with_symbols<W: Write>(
             }
             for line in r.ldd_lines(c) {
                 o.s("! ")?;
-                o.name(line.as_bytes())?;
+                o.name(line.replace('\t', " ").as_bytes())?;
                 o.s("\n")?;
             }
             continue;
