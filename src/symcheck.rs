@@ -735,7 +735,7 @@ impl Checker<'_> {
             // The lookups nothing in the object's own dependency set satisfies (everything in
             // it is in the global scope too, so a lookup it satisfies is satisfied): computed
             // once per (object, dependency files) and kept across closures.
-            let open = match &deps[r] {
+            let (open, checked) = match &deps[r] {
                 // Valid when every member's `l_versions` is the file's own (all its version
                 // requirements' files loaded), as it then is in every closure.
                 Some(set) if set.iter().all(|&m| matches!(self.slots[m], Cow::Borrowed(_))) => {
@@ -747,18 +747,22 @@ impl Checker<'_> {
                         main_at: set.iter().position(|&m| m == 0),
                     };
                     let cached = self.own.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
-                    match cached {
+                    let v = match cached {
                         Some(v) => v,
                         None => {
                             let v: Arc<[u32]> = self.open_lookups(set, r, map, None).into();
                             self.own.lock().unwrap_or_else(|e| e.into_inner()).insert(key, v.clone());
                             v
                         }
-                    }
+                    };
+                    (v, true)
                 }
-                _ => (0..map.lookups.len() as u32).collect::<Vec<_>>().into(),
+                _ => ((0..map.lookups.len() as u32).collect::<Vec<_>>().into(), false),
             };
-            let unbound = self.open_lookups(search, r, map, Some(&open));
+            // The dependency set is part of the search list; when it is all of it (the
+            // executable's, usually), what it leaves open is what stays unbound.
+            let whole = checked && deps[r].as_ref().is_some_and(|set| set.len() == search.len());
+            let unbound = if whole { open.to_vec() } else { self.open_lookups(search, r, map, Some(&open)) };
             for k in unbound {
                 let (sym_idx, _) = map.lookups[k as usize];
                 let Some(sym) = map.raw.sym(sym_idx as usize) else { continue };
