@@ -592,3 +592,49 @@ fn oci_layers_apply_in_order_with_their_whiteouts() {
         assert!(evil.join("index.json").exists());
     }
 }
+
+/// A library replaced by an older one that lacks a version the program requires: the image
+/// cannot start the program, and --verify says so as `ldd -r` would ("version `V_2' not
+/// found"), which the real loader confirms in a chroot.
+#[test]
+fn a_missing_symbol_version_is_named() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().canonicalize().unwrap();
+    let sh = |cmd: &str| {
+        let o = Command::new("sh").arg("-c").arg(cmd).current_dir(&d).output().unwrap();
+        assert!(o.status.success(), "{cmd}: {}", out_text(&o));
+    };
+    fs::write(d.join("v2.map"), "V_1 { global: one; local: *; };\nV_2 { global: two; } V_1;\n").unwrap();
+    fs::write(d.join("v1.map"), "V_1 { global: one; two; local: *; };\n").unwrap();
+    fs::write(d.join("lib.c"), "int one(void) { return 1; }\nint two(void) { return 2; }\n").unwrap();
+    fs::write(d.join("main.c"), "int one(void); int two(void);\nint main(void) { return one() + two() - 3; }\n")
+        .unwrap();
+    sh("mkdir -p app/bin app/lib");
+    sh("gcc -shared -fPIC -Wl,-soname,libv.so.1 -Wl,--version-script=v2.map -o app/lib/libv.so.1 lib.c");
+    sh("gcc -o app/bin/prog main.c -Lapp/lib -l:libv.so.1 '-Wl,-rpath,$ORIGIN/../lib'");
+    sh("gcc -shared -fPIC -Wl,-soname,libv.so.1 -Wl,--version-script=v1.map -o old-libv.so.1 lib.c");
+    let out = d.join("out");
+    let o = cli().arg(d.join("app/bin/prog")).args(["--runtime", "none", "--dir"]).arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", out_text(&o));
+    let o = verify(&out, &[]);
+    assert_eq!(o.status.code(), Some(0), "the image as built is sound: {}", out_text(&o));
+    let lib = format!("{}/app/lib/libv.so.1", d.display());
+    fs::remove_file(out.join(&lib[1..])).unwrap();
+    fs::copy(d.join("old-libv.so.1"), out.join(&lib[1..])).unwrap();
+    let o = verify(&out, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out_text(&o));
+    let prog = format!("{}/app/bin/prog", d.display());
+    let want = format!("missing symbol version: {prog}: {lib}: version `V_2' not found (required by {prog})");
+    assert!(stdout(&o).contains(&want), "{}", out_text(&o));
+    if is_root() {
+        // The real loader agrees (with /proc mounted: glibc finds the program's $ORIGIN
+        // through /proc/self/exe).
+        fs::create_dir_all(out.join("proc")).unwrap();
+        let m = Command::new("mount").args(["-t", "proc", "proc"]).arg(out.join("proc")).status().unwrap();
+        assert!(m.success(), "mount /proc");
+        let o = chroot_cmd().arg(&out).arg(&prog).env_clear().output().unwrap();
+        let _ = Command::new("umount").arg("-l").arg(out.join("proc")).status();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains("version `V_2' not found"), "{}", out_text(&o));
+    }
+}

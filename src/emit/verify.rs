@@ -140,12 +140,16 @@ pub enum ProblemKind {
     ManifestMismatch,
     /// An OCI blob differs from its digest, or a layer from its diff_id.
     BlobMismatch,
+    /// A symbol version an object requires is not defined by the library it names: the
+    /// loader would refuse to start the program (`ldd -r`'s "version `V' not found").
+    MissingVersion,
 }
 
 impl fmt::Display for ProblemKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             ProblemKind::MissingLibrary => "missing library",
+            ProblemKind::MissingVersion => "missing symbol version",
             ProblemKind::LoaderError => "loader error",
             ProblemKind::Corrupt => "corrupted or truncated file",
             ProblemKind::DanglingLink => "dangling link",
@@ -278,11 +282,38 @@ pub fn verify_image(image: impl AsRef<Path>, opts: &VerifyOptions) -> Result<Ver
     let (elf_files, symlinks) = scan_tree(&root, opts, &mut problems)?;
     check_links(&root, &symlinks, &mut problems);
     let resolver = Resolver::builder().root(root.host_dir()).build()?;
-    let results: Vec<(PathBuf, Result<crate::Closure, Error>)> =
-        elf_files.par_iter().map(|p| (p.clone(), resolver.closure_in_root(p))).collect();
+    // The symbol check of every closure, as `ldd -r` would make it inside the image: a
+    // missing version stops the program from starting (a problem); references nothing
+    // defines are normal for plugins, whose host program defines them (a note).
+    let symbols = crate::symcheck::SymbolCache::new();
+    let results: Vec<(PathBuf, Result<(crate::Closure, crate::symcheck::SymbolReport), Error>)> = elf_files
+        .par_iter()
+        .map(|p| {
+            let r = resolver.closure_in_root(p).map(|c| {
+                let report = symbols.check(&c, &root);
+                (c, report)
+            });
+            (p.clone(), r)
+        })
+        .collect();
+    let mut undefined = 0usize;
     for (p, r) in results {
         match r {
-            Ok(c) => {
+            Ok((c, report)) => {
+                for v in report.version_problems.iter().filter(|v| v.is_fatal()) {
+                    let name = |i: usize| c.objects.get(i).map(|o| o.file.location.realpath.display().to_string());
+                    problems.push(Problem {
+                        kind: ProblemKind::MissingVersion,
+                        path: p.clone(),
+                        message: format!(
+                            "{}: version `{}' not found (required by {})",
+                            name(v.provider).unwrap_or_default(),
+                            v.version,
+                            name(v.required_by).unwrap_or_default()
+                        ),
+                    });
+                }
+                undefined += usize::from(!report.undefined.is_empty());
                 for m in &c.missing {
                     let by = c.objects.get(m.from).map(|o| o.file.location.realpath.clone()).unwrap_or_default();
                     let via = if by == p { String::new() } else { format!(" (needed by {})", by.display()) };
@@ -306,6 +337,12 @@ pub fn verify_image(image: impl AsRef<Path>, opts: &VerifyOptions) -> Result<Ver
                 message: format!("cannot be resolved: {}", e.message()),
             }),
         }
+    }
+    if undefined > 0 {
+        notes.push(format!(
+            "{undefined} ELF files have symbol references nothing in their closure defines (plugins and \
+             extension modules get them from their host program; `depclose-cli -r` lists them)"
+        ));
     }
     let manifest = find_manifest(image, &root, opts);
     if let Some(m) = &manifest {
