@@ -286,7 +286,7 @@ pub fn verify_image(image: impl AsRef<Path>, opts: &VerifyOptions) -> Result<Ver
     // missing version stops the program from starting (a problem); references nothing
     // defines are normal for plugins, whose host program defines them (a note).
     let symbols = crate::symcheck::SymbolCache::new();
-    let results: Vec<(PathBuf, Result<(crate::Closure, crate::symcheck::SymbolReport), Error>)> = elf_files
+    let results: Vec<(PathBuf, Result<Checked, Error>)> = elf_files
         .par_iter()
         .map(|p| {
             let r = resolver.closure_in_root(p).map(|c| {
@@ -353,6 +353,9 @@ pub fn verify_image(image: impl AsRef<Path>, opts: &VerifyOptions) -> Result<Ver
     drop(scratch);
     Ok(VerifyReport { format, elf_files: elf_files.len(), manifest, problems, notes })
 }
+
+/// A closure of the image and its symbol report.
+type Checked = (crate::Closure, crate::symcheck::SymbolReport);
 
 fn mkdir(p: &Path) -> Result<(), Error> {
     DirBuilder::new().mode(0o755).create(p).map_err(|e| Error::io(p, e))
