@@ -88,7 +88,9 @@ struct Opts {
     #[arg(long, value_name = "PATH")]
     ld_library_path: Option<OsString>,
 
-    /// Value of $PLATFORM. Default: derived from the target's machine.
+    /// Value of $PLATFORM. Default: what glibc sets on this CPU for a host-architecture
+    /// target (haswell or xeon_phi on Intel CPUs with those features), else the machine's
+    /// name (x86_64, aarch64, ...).
     #[arg(long, value_name = "NAME")]
     platform: Option<OsString>,
 
