@@ -194,6 +194,12 @@ struct Opts {
     #[arg(long)]
     no_dpkg_records: bool,
 
+    /// Refuse a rootfs holding a file larger than this (bytes, or with a K, M, G or T
+    /// suffix): it would be read in full for every output. Sparse files are named as such.
+    /// Default: 2G.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "2G")]
+    max_file_size: u64,
+
     /// Check that IMAGE (a rootfs directory, .tar, .tar.gz, OCI layout or archive, docker
     /// archive) is self-contained: every ELF file resolved inside it, no truncated file or dangling link,
     /// and, when there is one (--manifest FILE, IMAGE.manifest.json or NAME.manifest.json
@@ -298,6 +304,7 @@ struct Config {
     text: TextOptions,
     tar: Option<(PathBuf, Compression)>,
     dir: Option<PathBuf>,
+    max_file_size: u64,
     manifest: Option<PathBuf>,
     dockerfile: Option<PathBuf>,
     add: Vec<PathBuf>,
@@ -584,6 +591,7 @@ impl Config {
             text: TextOptions::new().terminal(io::stdout().is_terminal()),
             tar,
             dir: o.dir,
+            max_file_size: o.max_file_size,
             manifest: o.manifest,
             dockerfile: o.dockerfile,
             add,
@@ -769,6 +777,23 @@ fn say(msg: impl Display) {
     let _ = err.write_all(b"\n");
 }
 
+/// An error and its causes on one line, each cause once: a cause whose text the message
+/// already ends with (a library error quoting its I/O error) is not repeated.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for c in e.chain() {
+        let text = c.to_string();
+        if out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<io::Error>().map(|io| io.kind() == io::ErrorKind::BrokenPipe).unwrap_or(false)
@@ -814,15 +839,20 @@ fn cli_main(args: Vec<OsString>) -> libc::c_int {
     }
     let code = match Config::new(opts) {
         Err(e) => {
-            say(format!("{e:#}"));
+            say(one_line(&e));
             Exit::Error
         }
         Ok(cfg) => {
             let code = match run(&cfg) {
                 Ok(code) => code,
+                Err(_) if emit::interrupted().is_some() => {
+                    let sig = emit::interrupted().unwrap_or(0);
+                    say(format!("interrupted by signal {sig}: nothing written"));
+                    std::process::exit(128 + sig);
+                }
                 Err(e) if is_broken_pipe(&e) => Exit::Complete,
                 Err(e) => {
-                    say(format!("{e:#}"));
+                    say(one_line(&e));
                     Exit::Error
                 }
             };
@@ -1147,23 +1177,24 @@ fn write_outputs(
     closures: &[Closure],
     dpkg: Option<&emit::DpkgDatabase>,
 ) -> anyhow::Result<()> {
-    if std::io::stderr().is_terminal() && plan.content_bytes() > 64 << 20 {
-        say(format!("writing {} entries ({} MiB)...", plan.entries().len(), plan.content_bytes() >> 20));
-    }
+    check_outputs(cfg, plan)?;
+    emit::check_file_sizes(plan, cfg.max_file_size).map_err(|e| anyhow!("{e} (see --max-file-size)"))?;
+    let _progress = progress_line(cfg, plan);
+    on_signals_interrupt();
     let ctx = |p: &Path| p.display().to_string();
-    // Files are written under temporary names first and renamed only once everything,
-    // the directory included, has been written: an error leaves no output behind.
-    let mut pending: Vec<AtomicFile> = Vec::new();
+    // Every output is written under a temporary name, then all are renamed together at
+    // the end (or none): an error or a signal leaves no output behind.
+    let mut outs = emit::Outputs::new();
     if let Some((path, compression)) = &cfg.tar {
         let mut f = AtomicFile::create(path)?;
         let opts = TarOptions::new().mtime(cfg.mtime).compression(*compression);
         emit::write_tar(plan, &mut f, &opts).with_context(|| ctx(path))?;
-        pending.push(f);
+        outs.file(f);
     }
     if let Some(path) = &cfg.manifest {
         let mut f = AtomicFile::create(path)?;
         emit::write_manifest(plan, &mut f).with_context(|| ctx(path))?;
-        pending.push(f);
+        outs.file(f);
     }
     if let Some(path) = &cfg.sbom {
         let name = match cfg.image.as_ref().and_then(|i| i.tag.clone()) {
@@ -1176,7 +1207,7 @@ fn write_outputs(
         let mut f = AtomicFile::create(path)?;
         let opts = emit::SbomOptions::new().name(name).created(cfg.mtime);
         emit::write_spdx(plan, dpkg, &mut f, &opts).with_context(|| ctx(path))?;
-        pending.push(f);
+        outs.file(f);
     }
     if let Some(path) = &cfg.dockerfile {
         let (tar, _) = cfg.tar.as_ref().ok_or_else(|| anyhow!("--dockerfile needs --tar"))?;
@@ -1191,39 +1222,135 @@ fn write_outputs(
             text.push('\n');
         }
         f.write_all(text.as_bytes()).with_context(|| ctx(path))?;
-        pending.push(f);
+        outs.file(f);
     }
-    let mut layout = None;
+    if let Some(dir) = &cfg.dir {
+        outs.dir(plan, dir, &DirOptions::new().mtime(cfg.mtime))?;
+    }
     if let Some(image) = &cfg.image {
         let opts = image.options(closures, cfg.mtime)?;
         if let Some(path) = &image.archive {
             let mut f = AtomicFile::create(path)?;
             emit::write_oci_archive(plan, &mut f, &opts).with_context(|| ctx(path))?;
-            pending.push(f);
+            outs.file(f);
         }
-        layout = image.layout.as_ref().map(|p| (p, opts));
-    }
-    let layout = match layout {
-        Some((dir, opts)) => {
+        if let Some(dir) = &image.layout {
+            // The layout writer renames its own directory: it is removed again if
+            // anything after it fails.
             emit::write_oci_layout(plan, dir, &opts).with_context(|| ctx(dir))?;
-            Some(dir)
+            outs.placed_dir(dir);
         }
-        None => None,
-    };
-    let rest = (|| -> anyhow::Result<()> {
-        if let Some(dir) = &cfg.dir {
-            emit::write_dir(plan, dir, &DirOptions::new().mtime(cfg.mtime))?;
-        }
-        for f in pending {
-            f.commit()?;
-        }
-        Ok(())
-    })();
-    if let (Err(_), Some(dir)) = (&rest, layout) {
-        // All or nothing: the layout is complete, but another output failed.
-        let _ = std::fs::remove_dir_all(dir);
     }
-    rest
+    outs.commit()?;
+    Ok(())
+}
+
+/// Outputs that are each other, lie in a directory output or would replace an input: a
+/// usage error before anything is written.
+fn check_outputs(cfg: &Config, plan: &Rootfs) -> anyhow::Result<()> {
+    let mut outs = Vec::new();
+    if let Some((p, _)) = &cfg.tar {
+        outs.push(emit::OutputPath::file("--tar", p));
+    }
+    if let Some(p) = &cfg.dir {
+        outs.push(emit::OutputPath::dir("--dir", p));
+    }
+    for (label, p) in [("--manifest", &cfg.manifest), ("--sbom", &cfg.sbom), ("--dockerfile", &cfg.dockerfile)] {
+        if let Some(p) = p {
+            outs.push(emit::OutputPath::file(label, p));
+        }
+    }
+    if let Some(image) = &cfg.image {
+        if let Some(p) = &image.archive {
+            outs.push(emit::OutputPath::file("--oci-archive", p));
+        }
+        if let Some(p) = &image.layout {
+            outs.push(emit::OutputPath::dir("--oci-layout", p));
+        }
+    }
+    let root = cfg.resolver.root().host_dir();
+    let added: Vec<PathBuf> = cfg.add.iter().map(|a| root.join(a.strip_prefix("/").unwrap_or(a))).collect();
+    let inputs: Vec<&Path> = cfg.files.iter().chain(&added).map(PathBuf::as_path).collect();
+    Ok(emit::check_outputs(&outs, &inputs, Some(plan))?)
+}
+
+/// `--max-file-size`: bytes, or with a binary K, M, G or T suffix.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (num, shift) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(format!("unknown size suffix `{c}` (K, M, G or T)")),
+            };
+            (&s[..i], shift)
+        }
+        _ => (s, 0),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("not a size: `{s}`"))?;
+    n.checked_mul(1u64 << shift).ok_or_else(|| format!("too large: `{s}`"))
+}
+
+/// SIGINT, SIGTERM and SIGHUP stop the writers (temporary files are removed as they unwind)
+/// and the run then exits with 128 + the signal (see `cli_main`).
+fn on_signals_interrupt() {
+    extern "C" fn handler(sig: libc::c_int) {
+        emit::interrupt(sig);
+    }
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: a zeroed sigaction is valid; the handler only stores an atomic integer
+        // (async-signal-safe); SA_RESTART keeps system calls from failing with EINTR.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = handler as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+/// A progress line on stderr (bytes done / total, every half second) while outputs are
+/// written, when stderr is a terminal and the plan holds more than 64 MiB; stopped (and its
+/// line cleared) when the returned guard drops.
+fn progress_line(cfg: &Config, plan: &Rootfs) -> Option<Progress> {
+    let readers = usize::from(cfg.tar.is_some())
+        + usize::from(cfg.dir.is_some())
+        + usize::from(cfg.manifest.is_some())
+        + usize::from(cfg.sbom.is_some())
+        + cfg.image.as_ref().map(|i| usize::from(i.archive.is_some()) + usize::from(i.layout.is_some())).unwrap_or(0);
+    let total = plan.content_bytes().saturating_mul(readers as u64);
+    if !io::stderr().is_terminal() || plan.content_bytes() <= 64 << 20 || total == 0 {
+        return None;
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let start = emit::progress_bytes();
+    let thread = std::thread::spawn(move || {
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            let done = (emit::progress_bytes() - start).min(total);
+            let _ = write!(io::stderr(), "\rdepclose-cli: writing: {} / {} MiB", done >> 20, total >> 20);
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        let _ = write!(io::stderr(), "\r\x1b[K");
+    });
+    Some(Progress { stop, thread: Some(thread) })
+}
+
+struct Progress {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// `--verify IMAGE`: the problems on stdout, one per line, and a summary line.

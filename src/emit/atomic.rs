@@ -4,11 +4,44 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use crate::error::{Error, ErrorKind};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// The signal that asked the writers to stop (0: none).
+static INTERRUPT: AtomicI32 = AtomicI32::new(0);
+
+/// Ask every writer of this process to stop at its next step: the write in progress fails
+/// with an error, whose unwinding removes the temporary files (see [`AtomicFile`]). Meant to
+/// be called from a signal handler (it only stores an atomic integer, which is
+/// async-signal-safe); `sig` is the signal number, reported by [`interrupted`].
+///
+/// The library installs no handler itself: a program does (`depclose-cli` for `SIGINT`,
+/// `SIGTERM` and `SIGHUP`), then exits with status 128 + `sig` once the writer returned.
+/// The check is made before every buffered write to an [`AtomicFile`], every 64 KiB of a
+/// source file copied or hashed, and before the first rename of
+/// [`Outputs::commit`](super::Outputs::commit); once renaming has begun it completes.
+pub fn interrupt(sig: i32) {
+    INTERRUPT.store(sig.max(1), Ordering::SeqCst);
+}
+
+/// The signal passed to [`interrupt`], if it was called.
+pub fn interrupted() -> Option<i32> {
+    match INTERRUPT.load(Ordering::SeqCst) {
+        0 => None,
+        s => Some(s),
+    }
+}
+
+/// An I/O error when [`interrupt`] was called.
+pub(super) fn check_interrupt() -> io::Result<()> {
+    match interrupted() {
+        None => Ok(()),
+        Some(sig) => Err(io::Error::other(format!("interrupted by signal {sig}"))),
+    }
+}
 
 /// A temporary name beside `dest` (same directory, so a rename is atomic).
 pub(super) fn temp_name(dest: &Path, n: usize) -> Result<PathBuf, Error> {
@@ -87,45 +120,58 @@ impl AtomicFile {
     /// # Errors
     /// Any of those steps fails; the temporary file is then removed.
     pub fn commit(mut self) -> Result<(), Error> {
-        let file = self.file.take().expect("not yet committed");
+        self.prepare()?;
+        self.rename_into_place()
+    }
+
+    /// Flush and `fsync` the temporary file (where a full disk shows); the file is closed.
+    pub(super) fn prepare(&mut self) -> Result<(), Error> {
+        let Some(file) = self.file.take() else { return Ok(()) };
         let res = (|| {
             let f = file.into_inner().map_err(|e| e.into_error())?;
-            f.sync_all()?;
-            drop(f);
-            fs::rename(&self.tmp, &self.dest)?;
-            // Durability of the rename itself; a failure here leaves a complete file.
-            if let Ok(d) = File::open(parent_dir(&self.dest)) {
-                let _ = d.sync_all();
-            }
-            Ok(())
+            f.sync_all()
         })();
-        res.map_err(|e: io::Error| {
-            let _ = fs::remove_file(&self.tmp);
-            Error::io(&self.dest, e)
-        })?;
+        res.map_err(|e| Error::io(&self.dest, e))
+    }
+
+    /// Rename a prepared file over the destination; `fsync` the directory.
+    pub(super) fn rename_into_place(&mut self) -> Result<(), Error> {
+        fs::rename(&self.tmp, &self.dest).map_err(|e| Error::io(&self.dest, e))?;
         self.tmp = PathBuf::new();
+        // Durability of the rename itself; a failure here leaves a complete file.
+        if let Ok(d) = File::open(parent_dir(&self.dest)) {
+            let _ = d.sync_all();
+        }
         Ok(())
+    }
+}
+
+impl AtomicFile {
+    fn writer(&mut self) -> io::Result<&mut BufWriter<File>> {
+        self.file.as_mut().ok_or_else(|| io::Error::other("the file was already committed"))
     }
 }
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file.as_mut().expect("not yet committed").write(buf)
+        check_interrupt()?;
+        self.writer()?.write(buf)
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.file.as_mut().expect("not yet committed").write_all(buf)
+        check_interrupt()?;
+        self.writer()?.write_all(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.file.as_mut().expect("not yet committed").flush()
+        self.writer()?.flush()
     }
 }
 
 /// Seeking flushes the buffer first (as [`BufWriter`] does).
 impl Seek for AtomicFile {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        self.file.as_mut().expect("not yet committed").seek(pos)
+        self.writer()?.seek(pos)
     }
 }
 

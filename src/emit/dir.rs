@@ -52,8 +52,37 @@ impl DirOptions {
 /// `dest` exists and is not an empty directory, its parent is not writable, a source
 /// cannot be read, or writing fails. The temporary tree is removed.
 pub fn write_dir(plan: &Rootfs, dest: impl AsRef<Path>, opts: &DirOptions) -> Result<(), Error> {
-    let dest = dest.as_ref();
+    let mut staged = stage_dir(plan, dest.as_ref(), opts)?;
+    staged.rename_into_place()
+}
+
+/// A directory tree built and synced under a temporary name, renamed by
+/// [`rename_into_place`](StagedDir::rename_into_place); removed on drop otherwise.
+pub(super) struct StagedDir {
+    tmp: TempTree,
+    dest: PathBuf,
+    /// `dest` was an empty directory (which the rename replaced).
+    pub(super) replaced_empty: bool,
+}
+
+impl StagedDir {
+    /// The destination.
+    pub(super) fn path(&self) -> &Path {
+        &self.dest
+    }
+
+    pub(super) fn rename_into_place(&mut self) -> Result<(), Error> {
+        let tmp = self.tmp.0.clone().unwrap_or_default();
+        fs::rename(&tmp, &self.dest).map_err(|e| Error::io(&self.dest, e))?;
+        self.tmp.0 = None;
+        Ok(())
+    }
+}
+
+/// Build `plan` beside `dest` (see [`write_dir`]) without renaming it.
+pub(super) fn stage_dir(plan: &Rootfs, dest: &Path, opts: &DirOptions) -> Result<StagedDir, Error> {
     check_destination(dest)?;
+    let replaced_empty = fs::symlink_metadata(dest).is_ok();
     let tmp = loop {
         let tmp = temp_name(dest, next_id())?;
         match DirBuilder::new().mode(0o700).create(&tmp) {
@@ -63,11 +92,9 @@ pub fn write_dir(plan: &Rootfs, dest: impl AsRef<Path>, opts: &DirOptions) -> Re
         }
     };
     let guard = TempTree(Some(tmp.clone()));
-    fill(plan, &tmp, opts)?;
+    fill(plan, &tmp, opts, dest)?;
     sync_fs(&tmp).map_err(|e| Error::io(dest, e))?;
-    fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e))?;
-    guard.disarm();
-    Ok(())
+    Ok(StagedDir { tmp: guard, dest: dest.to_path_buf(), replaced_empty })
 }
 
 /// `dest` does not exist or is an empty directory.
@@ -80,14 +107,14 @@ pub(super) fn check_destination(dest: &Path) -> Result<(), Error> {
             }
             Ok(())
         }
-        Ok(_) => Err(Error::io(dest, io::Error::from_raw_os_error(libc::EEXIST))),
+        Ok(_) => Err(Error::new(ErrorKind::Io, dest, "exists and is not a directory")),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io(dest, e)),
     }
 }
 
 /// Removes a half-built tree on drop.
-pub(super) struct TempTree(Option<PathBuf>);
+pub(super) struct TempTree(pub(super) Option<PathBuf>);
 
 impl TempTree {
     pub(super) fn new(p: PathBuf) -> TempTree {
@@ -115,10 +142,13 @@ impl Drop for TempTree {
     }
 }
 
-fn fill(plan: &Rootfs, tmp: &Path, opts: &DirOptions) -> Result<(), Error> {
+fn fill(plan: &Rootfs, tmp: &Path, opts: &DirOptions, dest: &Path) -> Result<(), Error> {
     for e in plan.entries() {
         let host = tmp.join(e.member_name());
-        let err = |x: io::Error| Error::io(&e.path, x);
+        // A write error is about the output (a full disk, a read-only file system): it names
+        // the output and the entry; a read error names the source (see `copy_source`).
+        let err = |x: io::Error| out_err(dest, &e.path, x);
+        super::atomic::check_interrupt().map_err(err)?;
         match &e.kind {
             EntryKind::Directory => DirBuilder::new().mode(0o700).create(&host).map_err(err)?,
             EntryKind::File => {
@@ -131,7 +161,7 @@ fn fill(plan: &Rootfs, tmp: &Path, opts: &DirOptions) -> Result<(), Error> {
                     .map_err(err)?;
                 {
                     let mut w = io::BufWriter::with_capacity(256 * 1024, &mut f);
-                    copy_source(e, &mut w)?;
+                    copy_source(e, &mut w, &err)?;
                     w.flush().map_err(err)?;
                 }
                 set_owner(&host, e).map_err(err)?;
@@ -153,7 +183,7 @@ fn fill(plan: &Rootfs, tmp: &Path, opts: &DirOptions) -> Result<(), Error> {
     // read-only mode would have stopped us filling it.
     for e in plan.entries().iter().rev().filter(|e| e.kind == EntryKind::Directory) {
         let host = tmp.join(e.member_name());
-        let err = |x: io::Error| Error::io(&e.path, x);
+        let err = |x: io::Error| out_err(dest, &e.path, x);
         set_owner(&host, e).map_err(err)?;
         fs::set_permissions(&host, fs::Permissions::from_mode(e.mode & 0o7777)).map_err(err)?;
         set_times(&host, opts.mtime).map_err(err)?;
@@ -161,6 +191,11 @@ fn fill(plan: &Rootfs, tmp: &Path, opts: &DirOptions) -> Result<(), Error> {
     fs::set_permissions(tmp, fs::Permissions::from_mode(0o755)).map_err(|e| Error::io(tmp, e))?;
     set_times(tmp, opts.mtime).map_err(|e| Error::io(tmp, e))?;
     Ok(())
+}
+
+/// An error writing entry `member` of the directory output `dest`.
+fn out_err(dest: &Path, member: &Path, e: io::Error) -> Error {
+    Error::new(ErrorKind::Io, dest, format!("writing {}: {e}", member.display()))
 }
 
 /// The entry's kept extended attributes. A caller that may not set them (not root, or a file

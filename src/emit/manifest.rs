@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -52,9 +52,27 @@ struct ManifestEntry<'a> {
 
 fn opt_path<S: serde::Serializer>(p: &Option<&Path>, s: S) -> Result<S::Ok, S::Error> {
     match p {
-        Some(p) => s.serialize_str(&p.to_string_lossy()),
+        Some(p) => crate::serde_path::serialize(p, s),
         None => s.serialize_none(),
     }
+}
+
+/// The exact path in member `field` of a JSON object written by
+/// [`write_manifest`] or [`write_json`](super::write_json): `FIELD_bytes` (the bytes in
+/// standard base64, present when the path is not UTF-8) if there is one, else the string
+/// `FIELD`. `None` if neither is there or `FIELD_bytes` is not base64.
+///
+/// ```
+/// let entry = serde_json::json!({ "path": "/x\u{fffd}", "path_bytes": "L3j/" });
+/// let p = depclose::emit::path_from_json(&entry, "path").unwrap();
+/// assert_eq!(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()), b"/x\xff");
+/// ```
+pub fn path_from_json(object: &serde_json::Value, field: &str) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    if let Some(b) = object.get(format!("{field}_bytes")).and_then(|v| v.as_str()) {
+        return crate::serde_path::unbase64(b).map(|v| PathBuf::from(std::ffi::OsString::from_vec(v)));
+    }
+    object.get(field).and_then(|v| v.as_str()).map(PathBuf::from)
 }
 
 /// Build the manifest document, hashing every file (in parallel; the result does not depend
@@ -113,12 +131,17 @@ fn sha256_of(e: &Entry) -> Result<String, Error> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
     loop {
+        super::atomic::check_interrupt().map_err(err)?;
         let n = f.read(&mut buf).map_err(err)?;
         if n == 0 {
             break;
         }
         total += n as u64;
+        if total > e.size {
+            break;
+        }
         h.update(&buf[..n]);
+        super::progress::add(n as u64);
     }
     if total != e.size {
         return Err(Error::new(
@@ -145,15 +168,19 @@ fn sha256_of(e: &Entry) -> Result<String, Error> {
 /// ```
 ///
 /// `kind` is `file`, `hardlink` (`target` names the file; `size` and `sha256` repeat its
-/// values), `symlink` (`target` verbatim) or `directory`. Paths are UTF-8 with invalid bytes
-/// replaced by U+FFFD.
+/// values), `symlink` (`target` verbatim) or `directory`. Paths are byte-exact: a UTF-8 path
+/// is a plain string; a path that is not UTF-8 is its display string (invalid bytes replaced
+/// by U+FFFD) and, beside it, `path_bytes` (or `target_bytes`, `by_bytes`, ...: the field's
+/// name and `_bytes`) holding its exact bytes in standard base64; [`path_from_json`] reads
+/// either back.
 ///
 /// # Errors
 /// A source file cannot be read or changed size since the plan was made; writing fails.
 pub fn write_manifest<W: Write>(plan: &Rootfs, mut out: W) -> Result<(), Error> {
     let doc = manifest_doc(plan)?;
     let werr = |e: io::Error| Error::io("<manifest>", e);
-    serde_json::to_writer_pretty(&mut out, &doc).map_err(|e| werr(e.into()))?;
+    let bytes = crate::serde_path::to_json_exact(&doc, true).map_err(|e| werr(e.into()))?;
+    out.write_all(&bytes).map_err(werr)?;
     out.write_all(b"\n").map_err(werr)?;
     out.flush().map_err(werr)
 }

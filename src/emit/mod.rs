@@ -16,7 +16,9 @@
 //!
 //! and the reports a user reads or a script parses ([`write_ldd`], [`write_tree`],
 //! [`write_why`], [`write_paths`], [`write_json`]). [`AtomicFile`] writes a file so that it
-//! either appears whole or not at all. [`verify_image`] reads an image back (a rootfs
+//! either appears whole or not at all, [`Outputs`] commits several together (all or none)
+//! after [`check_outputs`] made sure that none is another or an input, and [`interrupt`]
+//! stops every writer (from a signal handler) so that nothing is left behind. [`verify_image`] reads an image back (a rootfs
 //! directory or tarball, an OCI layout or archive) and names what is missing, truncated,
 //! dangling or different from its manifest.
 //!
@@ -49,11 +51,13 @@
 
 mod assemble;
 mod atomic;
+mod commit;
 mod dir;
 mod manifest;
 mod oci;
 mod pgzip;
 mod plan;
+mod progress;
 mod report;
 mod sbom;
 mod tar;
@@ -63,15 +67,17 @@ mod verify;
 mod tests;
 
 pub use self::assemble::{assemble, write_runtime_text, AssembleOptions, Assembled, NotClosed};
-pub use self::atomic::AtomicFile;
+pub use self::atomic::{interrupt, interrupted, AtomicFile};
+pub use self::commit::{check_file_sizes, check_outputs, OutputPath, Outputs};
 pub use self::dir::{write_dir, DirOptions};
-pub use self::manifest::{write_manifest, MANIFEST_SCHEMA};
+pub use self::manifest::{path_from_json, write_manifest, MANIFEST_SCHEMA};
 pub use self::oci::{
     platform_of, rfc3339, write_oci_archive, write_oci_layout, ImageOptions, Platform, ANNOTATION_CONTAINERD_NAME,
     ANNOTATION_REF_NAME, DEFAULT_PATH, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_LAYER_GZIP,
     MEDIA_TYPE_LAYER_TAR, MEDIA_TYPE_MANIFEST,
 };
 pub use self::plan::{Entry, EntryKind, MissingLibrary, Reason, Rootfs, RootfsBuilder};
+pub use self::progress::progress_bytes;
 pub use self::report::{
     escape, write_json, write_json_with_symbols, write_ldd, write_paths, write_tree, write_tree_with_symbols,
     write_why, TextOptions, JSON_SCHEMA, LDD_ADDRESS,

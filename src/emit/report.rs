@@ -3,7 +3,7 @@
 //! Text writers return `io::Result` (only the sink can fail), so a caller can tell a closed
 //! pipe (`ErrorKind::BrokenPipe`) from anything else.
 
-use rustc_hash::FxHashSet as HashSet;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::borrow::Cow;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -118,25 +118,52 @@ fn pb(p: &Path) -> &[u8] {
     p.as_os_str().as_bytes()
 }
 
-/// Position of `name` among `objects[from].needed` (requests are made in that order).
-fn request_key(c: &Closure, from: usize, name: &[u8]) -> (usize, usize) {
-    let idx = c
-        .objects
-        .get(from)
-        .and_then(|o| o.file.needed.iter().position(|n| n.as_bytes() == name))
-        .unwrap_or(usize::MAX - 1);
-    (from, idx)
+/// Per-closure lookups made once, so that printing stays linear in the closure's size (a
+/// search per name would be quadratic in the number of `DT_NEEDED` entries).
+struct Index<'c> {
+    /// `(object, name)` to the first position of `name` among the object's `DT_NEEDED`.
+    needed: HashMap<(usize, &'c [u8]), usize>,
+    /// Edges by destination object, in edge order.
+    edges_to: Vec<Vec<&'c Edge>>,
 }
 
-/// The edge through which object `j` was loaded (its first loader's request), if any.
-fn loading_edge(c: &Closure, j: usize) -> Option<&Edge> {
-    let parent = c.objects[j].loaded_by;
-    let loads = |e: &&Edge| !matches!(e.via, FoundVia::AlreadyLoaded | FoundVia::SameFile);
-    c.edges
-        .iter()
-        .filter(|e| e.to == j && Some(e.from) == parent)
-        .find(loads)
-        .or_else(|| c.edges.iter().filter(|e| e.to == j && e.from != j).find(loads))
+impl<'c> Index<'c> {
+    fn new(c: &'c Closure) -> Index<'c> {
+        let mut needed = HashMap::default();
+        for (i, o) in c.objects.iter().enumerate() {
+            for (k, n) in o.file.needed.iter().enumerate() {
+                needed.entry((i, n.as_bytes())).or_insert(k);
+            }
+        }
+        let mut edges_to: Vec<Vec<&Edge>> = vec![Vec::new(); c.objects.len()];
+        for e in &c.edges {
+            if let Some(v) = edges_to.get_mut(e.to) {
+                v.push(e);
+            }
+        }
+        Index { needed, edges_to }
+    }
+
+    /// Position of `name` among `objects[from].needed` (requests are made in that order).
+    fn request_key(&self, from: usize, name: &[u8]) -> (usize, usize) {
+        (from, self.needed.get(&(from, name)).copied().unwrap_or(usize::MAX - 1))
+    }
+
+    fn edges_to(&self, j: usize) -> &[&'c Edge] {
+        self.edges_to.get(j).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The edge through which object `j` was loaded (its first loader's request), if any.
+    fn loading_edge(&self, c: &Closure, j: usize) -> Option<&'c Edge> {
+        let parent = c.objects[j].loaded_by;
+        let loads = |e: &&&Edge| !matches!(e.via, FoundVia::AlreadyLoaded | FoundVia::SameFile);
+        let to = self.edges_to(j);
+        to.iter()
+            .filter(|e| Some(e.from) == parent)
+            .find(loads)
+            .or_else(|| to.iter().filter(|e| e.from != j).find(loads))
+            .copied()
+    }
 }
 
 /// Write closures the way glibc's `ldd` prints them, minus what only a real load knows:
@@ -174,13 +201,14 @@ pub fn write_ldd<W: Write>(closures: &[Closure], out: W, opts: &TextOptions) -> 
         // The loader prints its link map, which is in request order (breadth first, each
         // object's DT_NEEDED in order); a name nothing satisfied has a placeholder where it
         // was requested; the interpreter sits where it was first requested, else last.
+        let ix = Index::new(c);
         let mut items: Vec<((u8, usize, usize, usize), LddItem<'_>)> = Vec::new();
         for (j, obj) in c.objects.iter().enumerate().skip(1) {
-            let first_request = c
-                .edges
+            let first_request = ix
+                .edges_to(j)
                 .iter()
-                .filter(|e| e.to == j && e.from != j && e.via != FoundVia::Interpreter)
-                .map(|e| request_key(c, e.from, e.name.as_bytes()))
+                .filter(|e| e.from != j && e.via != FoundVia::Interpreter)
+                .map(|e| ix.request_key(e.from, e.name.as_bytes()))
                 .min();
             let key = match (obj.role, first_request) {
                 (Role::Preload, _) => (0, 0, 0, j),
@@ -190,7 +218,7 @@ pub fn write_ldd<W: Write>(closures: &[Closure], out: W, opts: &TextOptions) -> 
             items.push((key, LddItem::Object(obj)));
         }
         for m in &c.missing {
-            let (from, idx) = request_key(c, m.from, m.name.as_bytes());
+            let (from, idx) = ix.request_key(m.from, m.name.as_bytes());
             items.push(((1, from, idx, usize::MAX), LddItem::Missing(m)));
         }
         items.sort_by_key(|(k, _)| *k);
@@ -312,16 +340,17 @@ enum Child<'c> {
 fn tree_children(c: &Closure) -> Vec<Vec<((usize, usize), Child<'_>)>> {
     let n = c.objects.len();
     let mut kids: Vec<Vec<((usize, usize), Child<'_>)>> = (0..n).map(|_| Vec::new()).collect();
+    let ix = Index::new(c);
     for (j, obj) in c.objects.iter().enumerate().skip(1) {
         let name = obj.names.first().map(|b| b.as_bytes()).unwrap_or_else(|| pb(&obj.file.location.path));
-        let edge = loading_edge(c, j);
+        let edge = ix.loading_edge(c, j);
         // Children sort by request order: preloads first, then the requester's DT_NEEDED
         // order, the interpreter (requested by no one) last.
         let (parent, key, label) = match (obj.role, edge) {
             (Role::Preload, _) => (0, (0, j), "[preload]".to_string()),
             (Role::Interpreter, None) => (0, (usize::MAX, j), "[interpreter]".to_string()),
             (_, Some(e)) if e.from < n => {
-                (e.from, (request_key(c, e.from, e.name.as_bytes()).1, j), via_label(c, e.from, &e.via))
+                (e.from, (ix.request_key(e.from, e.name.as_bytes()).1, j), via_label(c, e.from, &e.via))
             }
             _ => (obj.loaded_by.filter(|p| *p < n).unwrap_or(0), (usize::MAX - 1, j), String::new()),
         };
@@ -333,7 +362,7 @@ fn tree_children(c: &Closure) -> Vec<Vec<((usize, usize), Child<'_>)>> {
     }
     for m in &c.missing {
         if m.from < n {
-            let key = request_key(c, m.from, m.name.as_bytes());
+            let key = ix.request_key(m.from, m.name.as_bytes());
             kids[m.from].push(((key.1, usize::MAX), Child::Missing(m)));
         }
     }
@@ -515,13 +544,17 @@ pub fn write_why<W: Write>(closures: &[Closure], query: &[u8], out: W, opts: &Te
         let n = c.objects.len();
         // Request graph: edges, plus the input's PT_INTERP when no edge names the interpreter.
         let mut adj: Vec<Vec<(usize, &[u8])>> = vec![Vec::new(); n];
+        let mut requested = vec![false; n];
         for e in &c.edges {
+            if e.to < n {
+                requested[e.to] = true;
+            }
             if e.from < n && e.to < n && e.from != e.to {
                 adj[e.from].push((e.to, e.name.as_bytes()));
             }
         }
         for (j, obj) in c.objects.iter().enumerate().skip(1) {
-            if matches!(obj.role, Role::Interpreter | Role::Preload) && !c.edges.iter().any(|e| e.to == j) {
+            if matches!(obj.role, Role::Interpreter | Role::Preload) && !requested[j] {
                 adj[0].push((j, pb(&obj.file.location.path)));
             }
         }
@@ -565,16 +598,22 @@ fn why_chains<W: Write>(
     missing: Option<&[u8]>,
 ) -> io::Result<()> {
     let n = adj.len();
-    // Nodes from which `target` is reachable: only they are worth exploring.
+    // Nodes from which `target` is reachable (a search backwards over the edges): only they
+    // are worth exploring.
+    let mut back: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (v, out) in adj.iter().enumerate() {
+        for (w, _) in out {
+            back[*w].push(v);
+        }
+    }
     let mut reaches = vec![false; n];
     reaches[target] = true;
-    let mut changed = true;
-    while changed {
-        changed = false;
-        for v in 0..n {
-            if !reaches[v] && adj[v].iter().any(|(w, _)| reaches[*w]) {
+    let mut todo = vec![target];
+    while let Some(w) = todo.pop() {
+        for &v in &back[w] {
+            if !reaches[v] {
                 reaches[v] = true;
-                changed = true;
+                todo.push(v);
             }
         }
     }
@@ -652,7 +691,9 @@ struct JsonDoc<'a> {
 /// Write closures (objects with roles and locations, edges with how each name was found,
 /// missing names with every path tried, diagnostics) and, given a plan, its manifest (as
 /// [`write_manifest`](super::write_manifest) writes it), as one pretty-printed JSON document
-/// with `"schema": "depclose/1"`, followed by a newline.
+/// with `"schema": "depclose/1"`, followed by a newline. Paths are byte-exact: a path that
+/// is not UTF-8 is its lossy display string plus a sibling field `FIELD_bytes` with its exact
+/// bytes in base64 (see [`path_from_json`](super::path_from_json)).
 ///
 /// # Errors
 /// A file of the plan cannot be read for hashing; writing fails.
@@ -675,7 +716,8 @@ pub fn write_json_with_symbols<W: Write>(
     let manifest = plan.map(manifest_doc).transpose()?;
     let doc = JsonDoc { schema: JSON_SCHEMA, closures, manifest, symbols };
     let werr = |e: io::Error| Error::io("<json>", e);
-    serde_json::to_writer_pretty(&mut out, &doc).map_err(|e| werr(e.into()))?;
+    let bytes = crate::serde_path::to_json_exact(&doc, true).map_err(|e| werr(e.into()))?;
+    out.write_all(&bytes).map_err(werr)?;
     out.write_all(b"\n").map_err(werr)?;
     out.flush().map_err(werr)
 }

@@ -108,6 +108,7 @@ fn sink(member: &Path, e: io::Error) -> Error {
 
 fn write_members(plan: &Rootfs, out: &mut dyn Write, mtime: u64) -> Result<(), Error> {
     for e in plan.entries() {
+        super::atomic::check_interrupt().map_err(|err| sink(&e.path, err))?;
         write_entry(e, out, mtime)?;
     }
     // End of archive: two zero blocks (GNU tar then pads to its record size; we do not,
@@ -159,7 +160,7 @@ fn write_entry(e: &Entry, out: &mut dyn Write, mtime: u64) -> Result<(), Error> 
     h.set_cksum();
     w(out.write_all(h.as_bytes()))?;
     if kind == tar::EntryType::Regular {
-        copy_source(e, out)?;
+        copy_source(e, out, &|err| sink(&e.path, err))?;
         w(pad(out, e.size))?;
     }
     Ok(())
@@ -228,10 +229,11 @@ fn pad(out: &mut dyn Write, len: u64) -> io::Result<()> {
 }
 
 /// Copy exactly `e.size` bytes of the source to `out`, or fail (an archive would be
-/// corrupt). Read errors name the source, write errors the entry.
-pub(super) fn copy_source(e: &Entry, out: &mut dyn Write) -> Result<(), Error> {
+/// corrupt). Read errors name the source, write errors are made by `on_write`. Stops when
+/// [`interrupt`](super::interrupt) was called.
+pub(super) fn copy_source(e: &Entry, out: &mut dyn Write, on_write: &dyn Fn(io::Error) -> Error) -> Result<(), Error> {
     if let Some(data) = &e.data {
-        return out.write_all(data.as_bytes()).map_err(|err| sink(&e.path, err));
+        return out.write_all(data.as_bytes()).map_err(on_write);
     }
     let src = e.source.as_deref().unwrap_or(Path::new(""));
     let read_err = |err: io::Error| Error::io(src, err);
@@ -247,13 +249,15 @@ pub(super) fn copy_source(e: &Entry, out: &mut dyn Write) -> Result<(), Error> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut left = e.size;
     while left > 0 {
+        super::atomic::check_interrupt().map_err(on_write)?;
         let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
         let n = f.read(&mut buf[..want]).map_err(read_err)?;
         if n == 0 {
             return Err(Error::new(ErrorKind::Io, src, "file shrank while it was copied"));
         }
-        out.write_all(&buf[..n]).map_err(|err| sink(&e.path, err))?;
+        out.write_all(&buf[..n]).map_err(on_write)?;
         left -= n as u64;
+        super::progress::add(n as u64);
     }
     Ok(())
 }
