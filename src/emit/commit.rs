@@ -101,8 +101,8 @@ pub fn check_outputs(outputs: &[OutputPath<'_>], inputs: &[&Path], plan: Option<
     for input in inputs.iter().copied().chain(sources) {
         let ids = [fs::symlink_metadata(input).ok(), fs::metadata(input).ok()];
         for o in &existing {
-            let same = ids.iter().flatten().any(|m| Some(inode(m)) == o.ino);
-            if same || location(input) == o.at {
+            // An input at the output's location is its inode: no need to compare locations.
+            if ids.iter().flatten().any(|m| Some(inode(m)) == o.ino) {
                 return clash(&o.o, format!("{} would overwrite the input {}", o.o.label, input.display()));
             }
         }
