@@ -446,6 +446,17 @@ fn issue_15_5_names_are_byte_exact() {
         listed.sort();
         assert_eq!(listed, members);
     }
+    // The JSON's closures too: a program whose name is not UTF-8.
+    let prog = t.path().join(OsStr::from_bytes(b"prog\xff\x80"));
+    fs::copy("/bin/true", &prog).unwrap();
+    let o = cli().arg(&prog).args(["--format", "json"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = &json["closures"][0];
+    assert_eq!(exact_path(c, "input"), prog.as_os_str().as_bytes());
+    assert!(c["input"].as_str().unwrap().ends_with("prog\u{fffd}\u{fffd}"));
+    let first = &c["objects"][0]["location"];
+    assert_eq!(exact_path(first, "path"), prog.as_os_str().as_bytes(), "{first}");
     // UTF-8 names keep plain strings and no `_bytes` sibling.
     let plain = doc["entries"].as_array().unwrap().iter().find(|e| e["path"] == "/usr/bin/true");
     if let Some(p) = plain {
