@@ -179,8 +179,9 @@ fn big_tree(dir: &Path, mib: usize) -> PathBuf {
     d
 }
 
-/// Start a write of `big` to `out/o.tar.gz` (and its manifest), wait until its temporary
-/// file exists, then `delay` more, then send `sig`. Returns the exit status.
+/// Start a write of `big` to `out/o.tar.gz`, its manifest `out/m.json` and the directory
+/// `out/d`, wait until the first temporary file exists, then `delay` more, then send `sig`.
+/// Returns the exit status.
 fn signal_during_write(big: &Path, out: &Path, sig: i32, delay: Duration) -> std::process::ExitStatus {
     let mut child = cli()
         .arg("/bin/true")
@@ -190,6 +191,8 @@ fn signal_during_write(big: &Path, out: &Path, sig: i32, delay: Duration) -> std
         .arg(out.join("o.tar.gz"))
         .arg("--manifest")
         .arg(out.join("m.json"))
+        .arg("--dir")
+        .arg(out.join("d"))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -244,12 +247,22 @@ fn issue_15_fault_sigterm_at_random_moments() {
         .arg(reference.join("o.tar.gz"))
         .arg("--manifest")
         .arg(reference.join("m.json"))
+        .arg("--dir")
+        .arg(reference.join("d"))
         .arg("--quiet")
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", out_text(&o));
     let start = Instant::now();
-    let _ = cli().arg("/bin/true").arg("--add").arg(&big).arg("--tar").arg(t.path().join("timing.tar.gz")).output();
+    let _ = cli()
+        .arg("/bin/true")
+        .arg("--add")
+        .arg(&big)
+        .arg("--tar")
+        .arg(t.path().join("timing.tar.gz"))
+        .arg("--dir")
+        .arg(t.path().join("timing"))
+        .output();
     let span = start.elapsed().as_micros() as u64;
     let mut seed: u64 = std::process::id() as u64 | 1;
     let (mut finished, mut stopped) = (0, 0);
@@ -264,9 +277,11 @@ fn issue_15_fault_sigterm_at_random_moments() {
         let left = listing(&out);
         if st.code() == Some(0) {
             finished += 1;
-            assert_eq!(left, ["m.json", "o.tar.gz"], "run {run}");
-            for f in ["m.json", "o.tar.gz"] {
-                assert_eq!(fs::read(out.join(f)).unwrap(), fs::read(reference.join(f)).unwrap(), "run {run}: {f}");
+            assert_eq!(left, ["d", "m.json", "o.tar.gz"], "run {run}");
+            let blob = Path::new("d").join(big.strip_prefix("/").unwrap()).join("blob");
+            for f in [Path::new("m.json"), Path::new("o.tar.gz"), &blob] {
+                let (got, want) = (fs::read(out.join(f)).unwrap(), fs::read(reference.join(f)).unwrap());
+                assert!(got == want, "run {run}: {} differs", f.display());
             }
         } else {
             stopped += 1;
@@ -275,6 +290,7 @@ fn issue_15_fault_sigterm_at_random_moments() {
             assert!(left.is_empty(), "run {run} ({st:?}, after {delay:?}): left {left:?}");
         }
     }
+    eprintln!("{finished} runs finished, {stopped} interrupted");
     assert!(stopped > 0, "no run was interrupted ({finished} finished)");
 }
 
@@ -499,6 +515,10 @@ fn issue_15_6_large_and_sparse_files_are_bounded() {
     assert_usage_error(&o, &[&sparse.display().to_string(), "10737418240 bytes", "sparse", "--max-file-size"]);
     assert!(start.elapsed() < Duration::from_secs(30), "the file was read: {:?}", start.elapsed());
     assert!(listing(&out).is_empty());
+    // The JSON's manifest would hash it: refused the same way.
+    let o = cli().arg("/bin/true").arg("--add").arg(&d).args(["--format", "json"]).output().unwrap();
+    assert_usage_error(&o, &[&sparse.display().to_string(), "sparse"]);
+    assert!(o.stdout.is_empty());
     let small = d.join("small");
     fs::remove_file(&sparse).unwrap();
     fs::write(&small, vec![7u8; 5000]).unwrap();

@@ -970,6 +970,10 @@ fn run(cfg: &Config) -> anyhow::Result<Exit> {
         }
     }
     let plan = assembled.as_ref().map(|a| &a.rootfs);
+    if let (Some(p), false) = (plan, cfg.dry_run || blocked) {
+        // Before anything reads the files (the outputs, the JSON's manifest hashes).
+        emit::check_file_sizes(p, cfg.max_file_size).map_err(|e| anyhow!("{e} (see --max-file-size)"))?;
+    }
 
     report(cfg, &closures, plan, symbols.as_deref())?;
     if let Some(reports) = &symbols {
@@ -1178,7 +1182,6 @@ fn write_outputs(
     dpkg: Option<&emit::DpkgDatabase>,
 ) -> anyhow::Result<()> {
     check_outputs(cfg, plan)?;
-    emit::check_file_sizes(plan, cfg.max_file_size).map_err(|e| anyhow!("{e} (see --max-file-size)"))?;
     let _progress = progress_line(cfg, plan);
     on_signals_interrupt();
     let ctx = |p: &Path| p.display().to_string();
