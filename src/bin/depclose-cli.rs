@@ -1183,7 +1183,9 @@ fn write_outputs(
 ) -> anyhow::Result<()> {
     check_outputs(cfg, plan)?;
     let _progress = progress_line(cfg, plan);
-    on_signals_interrupt();
+    // SIGINT, SIGTERM and SIGHUP now stop the writers (their temporary files are removed as
+    // they unwind) and the run exits with 128 + the signal (see `cli_main`).
+    emit::interrupt_on(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
     let ctx = |p: &Path| p.display().to_string();
     // Every output is written under a temporary name, then all are renamed together at
     // the end (or none): an error or a signal leaves no output behind.
@@ -1294,25 +1296,6 @@ fn parse_size(s: &str) -> Result<u64, String> {
     };
     let n: u64 = num.parse().map_err(|_| format!("not a size: `{s}`"))?;
     n.checked_mul(1u64 << shift).ok_or_else(|| format!("too large: `{s}`"))
-}
-
-/// SIGINT, SIGTERM and SIGHUP stop the writers (temporary files are removed as they unwind)
-/// and the run then exits with 128 + the signal (see `cli_main`).
-fn on_signals_interrupt() {
-    extern "C" fn handler(sig: libc::c_int) {
-        emit::interrupt(sig);
-    }
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        // SAFETY: a zeroed sigaction is valid; the handler only stores an atomic integer
-        // (async-signal-safe); SA_RESTART keeps system calls from failing with EINTR.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = handler as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            sa.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
-        }
-    }
 }
 
 /// A progress line on stderr (bytes done / total, every half second) while outputs are

@@ -27,6 +27,38 @@ pub fn interrupt(sig: i32) {
     INTERRUPT.store(sig.max(1), Ordering::SeqCst);
 }
 
+/// Install, for each of `signals`, a handler that calls [`interrupt`] with it (and
+/// `SA_RESTART`, so that system calls in progress are not failed with `EINTR`). A program
+/// calls this once it starts writing outputs (before, the signals' default action is right:
+/// there is nothing to remove); the library never installs a handler on its own.
+///
+/// # Errors
+/// `sigaction` refuses a signal (`SIGKILL`, `SIGSTOP`, an invalid number).
+pub fn interrupt_on(signals: &[i32]) -> Result<(), Error> {
+    extern "C" fn handler(sig: libc::c_int) {
+        interrupt(sig);
+    }
+    for &sig in signals {
+        // SAFETY: a zeroed sigaction is a valid value to fill; the handler only stores an
+        // atomic integer, which is async-signal-safe.
+        let rc = unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = handler as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut())
+        };
+        if rc != 0 {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("signal {sig}"),
+                format!("no handler: {}", io::Error::last_os_error()),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The signal passed to [`interrupt`], if it was called.
 pub fn interrupted() -> Option<i32> {
     match INTERRUPT.load(Ordering::SeqCst) {

@@ -67,7 +67,7 @@ mod verify;
 mod tests;
 
 pub use self::assemble::{assemble, write_runtime_text, AssembleOptions, Assembled, NotClosed};
-pub use self::atomic::{interrupt, interrupted, AtomicFile};
+pub use self::atomic::{interrupt, interrupt_on, interrupted, AtomicFile};
 pub use self::commit::{check_file_sizes, check_outputs, OutputPath, Outputs};
 pub use self::dir::{write_dir, DirOptions};
 pub use self::manifest::{path_from_json, write_manifest, MANIFEST_SCHEMA};
