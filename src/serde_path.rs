@@ -16,17 +16,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 thread_local! {
     /// Inside `to_json_exact`: mark non-UTF-8 paths for the rewrite.
     static EXACT: Cell<bool> = const { Cell::new(false) };
-    /// How many paths were marked.
-    static MARKED: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Serialize a path as a string, replacing invalid UTF-8 with U+FFFD (and keeping the bytes
-/// when serialized by [`to_json_exact`]).
+/// when serialized by [`to_writer_exact`]).
 pub fn serialize<S: Serializer>(p: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
     match p.to_str() {
         Some(text) => s.serialize_str(text),
         None if EXACT.with(Cell::get) => {
-            MARKED.with(|m| m.set(m.get() + 1));
             // NUL never occurs in a path: the marker cannot be a real value.
             let marked = format!("\0{}\0{}", base64(p.as_os_str().as_bytes()), p.to_string_lossy());
             s.serialize_str(&marked)
@@ -46,7 +43,6 @@ struct Exact;
 impl Exact {
     fn begin() -> Exact {
         EXACT.with(|e| e.set(true));
-        MARKED.with(|m| m.set(0));
         Exact
     }
 }
@@ -57,89 +53,165 @@ impl Drop for Exact {
     }
 }
 
-/// `value` as JSON (pretty-printed or compact), every non-UTF-8 path field `F` followed by
-/// `F_bytes`: its bytes in base64. The output is byte for byte serde_json's when every path
-/// is UTF-8.
-pub(crate) fn to_json_exact<T: Serialize + ?Sized>(value: &T, pretty: bool) -> serde_json::Result<Vec<u8>> {
-    let guard = Exact::begin();
-    let out = if pretty { serde_json::to_vec_pretty(value)? } else { serde_json::to_vec(value)? };
-    drop(guard);
-    if MARKED.with(Cell::get) == 0 {
-        return Ok(out);
+/// Write `value` as JSON to `out` (pretty-printed or compact), streaming, every non-UTF-8
+/// path field `F` followed by a member `F_bytes`: its bytes in base64. The output is byte for
+/// byte serde_json's when every path is UTF-8.
+pub(crate) fn to_writer_exact<W, T>(out: W, value: &T, pretty: bool) -> serde_json::Result<()>
+where
+    W: std::io::Write,
+    T: Serialize + ?Sized,
+{
+    let _guard = Exact::begin();
+    if pretty {
+        let f = ExactFormatter::new(serde_json::ser::PrettyFormatter::new());
+        value.serialize(&mut serde_json::Serializer::with_formatter(out, f))
+    } else {
+        let f = ExactFormatter::new(serde_json::ser::CompactFormatter);
+        value.serialize(&mut serde_json::Serializer::with_formatter(out, f))
     }
-    Ok(rewrite(&out))
 }
 
-/// The marked strings `"KEY": "\u0000B64\u0000LOSSY"` become `"KEY": "LOSSY", "KEY_bytes":
-/// "B64"` (with the writer's own layout); a marked string that is not an object member's
-/// value keeps its lossy text only.
-fn rewrite(json: &[u8]) -> Vec<u8> {
-    const MARK: &[u8] = b"\"\\u0000";
-    let mut out = Vec::with_capacity(json.len() + 64);
-    let mut i = 0;
-    while let Some(k) = memchr::memmem::find(&json[i..], MARK) {
-        let at = i + k;
-        out.extend_from_slice(&json[i..at]);
-        let b64_start = at + MARK.len();
-        let Some(b64_len) = memchr::memmem::find(&json[b64_start..], b"\\u0000") else {
-            out.extend_from_slice(&json[at..]);
-            return out;
-        };
-        let b64 = &json[b64_start..b64_start + b64_len];
-        let lossy_start = b64_start + b64_len + 6;
-        let mut j = lossy_start;
-        while j < json.len() && json[j] != b'"' {
-            j += if json[j] == b'\\' { 2 } else { 1 };
-        }
-        let lossy = &json[lossy_start..j.min(json.len())];
-        out.push(b'"');
-        out.extend_from_slice(lossy);
-        out.push(b'"');
-        if let Some((key, sep)) = member_key(json, at) {
-            out.push(b',');
-            out.extend_from_slice(&sep);
-            out.push(b'"');
-            out.extend_from_slice(key);
-            out.extend_from_slice(b"_bytes\":");
-            if at > 0 && json[at - 1] == b' ' {
-                out.push(b' ');
+/// A serde_json formatter that turns a marked string (`"\0B64\0LOSSY"`, made by
+/// [`serialize`] inside [`to_writer_exact`]) that is an object member's value into the
+/// member with the lossy text and a member `KEY_bytes` with the base64 after it, laid out by
+/// the inner formatter as any member. A marked string elsewhere (an array element) keeps
+/// its lossy text only.
+struct ExactFormatter<F> {
+    inner: F,
+    /// Inside an object key: its text is kept in `key`.
+    in_key: bool,
+    key: Vec<u8>,
+    /// The string being written has had no content yet.
+    string_start: bool,
+    /// Between the two NULs of a marker: the base64 goes here, not out.
+    in_marker: bool,
+    /// The base64 of the current member's marked value.
+    marked: Option<Vec<u8>>,
+}
+
+impl<F> ExactFormatter<F> {
+    fn new(inner: F) -> Self {
+        ExactFormatter { inner, in_key: false, key: Vec::new(), string_start: false, in_marker: false, marked: None }
+    }
+}
+
+type IoResult = std::io::Result<()>;
+
+impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for ExactFormatter<F> {
+    fn begin_string<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> IoResult {
+        self.string_start = !self.in_key;
+        self.inner.begin_string(w)
+    }
+
+    fn end_string<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> IoResult {
+        self.string_start = false;
+        self.in_marker = false;
+        self.inner.end_string(w)
+    }
+
+    fn write_string_fragment<W: ?Sized + std::io::Write>(&mut self, w: &mut W, fragment: &str) -> IoResult {
+        self.string_start = false;
+        if self.in_marker {
+            if let Some(m) = &mut self.marked {
+                m.extend_from_slice(fragment.as_bytes());
             }
-            out.push(b'"');
-            out.extend_from_slice(b64);
-            out.push(b'"');
+            return Ok(());
         }
-        i = (j + 1).min(json.len());
+        if self.in_key {
+            self.key.extend_from_slice(fragment.as_bytes());
+        }
+        self.inner.write_string_fragment(w, fragment)
     }
-    out.extend_from_slice(&json[i..]);
-    out
-}
 
-/// The key of the object member whose value starts at `at`, and what separates members
-/// there (a newline and the key's indentation when pretty-printed, nothing when compact).
-fn member_key(json: &[u8], at: usize) -> Option<(&[u8], Vec<u8>)> {
-    let mut p = at;
-    if p > 0 && json[p - 1] == b' ' {
-        p -= 1;
-    }
-    if p < 2 || json[p - 1] != b':' || json[p - 2] != b'"' {
-        return None;
-    }
-    let close = p - 2;
-    let open = memchr::memrchr(b'"', &json[..close])?;
-    let key = &json[open + 1..close];
-    if key.contains(&b'\\') {
-        return None;
-    }
-    let line_start = memchr::memrchr(b'\n', &json[..open]).map(|n| n + 1);
-    let sep = match line_start {
-        Some(ls) if json[ls..open].iter().all(|b| *b == b' ') => {
-            let mut v = vec![b'\n'];
-            v.extend_from_slice(&json[ls..open]);
-            v
+    fn write_char_escape<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        escape: serde_json::ser::CharEscape,
+    ) -> IoResult {
+        if let serde_json::ser::CharEscape::AsciiControl(0) = escape {
+            if self.string_start && EXACT.with(Cell::get) {
+                self.string_start = false;
+                self.in_marker = true;
+                self.marked = Some(Vec::new());
+                return Ok(());
+            }
+            if self.in_marker {
+                self.in_marker = false;
+                return Ok(());
+            }
         }
-        _ => Vec::new(),
-    };
-    Some((key, sep))
+        self.string_start = false;
+        if self.in_key {
+            // Keys are field names: no escapes expected; a key with one gets no sibling.
+            self.key.push(0xff);
+        }
+        self.inner.write_char_escape(w, escape)
+    }
+
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> IoResult {
+        self.inner.begin_array(w)
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> IoResult {
+        self.inner.end_array(w)
+    }
+
+    fn begin_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> IoResult {
+        self.inner.begin_array_value(w, first)
+    }
+
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> IoResult {
+        // A marked array element: no member to put the bytes beside.
+        self.marked = None;
+        self.inner.end_array_value(w)
+    }
+
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> IoResult {
+        self.inner.begin_object(w)
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> IoResult {
+        self.inner.end_object(w)
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> IoResult {
+        self.in_key = true;
+        self.key.clear();
+        self.marked = None;
+        self.inner.begin_object_key(w, first)
+    }
+
+    fn end_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> IoResult {
+        self.in_key = false;
+        self.inner.end_object_key(w)
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> IoResult {
+        self.inner.begin_object_value(w)
+    }
+
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> IoResult {
+        self.inner.end_object_value(w)?;
+        let Some(b64) = self.marked.take() else { return Ok(()) };
+        let Ok(key) = std::str::from_utf8(&self.key) else { return Ok(()) };
+        let b64 = std::str::from_utf8(&b64).unwrap_or_default();
+        let i = &mut self.inner;
+        i.begin_object_key(w, false)?;
+        i.begin_string(w)?;
+        i.write_string_fragment(w, key)?;
+        i.write_string_fragment(w, "_bytes")?;
+        i.end_string(w)?;
+        i.end_object_key(w)?;
+        i.begin_object_value(w)?;
+        i.begin_string(w)?;
+        i.write_string_fragment(w, b64)?;
+        i.end_string(w)?;
+        i.end_object_value(w)
+    }
+
+    fn write_raw_fragment<W: ?Sized + std::io::Write>(&mut self, w: &mut W, fragment: &str) -> IoResult {
+        self.inner.write_raw_fragment(w, fragment)
+    }
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -205,17 +277,31 @@ mod tests {
     fn non_utf8_fields_get_a_bytes_sibling_in_both_layouts() {
         use std::ffi::OsStr;
         let v = Two { path: PathBuf::from(OsStr::from_bytes(b"/x\xff\"")), target: PathBuf::from("/ok") };
-        let pretty = String::from_utf8(to_json_exact(&v, true).unwrap()).unwrap();
+        let exact = |v: &Two, pretty: bool| {
+            let mut out = Vec::new();
+            to_writer_exact(&mut out, v, pretty).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let pretty = exact(&v, true);
         assert_eq!(
             pretty,
             "{\n  \"path\": \"/x\u{fffd}\\\"\",\n  \"path_bytes\": \"L3j/Ig==\",\n  \"target\": \"/ok\"\n}"
         );
-        let compact = String::from_utf8(to_json_exact(&v, false).unwrap()).unwrap();
+        let compact = exact(&v, false);
         assert_eq!(compact, "{\"path\":\"/x\u{fffd}\\\"\",\"path_bytes\":\"L3j/Ig==\",\"target\":\"/ok\"}");
         // UTF-8 only: serde_json's own bytes.
         let u = Two { path: PathBuf::from("/a"), target: PathBuf::from("/b") };
-        assert_eq!(to_json_exact(&u, true).unwrap(), serde_json::to_vec_pretty(&u).unwrap());
+        assert_eq!(exact(&u, true).into_bytes(), serde_json::to_vec_pretty(&u).unwrap());
         // Other serializers: the lossy string.
         assert_eq!(serde_json::to_value(&v).unwrap()["path"], "/x\u{fffd}\"");
+        // Objects in an array: each member gets its own sibling.
+        let list = vec![v, Two { path: PathBuf::from("/p"), target: PathBuf::from(OsStr::from_bytes(b"\xfe")) }];
+        let mut out = Vec::new();
+        to_writer_exact(&mut out, &list, false).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "[{\"path\":\"/x\u{fffd}\\\"\",\"path_bytes\":\"L3j/Ig==\",\"target\":\"/ok\"},\
+             {\"path\":\"/p\",\"target\":\"\u{fffd}\",\"target_bytes\":\"/g==\"}]"
+        );
     }
 }

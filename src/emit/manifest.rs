@@ -179,8 +179,7 @@ fn sha256_of(e: &Entry) -> Result<String, Error> {
 pub fn write_manifest<W: Write>(plan: &Rootfs, mut out: W) -> Result<(), Error> {
     let doc = manifest_doc(plan)?;
     let werr = |e: io::Error| Error::io("<manifest>", e);
-    let bytes = crate::serde_path::to_json_exact(&doc, true).map_err(|e| werr(e.into()))?;
-    out.write_all(&bytes).map_err(werr)?;
+    crate::serde_path::to_writer_exact(&mut out, &doc, true).map_err(|e| werr(e.into()))?;
     out.write_all(b"\n").map_err(werr)?;
     out.flush().map_err(werr)
 }

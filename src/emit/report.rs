@@ -716,8 +716,7 @@ pub fn write_json_with_symbols<W: Write>(
     let manifest = plan.map(manifest_doc).transpose()?;
     let doc = JsonDoc { schema: JSON_SCHEMA, closures, manifest, symbols };
     let werr = |e: io::Error| Error::io("<json>", e);
-    let bytes = crate::serde_path::to_json_exact(&doc, true).map_err(|e| werr(e.into()))?;
-    out.write_all(&bytes).map_err(werr)?;
+    crate::serde_path::to_writer_exact(&mut out, &doc, true).map_err(|e| werr(e.into()))?;
     out.write_all(b"\n").map_err(werr)?;
     out.flush().map_err(werr)
 }
