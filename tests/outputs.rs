@@ -322,7 +322,8 @@ fn fill(dir: &Path) {
 }
 
 /// Point 7 and done-when 3: outputs are committed together. With the Dockerfile's
-/// directory full, none of the archive, manifest and directory (on a healthy disk) remains;
+/// directory full, none of the archive, manifest, directory, OCI layout and OCI archive (on a
+/// healthy disk) remains;
 /// a full disk under every output leaves nothing either; `--dir` on an existing non-empty
 /// directory leaves no other output. Point 10: the full disk under `--dir` names the output.
 #[test]
@@ -344,6 +345,10 @@ fn issue_15_7_outputs_are_committed_together() {
         .arg(ok.join("m.json"))
         .arg("--dir")
         .arg(ok.join("d"))
+        .arg("--oci-layout")
+        .arg(ok.join("layout"))
+        .arg("--oci-archive")
+        .arg(ok.join("image.tar"))
         .arg("--dockerfile")
         .arg(full.0.join("Dockerfile"))
         .output()

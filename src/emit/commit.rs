@@ -59,9 +59,14 @@ fn inode(m: &fs::Metadata) -> (u64, u64) {
 /// both as the link and as what it points to), and by location otherwise (the directory
 /// resolved, then the name), so `s.tar` and `./s.tar` are the same output.
 ///
+/// A directory output must not exist or be an empty directory, and a file output must not
+/// be a directory: checked here too, so that no output is written before another is found
+/// impossible.
+///
 /// # Errors
 /// The first clash, naming the output and what it clashes with
-/// ([`ErrorKind::Config`]).
+/// ([`ErrorKind::Config`]); a directory output that exists and is not an empty directory, a
+/// file output that is a directory ([`ErrorKind::Io`]).
 pub fn check_outputs(outputs: &[OutputPath<'_>], inputs: &[&Path], plan: Option<&Rootfs>) -> Result<(), Error> {
     struct Out<'a> {
         o: OutputPath<'a>,
@@ -73,6 +78,14 @@ pub fn check_outputs(outputs: &[OutputPath<'_>], inputs: &[&Path], plan: Option<
         .map(|o| Out { o: *o, at: location(o.path), ino: fs::symlink_metadata(o.path).ok().map(|m| inode(&m)) })
         .collect();
     let clash = |o: &OutputPath<'_>, what: String| Err(Error::new(ErrorKind::Config, o.path, what));
+    // What each writer would find out only once the outputs before it were written.
+    for o in outputs {
+        if o.is_dir {
+            super::dir::check_destination(o.path)?;
+        } else if fs::symlink_metadata(o.path).is_ok_and(|m| m.is_dir()) {
+            return Err(Error::io(o.path, io::Error::from_raw_os_error(libc::EISDIR)));
+        }
+    }
     for (i, a) in outs.iter().enumerate() {
         for b in &outs[..i] {
             if a.at == b.at || (a.ino.is_some() && a.ino == b.ino) {
