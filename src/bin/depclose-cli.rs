@@ -1182,6 +1182,8 @@ fn write_outputs(
     dpkg: Option<&emit::DpkgDatabase>,
 ) -> anyhow::Result<()> {
     check_outputs(cfg, plan)?;
+    // The image config is validated before anything is written.
+    let image_opts = cfg.image.as_ref().map(|i| i.options(closures, cfg.mtime)).transpose()?;
     let _progress = progress_line(cfg, plan);
     // SIGINT, SIGTERM and SIGHUP now stop the writers (their temporary files are removed as
     // they unwind) and the run exits with 128 + the signal (see `cli_main`).
@@ -1232,8 +1234,7 @@ fn write_outputs(
     if let Some(dir) = &cfg.dir {
         outs.dir(plan, dir, &DirOptions::new().mtime(cfg.mtime))?;
     }
-    if let Some(image) = &cfg.image {
-        let opts = image.options(closures, cfg.mtime)?;
+    if let (Some(image), Some(opts)) = (&cfg.image, &image_opts) {
         if let Some(path) = &image.archive {
             let mut f = AtomicFile::create(path)?;
             emit::write_oci_archive(plan, &mut f, &opts).with_context(|| ctx(path))?;
