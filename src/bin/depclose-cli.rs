@@ -1237,13 +1237,13 @@ fn write_outputs(
     if let (Some(image), Some(opts)) = (&cfg.image, &image_opts) {
         if let Some(path) = &image.archive {
             let mut f = AtomicFile::create(path)?;
-            emit::write_oci_archive(plan, &mut f, &opts).with_context(|| ctx(path))?;
+            emit::write_oci_archive(plan, &mut f, opts).with_context(|| ctx(path))?;
             outs.file(f);
         }
         if let Some(dir) = &image.layout {
             // The layout writer renames its own directory: it is removed again if
             // anything after it fails.
-            emit::write_oci_layout(plan, dir, &opts).with_context(|| ctx(dir))?;
+            emit::write_oci_layout(plan, dir, opts).with_context(|| ctx(dir))?;
             outs.placed_dir(dir);
         }
     }
