@@ -368,6 +368,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn clashes_are_found_by_location_and_inode() {
+        let t = tempfile::tempdir().unwrap();
+        let p = |n: &str| t.path().join(n);
+        let (a, a2, sub) = (p("a.tar"), t.path().join("x/../a.tar"), p("d/m.json"));
+        fs::create_dir(p("x")).unwrap();
+        let err =
+            |outs: &[OutputPath<'_>], inputs: &[&Path]| check_outputs(outs, inputs, None).unwrap_err().to_string();
+        assert!(err(&[OutputPath::file("--tar", &a), OutputPath::file("--manifest", &a2)], &[])
+            .ends_with("--tar and --manifest name the same file"));
+        let d = p("d");
+        assert!(
+            err(&[OutputPath::dir("--dir", &d), OutputPath::file("--manifest", &sub)], &[]).contains("inside --dir")
+        );
+        fs::write(p("in"), "x").unwrap();
+        fs::hard_link(p("in"), &a).unwrap();
+        let input = p("in");
+        assert!(err(&[OutputPath::file("--tar", &a)], &[&input]).contains("would overwrite the input"));
+        // A symlink to an input, as an output, is replaced, not written through: no clash.
+        std::os::unix::fs::symlink("in", p("link.tar")).unwrap();
+        let link = p("link.tar");
+        assert!(check_outputs(&[OutputPath::file("--tar", &link)], &[&input], None).is_ok());
+        // But an input that is a symlink to an output is that output.
+        assert!(err(&[OutputPath::file("--tar", &input)], &[&link]).contains("would overwrite"));
+    }
+
+    #[test]
     fn a_failed_rename_rolls_back_the_renamed_files() {
         let t = tempfile::tempdir().unwrap();
         let old = t.path().join("old.txt");
