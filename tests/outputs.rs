@@ -231,6 +231,36 @@ fn issue_15_4_signals_remove_temporary_files() {
     }
 }
 
+/// Point 4 for the image outputs: SIGINT while an OCI archive and layout are written.
+#[test]
+fn issue_15_4_signals_during_image_outputs() {
+    let t = tempfile::tempdir().unwrap();
+    let big = big_tree(t.path(), 64);
+    let out = t.path().join("out");
+    fs::create_dir(&out).unwrap();
+    let mut child = cli()
+        .arg("/bin/true")
+        .arg("--add")
+        .arg(&big)
+        .arg("--oci-archive")
+        .arg(out.join("image.tar"))
+        .arg("--oci-layout")
+        .arg(out.join("layout"))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while listing(&out).is_empty() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    // SAFETY: signalling our own child, which has not been reaped yet.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let st = child.wait().unwrap();
+    assert_eq!(st.code(), Some(130), "{st:?}");
+    assert!(listing(&out).is_empty(), "left {:?}", listing(&out));
+}
+
 /// Done-when 3: SIGTERM at 20 random moments of a large write: each run either finished
 /// (exit 0, a complete archive and manifest, nothing else) or left nothing at all.
 #[test]
