@@ -247,6 +247,8 @@ pub enum Rejection {
     WrongMachine,
     /// A cache entry that the loader discards (`DF_1_NODEFLIB` and a system directory).
     NoDefaultLib,
+    /// The `ld.so.cache` lookup found no entry for the name (the attempt's path is the cache).
+    NotInCache,
 }
 
 /// One path the loader tried for a name, and what happened.

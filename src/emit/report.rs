@@ -300,6 +300,7 @@ fn rejection_text(r: &Rejection) -> String {
         Rejection::WrongClass => "wrong ELF class".into(),
         Rejection::WrongMachine => "wrong machine".into(),
         Rejection::NoDefaultLib => "skipped (DF_1_NODEFLIB)".into(),
+        Rejection::NotInCache => "no entry in the cache".into(),
         _ => "rejected".into(),
     }
 }
@@ -476,6 +477,14 @@ fn tree_node<W: Write>(
         }
     }
     Ok(())
+}
+
+/// True when [`write_why`] finds something for `query` in `closure`: an object whose
+/// requested name, `DT_SONAME`, path, canonical path or file name is `query`, or a missing
+/// name equal to it.
+pub fn why_matches(closure: &Closure, query: &[u8]) -> bool {
+    closure.objects.iter().any(|o| object_matches(o, query))
+        || closure.missing.iter().any(|m| m.name.as_bytes() == query)
 }
 
 fn object_matches(o: &Object, q: &[u8]) -> bool {
