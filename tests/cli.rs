@@ -292,7 +292,7 @@ fn json_format_has_closures_and_manifest() {
     let o = run(cli().arg("--format").arg("json").arg("/bin/ls"));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["schema"], "depclose/1");
+    assert_eq!(v["schema"], "depclose/2");
     assert_eq!(v["closures"][0]["objects"][0]["role"], "input");
     assert!(v["closures"][0]["edges"].as_array().unwrap().iter().any(|e| e["via"]["step"] == "ld_cache"));
     assert_eq!(v["manifest"]["schema"], "depclose-manifest/1");

@@ -24,7 +24,7 @@ use super::plan::Rootfs;
 pub const LDD_ADDRESS: &str = "(0x0000000000000000)";
 
 /// The `schema` value of [`write_json`] output.
-pub const JSON_SCHEMA: &str = "depclose/1";
+pub const JSON_SCHEMA: &str = "depclose/2";
 
 /// How text reports escape names taken from ELF files and the filesystem.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -661,7 +661,7 @@ struct JsonDoc<'a> {
 /// Write closures (objects with roles and locations, edges with how each name was found,
 /// missing names with every path tried, diagnostics) and, given a plan, its manifest (as
 /// [`write_manifest`](super::write_manifest) writes it), as one pretty-printed JSON document
-/// with `"schema": "depclose/1"`, followed by a newline.
+/// with `"schema": "depclose/2"`, followed by a newline.
 ///
 /// # Errors
 /// A file of the plan cannot be read for hashing; writing fails.
