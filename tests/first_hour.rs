@@ -85,19 +85,35 @@ fn why_without_a_match_exits_1() {
 fn root_takes_a_host_path_that_lies_inside_it() {
     let t = tempfile::tempdir().unwrap();
     let root = small_root(t.path());
-    let want = run(cli().arg("--root").arg(&root).arg("/usr/bin/true"));
+    // An absolute symlink, as package trees have them: it means /opt/tool inside the root,
+    // and nothing on the host.
+    fs::create_dir_all(root.join("opt")).unwrap();
+    fs::copy(root.join("usr/bin/true"), root.join("opt/tool")).unwrap();
+    std::os::unix::fs::symlink("/opt/tool", root.join("usr/bin/tool")).unwrap();
+    let want = run(cli().arg("--root").arg(&root).arg("/usr/bin/tool"));
     assert_eq!(want.status.code(), Some(0), "{}", stderr(&want));
     assert!(stdout(&want).contains("libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6"), "{}", stdout(&want));
     // As a shell completes it: absolute, and relative to the current directory.
-    let host = root.join("usr/bin/true");
+    let host = root.join("usr/bin/tool");
     let o = run(cli().arg("--root").arg(&root).arg(&host).arg("--format").arg("json"));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    // Read inside the root, as /usr/bin/true.
-    assert_eq!(v["closures"][0]["objects"][0]["location"]["path"], "/usr/bin/true", "{v}");
-    let o = run(cli().current_dir(t.path()).args(["--root", "root", "root/usr/bin/true"]));
+    // Read inside the root, as /usr/bin/tool, through the root's own link.
+    let input = &v["closures"][0]["objects"][0]["location"];
+    assert_eq!(input["path"], "/usr/bin/tool", "{v}");
+    assert_eq!(input["realpath"], "/opt/tool", "{v}");
+    let o = run(cli().current_dir(t.path()).args(["--root", "root", "root/usr/bin/tool"]));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(stdout(&o), stdout(&want));
+    // The rootfs holds it where the root has it.
+    let tar = t.path().join("tool.tar");
+    let o = run(cli().arg("--root").arg(&root).arg(&host).arg("--tar").arg(&tar).arg("-q"));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut a = tar::Archive::new(fs::File::open(&tar).unwrap());
+    let names: Vec<String> =
+        a.entries().unwrap().map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned()).collect();
+    assert!(names.contains(&"usr/bin/tool".to_string()) && names.contains(&"opt/tool".to_string()), "{names:?}");
+    assert!(!names.iter().any(|n| n.contains("root/usr")), "{names:?}");
 }
 
 #[test]
