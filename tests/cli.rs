@@ -321,11 +321,11 @@ fn dockerfile_and_dir_outputs() {
     assert_eq!(fs::read_link(tree.join("bin")).unwrap(), Path::new("usr/bin"));
     assert_eq!(fs::read_link(tree.join("lib64")).unwrap(), Path::new("usr/lib64"));
     assert!(tree.join("usr/lib/x86_64-linux-gnu/libc.so.6").is_file());
-    assert_eq!(listing(t.path()), ["Dockerfile", "rootfs.tar.gz", "tree"]);
+    assert_eq!(listing(t.path()), [".dockerignore", "Dockerfile", "rootfs.tar.gz", "tree"]);
     // The directory now exists and is not empty: refused, nothing else written.
     let o = run(cli().arg("/bin/ls").arg("--dir").arg(&tree).arg("--manifest").arg(t.path().join("m.json")));
     assert_one_line_error(&o, 2, &tree.display().to_string());
-    assert_eq!(listing(t.path()), ["Dockerfile", "rootfs.tar.gz", "tree"]);
+    assert_eq!(listing(t.path()), [".dockerignore", "Dockerfile", "rootfs.tar.gz", "tree"]);
 }
 
 /// Build the tarball from `cwd` with `threads`, return its bytes.

@@ -1307,7 +1307,7 @@ fn write_outputs(
     }
     if let Some(path) = &cfg.dockerfile {
         let (tar, _) = cfg.tar.as_ref().ok_or_else(|| anyhow!("--dockerfile needs --tar"))?;
-        let entry = entry_in_image(cfg, plan, closures);
+        let entry = entry_in_image(cfg, closures);
         let (mut text, ignore) = dockerfile(path, tar, &entry, cfg.user.as_ref())?;
         for line in &cfg.docker_config {
             text.push_str(line);
@@ -1416,25 +1416,28 @@ fn docker_config(o: &Opts) -> Vec<String> {
     out
 }
 
-/// The first input's path in the image: the path it is shipped at (the plan's entry),
-/// lexically normalised (`/home/u/./prog` is `/home/u/prog`); its canonical path when the
-/// plan has no entry at the normalised one (a `..` through a symlink).
-fn entry_in_image(cfg: &Config, plan: &Rootfs, closures: &[Closure]) -> PathBuf {
+/// The first input's path in the image: the path it was given as (in the root, or made
+/// absolute from the current directory), lexically normalised (`/home/u/./prog` is
+/// `/home/u/prog`); resolved when it has a `..` (which a symlink could send elsewhere): on the
+/// host for root `/`, else the input's canonical path in the root.
+fn entry_in_image(cfg: &Config, closures: &[Closure]) -> PathBuf {
+    use std::path::Component;
     let input = closures.first().map(|c| &c.input_object().file.location);
     let given = match &cfg.entry {
         Some(e) if !cfg.root_is_host || e.is_absolute() => e.clone(),
         _ => input.map(|l| l.path.clone()).unwrap_or_default(),
     };
-    let normal: PathBuf = Path::new("/")
-        .join(given.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect::<PathBuf>());
-    let lexical = !normal.components().any(|c| matches!(c, std::path::Component::ParentDir));
-    if lexical && plan.get(&normal).is_some() {
+    let normal =
+        Path::new("/").join(given.components().filter(|c| !matches!(c, Component::CurDir)).collect::<PathBuf>());
+    if !normal.components().any(|c| c == Component::ParentDir) {
         return normal;
     }
+    if cfg.root_is_host {
+        return std::fs::canonicalize(&normal).unwrap_or(normal);
+    }
+    // Not a script (whose entry is the script, not the closure's input).
     match input {
-        Some(l) if plan.get(&l.realpath).is_some() && cfg.entry.as_ref().is_none_or(|e| e == &l.path) => {
-            l.realpath.clone()
-        }
+        Some(l) if cfg.entry.as_ref() == cfg.files.first() => l.realpath.clone(),
         _ => normal,
     }
 }
