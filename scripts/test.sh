@@ -16,10 +16,10 @@ quick=0
 # redis-tools: the rootfs end-to-end test; qemu-user-static: the foreign-architecture oracle;
 # skopeo, umoci, podman: the OCI image clients (tests/oci.rs, tests/first_hour.rs);
 # python3-pip: spdx-tools; python3-jsonschema: the JSON Schema check (tests/json_schema.rs);
-# python3-pyelftools: e_machine names (tests/json_schema.rs). (benches/compare.py installs
-# libtree itself: no test uses it.)
+# python3-pyelftools: e_machine names (tests/json_schema.rs); python3-yaml: the README's
+# `-r` example (tests/readme.rs). (benches/compare.py installs libtree itself: no test uses it.)
 packages=(gcc libc6-dev binutils patchelf musl-tools redis-server redis-tools
-          qemu-user-static python3 python3-pip python3-pyelftools python3-jsonschema openssl libssl3
+          qemu-user-static python3 python3-pip python3-pyelftools python3-jsonschema python3-yaml openssl libssl3
           zlib1g curl git xz-utils zstd skopeo umoci podman imagemagick libcap2-bin)
 missing=()
 for p in "${packages[@]}"; do
