@@ -620,7 +620,7 @@ impl<'a> RootfsBuilder<'a> {
             acc.closure(c, *added, self.variants)?;
         }
         for arg in &self.adds {
-            acc.add(arg, self.follow_added_links, Reason::Added { arg: arg.clone() })?;
+            acc.add(arg, self.follow_added_links, &[Reason::Added { arg: arg.clone() }])?;
         }
         for files in &self.runtime {
             for item in &files.items {
@@ -838,11 +838,7 @@ impl Acc<'_> {
         let reasons: Vec<Reason> = item.evidence.iter().map(|e| Reason::Runtime { evidence: e.clone() }).collect();
         let p = item.path.as_path();
         match &item.kind {
-            ItemKind::Path | ItemKind::Program => {
-                for r in reasons {
-                    self.add(p, follow_links, r)?;
-                }
-            }
+            ItemKind::Path | ItemKind::Program => self.add(p, follow_links, &reasons)?,
             ItemKind::Generated { data, mode, uid, gid } => {
                 self.made_parents(p)?;
                 match self.map.get_mut(p) {
@@ -908,17 +904,23 @@ impl Acc<'_> {
         Ok(())
     }
 
-    fn add(&mut self, arg: &Path, follow_links: bool, reason: Reason) -> Result<(), Error> {
+    /// `arg` (a file, or a directory and everything under it) with every one of `reasons`:
+    /// the tree is walked once, whatever the number of reasons.
+    fn add(&mut self, arg: &Path, follow_links: bool, reasons: &[Reason]) -> Result<(), Error> {
         let b = arg.as_os_str().as_bytes();
         if b.first() != Some(&b'/') {
             return Err(Error::new(ErrorKind::Config, arg, "an added path must be an absolute path inside the root"));
         }
         let w = self.root.walk(b, true).map_err(|errno| Error::io(arg, io::Error::from_raw_os_error(errno)))?;
         for hop in &w.hops {
-            self.symlink(&hop.link, &hop.target, reason.clone())?;
+            for r in reasons {
+                self.symlink(&hop.link, &hop.target, r.clone())?;
+            }
         }
         if w.metadata.is_file() {
-            self.file(&w.realpath, reason)?;
+            for r in reasons {
+                self.file(&w.realpath, r.clone())?;
+            }
             self.sniff_elf(&w.realpath);
             return Ok(());
         }
@@ -936,13 +938,19 @@ impl Acc<'_> {
             let in_root = if rel.as_os_str().is_empty() { w.realpath.clone() } else { w.realpath.join(rel) };
             let ft = item.file_type();
             if ft.is_dir() {
-                self.directory(&in_root, reason.clone())?;
+                for r in reasons {
+                    self.directory(&in_root, r.clone())?;
+                }
             } else if ft.is_file() {
-                self.file(&in_root, reason.clone())?;
+                for r in reasons {
+                    self.file(&in_root, r.clone())?;
+                }
                 self.sniff_elf(&in_root);
             } else if ft.is_symlink() {
                 let target = fs::read_link(item.path()).map_err(|e| Error::io(item.path(), e))?;
-                self.symlink(&in_root, &target, reason.clone())?;
+                for r in reasons {
+                    self.symlink(&in_root, &target, r.clone())?;
+                }
                 if follow_links {
                     self.link_target(&in_root)?;
                 }
