@@ -130,7 +130,12 @@ pub fn assemble(resolver: &Resolver, closures: Vec<Closure>, opts: &AssembleOpti
             items: runtime
                 .items
                 .iter()
-                .filter(|it| matches!(it.kind, ItemKind::Path | ItemKind::Program) && looked_at.insert(it.path.clone()))
+                // Only items that may hold ELF files are looked at for closures.
+                .filter(|it| {
+                    matches!(it.kind, ItemKind::Path | ItemKind::Program)
+                        && !it.evidence.iter().all(|e| e.pack.ships_only_data())
+                        && looked_at.insert(it.path.clone())
+                })
                 .cloned()
                 .collect(),
             ..RuntimeFiles::default()

@@ -112,6 +112,23 @@ impl Pack {
         }
     }
 
+    /// True when the pack's files are data by construction, never ELF files that need a
+    /// closure: generated files and directories, time zones, locales, certificates, and
+    /// data trees (which hold no shared object or program, else they are only reported).
+    pub fn ships_only_data(self) -> bool {
+        matches!(
+            self,
+            Pack::Users
+                | Pack::Hosts
+                | Pack::Services
+                | Pack::Ca
+                | Pack::Tzdata
+                | Pack::Locale
+                | Pack::Data
+                | Pack::Dirs
+        )
+    }
+
     /// The pack with this [`name`](Self::name).
     pub fn from_name(name: &str) -> Option<Pack> {
         Pack::ALL.into_iter().find(|p| p.name() == name)

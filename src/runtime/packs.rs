@@ -302,11 +302,23 @@ impl PathInfo {
 /// What each path named by the evidence is in the root, looked at once per run.
 pub(crate) struct PathCache {
     map: RwLock<HashMap<Vec<u8>, Option<Arc<PathInfo>>>>,
+    /// Directory listings ([`Root::read_dir`]), by in-root path.
+    dirs: RwLock<HashMap<Vec<u8>, Arc<Vec<std::ffi::OsString>>>>,
 }
 
 impl PathCache {
     pub fn new() -> Self {
-        PathCache { map: RwLock::new(HashMap::default()) }
+        PathCache { map: RwLock::new(HashMap::default()), dirs: RwLock::new(HashMap::default()) }
+    }
+
+    /// The names in directory `path` of the root, sorted (empty when it cannot be read).
+    fn read_dir(&self, root: &Root, path: &[u8]) -> Arc<Vec<std::ffi::OsString>> {
+        if let Some(v) = self.dirs.read().unwrap_or_else(|e| e.into_inner()).get(path) {
+            return v.clone();
+        }
+        let names = Arc::new(root.read_dir(path).unwrap_or_default());
+        self.dirs.write().unwrap_or_else(|e| e.into_inner()).insert(path.to_vec(), names.clone());
+        names
     }
 
     fn get(&self, root: &Root, path: &[u8]) -> Option<Arc<PathInfo>> {
@@ -457,6 +469,8 @@ struct View<'a> {
     /// itself there on a string's word (a dlopen literal, a plugin directory) are not:
     /// guesses do not breed guesses.
     strong: usize,
+    /// [`View::loads_plugins`] of each object.
+    loaders: std::sync::OnceLock<Vec<bool>>,
 }
 
 impl<'a> View<'a> {
@@ -465,7 +479,7 @@ impl<'a> View<'a> {
         let facts: Vec<Arc<Facts>> = c.objects.iter().map(|o| rt.facts.get(root, &o.file.location.realpath)).collect();
         let libc = facts.iter().position(|f| f.exports(b"__libc_start_main"));
         let strong = if brought { 0 } else { rt.startup_of(c).min(c.objects.len()) };
-        View { rt, c, facts, libc, strong }
+        View { rt, c, facts, libc, strong, loaders: std::sync::OnceLock::new() }
     }
 
     fn path(&self, i: usize) -> &'a Path {
@@ -494,14 +508,20 @@ impl<'a> View<'a> {
 
     /// True when object `i` loads plugins: it imports `dlopen`/`dlmopen`, or a function of
     /// a library of the closure that does (a plugin loader such as libltdl or GModule).
+    /// Worked out once per closure.
     fn loads_plugins(&self, i: usize) -> bool {
-        let f = &self.facts[i];
-        if f.imports_any(DLOPEN).is_some() {
-            return true;
-        }
-        self.facts.iter().enumerate().any(|(j, g)| {
-            j != i && g.imports_any(DLOPEN).is_some() && f.imports.iter().any(|s| g.exports(s.as_bytes()))
-        })
+        let all = self.loaders.get_or_init(|| {
+            let direct: Vec<bool> = self.facts.iter().map(|f| f.imports_any(DLOPEN).is_some()).collect();
+            (0..self.facts.len())
+                .map(|i| {
+                    direct[i]
+                        || self.facts.iter().enumerate().any(|(j, g)| {
+                            j != i && direct[j] && self.facts[i].imports.iter().any(|s| g.exports(s.as_bytes()))
+                        })
+                })
+                .collect()
+        });
+        all.get(i).copied().unwrap_or(false)
     }
 
     /// Path strings of object `i`, split at `:` (search lists), normalised, deduplicated.
@@ -1180,9 +1200,9 @@ fn suffixed_siblings(v: &View<'_>, stem: &[u8]) -> Vec<Vec<u8>> {
     let root = v.rt.resolver.root();
     let Some(cut) = stem.iter().rposition(|&b| b == b'/') else { return Vec::new() };
     let (dir, base) = (&stem[..cut.max(1)], &stem[cut + 1..]);
-    let Ok(names) = root.read_dir(dir) else { return Vec::new() };
+    let names = v.rt.paths.read_dir(root, dir);
     let mut out = Vec::new();
-    for n in names {
+    for n in names.iter() {
         let n = n.as_bytes();
         if n.len() <= base.len() + 1 || !n.starts_with(base) || n[base.len()] != b'.' {
             continue;
