@@ -22,7 +22,8 @@
 # amd64. (riscv64 is not in bookworm's main archive.)
 #
 # Environment:
-#   DEPCLOSE_ROOTS_CACHE   download cache (default /var/cache/depclose-roots)
+#   DEPCLOSE_ROOTS_CACHE   download cache (default: target/depclose-roots of this checkout,
+#                          as the tests use it)
 #   DEPCLOSE_DEBIAN_MIRROR default http://deb.debian.org/debian
 #   DEPCLOSE_DEBIAN_SECURITY default http://deb.debian.org/debian-security
 #   DEPCLOSE_EXTRA_PACKAGES more package names, space separated
@@ -37,7 +38,7 @@ if [ $# -ne 2 ]; then
 fi
 ARCH=$1
 DEST=$(realpath -m "$2")
-CACHE=${DEPCLOSE_ROOTS_CACHE:-/var/cache/depclose-roots}
+CACHE=${DEPCLOSE_ROOTS_CACHE:-$(cd "$(dirname "$0")/.." && pwd)/target/depclose-roots}
 MIRROR=${DEPCLOSE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY=${DEPCLOSE_DEBIAN_SECURITY:-http://deb.debian.org/debian-security}
 SUITE=bookworm

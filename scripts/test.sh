@@ -13,12 +13,14 @@ quick=0
 
 # --- Debian packages the tests use -------------------------------------------------------
 # gcc/binutils/patchelf: fixtures-elf builds; musl-tools: musl fixtures; redis-server and
-# redis-tools: the rootfs end-to-end test; libtree: the comparison benchmark;
-# qemu-user-static: the foreign-architecture oracle; file: a sanity helper;
-# skopeo, umoci, podman: the OCI image clients (tests/oci.rs); python3-pip: spdx-tools.
-packages=(gcc libc6-dev binutils patchelf musl-tools redis-server redis-tools libtree
-          qemu-user-static python3 python3-pip python3-pyelftools openssl libssl3 zlib1g curl git
-          xz-utils zstd skopeo umoci podman imagemagick libcap2-bin)
+# redis-tools: the rootfs end-to-end test; qemu-user-static: the foreign-architecture oracle;
+# skopeo, umoci, podman: the OCI image clients (tests/oci.rs, tests/first_hour.rs);
+# python3-pip: spdx-tools; python3-jsonschema: the JSON Schema check (tests/json_schema.rs);
+# python3-pyelftools: e_machine names (tests/json_schema.rs); python3-yaml: the README's
+# `-r` example (tests/readme.rs). (benches/compare.py installs libtree itself: no test uses it.)
+packages=(gcc libc6-dev binutils patchelf musl-tools redis-server redis-tools
+          qemu-user-static python3 python3-pip python3-pyelftools python3-jsonschema python3-yaml openssl libssl3
+          zlib1g curl git xz-utils zstd skopeo umoci podman imagemagick libcap2-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -54,6 +56,14 @@ if [ "$quick" = 1 ]; then
 fi
 echo "== cargo test"
 cargo test --all-features
+
+# --- The README's install command, into a scratch root, and the installed binary run --------
+echo "== cargo install --path . (as the README says)"
+inst=$(mktemp -d)
+trap 'rm -rf "$inst"' EXIT
+cargo install --quiet --locked --path . --root "$inst"
+"$inst/bin/depclose-cli" --version
+"$inst/bin/depclose-cli" /bin/sh >/dev/null
 
 # --- A short fuzz run of every target (the stable replay of the corpora ran above) ----------
 # cargo-fuzz needs a nightly toolchain; the machine ships one. Skipped without it.

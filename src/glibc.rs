@@ -24,7 +24,7 @@ use crate::model::{
     Attempt, Closure, Diagnostic, Dlopened, Edge, FileId, FoundVia, Libc, Linkage, LoadError, Location, Missing,
     Object, ObjectFile, Rejection, Role,
 };
-use crate::resolver::{FileFacts, Input, Resolver};
+use crate::resolver::{CacheStep, FileFacts, Input, Resolver};
 use crate::root::{dirname_bytes, join_bytes, Errno};
 use crate::target::Target;
 
@@ -1000,7 +1000,17 @@ impl<'a> Loader<'a> {
                 return Ok(Some((c, i)));
             }
         }
-        if let Some(cached) = self.res.cache_lookup(self.target, name) {
+        let cached = match self.res.cache_step(self.target, name) {
+            CacheStep::Hit(p) => Some(p),
+            CacheStep::Miss(cache) => {
+                // The lookup is a step of the search too (the loader's `_dl_load_cache_lookup`):
+                // a miss names the cache it asked.
+                log.push((STAGE_CACHE, attempt(&cache, FoundVia::LdCache, Rejection::NotInCache)));
+                None
+            }
+            CacheStep::NoCache => None,
+        };
+        if let Some(cached) = cached {
             let rejected = nodeflib && self.target.system_dirs.iter().any(|d| cached.starts_with(d.as_bytes()));
             if rejected {
                 log.push((STAGE_CACHE, attempt(&cached, FoundVia::LdCache, Rejection::NoDefaultLib)));

@@ -132,13 +132,19 @@ pub struct ObjectFile {
     pub rpath: Option<Bytes>,
     /// `DT_RUNPATH` (the last one).
     pub runpath: Option<Bytes>,
-    /// `DT_FLAGS_1`.
+    /// `DT_FLAGS_1`. In JSON: `{"names": ["DF_1_NOW", "DF_1_PIE"], "value": 134217729}`
+    /// (the names of the bits `elf.h` defines, in bit order; `value` the raw number).
+    #[serde(with = "json_fields::flags_1")]
     pub flags_1: u64,
     /// ELF class.
     pub class: Class,
-    /// `e_machine`.
+    /// `e_machine`. In JSON: `{"name": "EM_X86_64", "value": 62}` (`name` null for a machine
+    /// `elf.h` does not name).
+    #[serde(with = "json_fields::machine")]
     pub machine: u16,
-    /// File mode bits (`st_mode & 0o7777`).
+    /// File mode bits (`st_mode & 0o7777`). In JSON an octal string, `"0755"`, as in the
+    /// manifest.
+    #[serde(with = "json_fields::mode")]
     pub mode: u32,
     /// File size in bytes.
     pub size: u64,
@@ -155,6 +161,8 @@ pub struct Object {
     /// Why it is in the closure.
     pub role: Role,
     /// Device and inode (absent for the input and interpreter, which glibc does not register).
+    /// Host-specific (they change with every copy of the root): left out of JSON.
+    #[serde(skip)]
     pub file_id: Option<FileId>,
     /// Every name this object satisfied (its first request first; `DT_SONAME` matches added).
     pub names: Vec<Bytes>,
@@ -247,6 +255,8 @@ pub enum Rejection {
     WrongMachine,
     /// A cache entry that the loader discards (`DF_1_NODEFLIB` and a system directory).
     NoDefaultLib,
+    /// The `ld.so.cache` lookup found no entry for the name (the attempt's path is the cache).
+    NotInCache,
 }
 
 /// One path the loader tried for a name, and what happened.
@@ -407,5 +417,115 @@ impl Closure {
     /// The object that satisfies edge `i`.
     pub fn target(&self, edge: &Edge) -> &Object {
         &self.objects[edge.to]
+    }
+}
+
+/// The JSON shapes of `depclose/2`: one representation per kind of value (modes as octal
+/// strings, machine and flags as names with the raw number beside).
+mod json_fields {
+    /// A mode as `"0755"`.
+    pub mod mode {
+        use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(m: &u32, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_str(&format_args!("{m:04o}"))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+            let text = String::deserialize(d)?;
+            u32::from_str_radix(&text, 8).map_err(|_| D::Error::custom(format!("mode {text:?}: not octal")))
+        }
+    }
+
+    /// `e_machine` as `{"name": "EM_X86_64", "value": 62}`.
+    pub mod machine {
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        #[derive(Serialize)]
+        struct Out {
+            name: Option<String>,
+            value: u16,
+        }
+
+        #[derive(Deserialize)]
+        struct In {
+            value: u16,
+        }
+
+        /// The `EM_` name `elf.h` gives `m`, if any.
+        pub fn name(m: u16) -> Option<String> {
+            match goblin::elf::header::machine_to_str(m) {
+                "EM_UNKNOWN" => None,
+                n => Some(format!("EM_{n}")),
+            }
+        }
+
+        pub fn serialize<S: Serializer>(m: &u16, s: S) -> Result<S::Ok, S::Error> {
+            Out { name: name(*m), value: *m }.serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+            Ok(In::deserialize(d)?.value)
+        }
+    }
+
+    /// `DT_FLAGS_1` as `{"names": ["DF_1_NOW"], "value": 1}`.
+    pub mod flags_1 {
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        /// `elf.h`'s `DF_1_*` bits, from bit 0 up.
+        pub const NAMES: [&str; 31] = [
+            "DF_1_NOW",
+            "DF_1_GLOBAL",
+            "DF_1_GROUP",
+            "DF_1_NODELETE",
+            "DF_1_LOADFLTR",
+            "DF_1_INITFIRST",
+            "DF_1_NOOPEN",
+            "DF_1_ORIGIN",
+            "DF_1_DIRECT",
+            "DF_1_TRANS",
+            "DF_1_INTERPOSE",
+            "DF_1_NODEFLIB",
+            "DF_1_NODUMP",
+            "DF_1_CONFALT",
+            "DF_1_ENDFILTEE",
+            "DF_1_DISPRELDNE",
+            "DF_1_DISPRELPND",
+            "DF_1_NODIRECT",
+            "DF_1_IGNMULDEF",
+            "DF_1_NOKSYMS",
+            "DF_1_NOHDR",
+            "DF_1_EDITED",
+            "DF_1_NORELOC",
+            "DF_1_SYMINTPOSE",
+            "DF_1_GLOBAUDIT",
+            "DF_1_SINGLETON",
+            "DF_1_STUB",
+            "DF_1_PIE",
+            "DF_1_KMOD",
+            "DF_1_WEAKFILTER",
+            "DF_1_NOCOMMON",
+        ];
+
+        #[derive(Serialize)]
+        struct Out {
+            names: Vec<&'static str>,
+            value: u64,
+        }
+
+        #[derive(Deserialize)]
+        struct In {
+            value: u64,
+        }
+
+        pub fn serialize<S: Serializer>(f: &u64, s: S) -> Result<S::Ok, S::Error> {
+            let names = NAMES.iter().enumerate().filter(|(i, _)| f & (1u64 << i) != 0).map(|(_, n)| *n).collect();
+            Out { names, value: *f }.serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+            Ok(In::deserialize(d)?.value)
+        }
     }
 }

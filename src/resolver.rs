@@ -152,6 +152,16 @@ pub(crate) struct Input {
 type TargetKey = (Option<Bytes>, u16, bool, u32, bool);
 /// The parsed `ld.so.cache` (once), `None` when absent or unusable.
 type CacheCell = Arc<OnceLock<Option<LdCache>>>;
+
+/// What the `ld.so.cache` step gave for one name ([`Resolver::cache_step`]).
+pub(crate) enum CacheStep {
+    /// No usable cache (absent, unreadable, disabled): the step is not taken.
+    NoCache,
+    /// The cache (its in-root path) has no entry for the name.
+    Miss(Vec<u8>),
+    /// The path the cache gives.
+    Hit(Vec<u8>),
+}
 /// A derived target profile with the diagnostics its derivation produced.
 type TargetEntry = Arc<(Target, Vec<String>)>;
 /// The sorted names in a directory.
@@ -684,12 +694,19 @@ impl Resolver {
         cell
     }
 
-    /// glibc's cache step: the one path the root's `ld.so.cache` gives for `name`.
-    pub(crate) fn cache_lookup(&self, target: &Target, name: &[u8]) -> Option<Vec<u8>> {
+    /// glibc's cache step, saying whether a cache was asked: the path it gives for `name`, or
+    /// the in-root path of the cache that has no entry for it, or no usable cache at all.
+    pub(crate) fn cache_step(&self, target: &Target, name: &[u8]) -> CacheStep {
         let cell = self.ld_cache(target.abi.big_endian);
-        let cache = cell.get()?.as_ref()?;
+        let Some(Some(cache)) = cell.get() else { return CacheStep::NoCache };
         let q = Lookup { accepted_flags: target.cache_flags, hwcaps: &target.glibc_hwcaps, legacy: target.legacy };
-        cache.lookup(name, &q).map(|e| e.value.to_vec())
+        match cache.lookup(name, &q) {
+            Some(e) => CacheStep::Hit(e.value.to_vec()),
+            None => CacheStep::Miss(match &self.settings.cache {
+                CacheSource::Path(p) => p.as_os_str().as_bytes().to_vec(),
+                _ => b"/etc/ld.so.cache".to_vec(),
+            }),
+        }
     }
 
     /// With [`assume_ldconfig`](ResolverBuilder::assume_ldconfig) and no usable cache: the

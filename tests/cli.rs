@@ -292,7 +292,7 @@ fn json_format_has_closures_and_manifest() {
     let o = run(cli().arg("--format").arg("json").arg("/bin/ls"));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["schema"], "depclose/1");
+    assert_eq!(v["schema"], "depclose/2");
     assert_eq!(v["closures"][0]["objects"][0]["role"], "input");
     assert!(v["closures"][0]["edges"].as_array().unwrap().iter().any(|e| e["via"]["step"] == "ld_cache"));
     assert_eq!(v["manifest"]["schema"], "depclose-manifest/1");
@@ -321,11 +321,11 @@ fn dockerfile_and_dir_outputs() {
     assert_eq!(fs::read_link(tree.join("bin")).unwrap(), Path::new("usr/bin"));
     assert_eq!(fs::read_link(tree.join("lib64")).unwrap(), Path::new("usr/lib64"));
     assert!(tree.join("usr/lib/x86_64-linux-gnu/libc.so.6").is_file());
-    assert_eq!(listing(t.path()), ["Dockerfile", "rootfs.tar.gz", "tree"]);
+    assert_eq!(listing(t.path()), [".dockerignore", "Dockerfile", "rootfs.tar.gz", "tree"]);
     // The directory now exists and is not empty: refused, nothing else written.
     let o = run(cli().arg("/bin/ls").arg("--dir").arg(&tree).arg("--manifest").arg(t.path().join("m.json")));
     assert_one_line_error(&o, 2, &tree.display().to_string());
-    assert_eq!(listing(t.path()), ["Dockerfile", "rootfs.tar.gz", "tree"]);
+    assert_eq!(listing(t.path()), [".dockerignore", "Dockerfile", "rootfs.tar.gz", "tree"]);
 }
 
 /// Build the tarball from `cwd` with `threads`, return its bytes.

@@ -552,9 +552,7 @@ fn config_platform_follows_the_elf_machine() {
 
 #[test]
 fn an_arm64_root_gives_an_arm64_image() {
-    let cache = std::env::var_os("DEPCLOSE_ROOTS_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/var/cache/depclose-roots".into());
+    let cache = common::roots_cache();
     let root = cache.join("roots/arm64");
     let must = std::env::var("DEPCLOSE_REQUIRE_FOREIGN").map(|v| v == "1").unwrap_or(false);
     let skip = |why: String| {
@@ -565,10 +563,9 @@ fn an_arm64_root_gives_an_arm64_image() {
         return skip("building the root needs root".into());
     }
     // The script returns at once when the root is already built (tests/foreign_roots.rs builds it too).
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-foreign-root.sh");
-    let o = Command::new("bash").arg(&script).arg("arm64").arg(&root).output().unwrap();
+    let o = common::make_foreign_root("arm64", &root).unwrap();
     if !o.status.success() {
-        return skip(format!("{} failed: {}", script.display(), out_text(&o)));
+        return skip(format!("scripts/make-foreign-root.sh failed: {}", out_text(&o)));
     }
     let h = readelf_header(&root.join("usr/bin/bash"));
     assert!(h.contains("AArch64"), "{h}");

@@ -653,3 +653,66 @@ fn file_capabilities_are_kept_in_the_archive_the_directory_and_the_manifest() {
     let e = doc["entries"].as_array().unwrap().iter().find(|e| e["path"] == prog.to_str().unwrap()).unwrap();
     assert!(e["xattrs"]["security.capability"].as_str().is_some_and(|v| !v.is_empty()), "{e}");
 }
+
+/// Strings are evidence in the objects a program loads at start-up, not in the objects that
+/// are there on a string's word: a plugin's own strings bring no further plugins or data. A
+/// directory of programs is not data, and the host's variable state under `/var` is never
+/// shipped.
+#[test]
+fn strings_of_a_plugin_bring_nothing_more() {
+    let t = tempfile::Builder::new().prefix("rt-guess").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let t = fs::canonicalize(t.path()).unwrap();
+    let at = |p: &str| format!("{}/{p}", t.display());
+    for d in ["plugins", "plugins2", "share", "share2", "programs"] {
+        fs::create_dir_all(at(d)).unwrap();
+    }
+    fs::write(at("share/data.txt"), "named by the plugin only\n").unwrap();
+    fs::write(at("share2/data2.txt"), "named by the program\n").unwrap();
+    fs::copy("/usr/bin/true", at("programs/true")).unwrap();
+    let so = |name: &str, src: String| {
+        let c = t.join(format!("{name}.c"));
+        fs::write(&c, src).unwrap();
+        let o = Command::new("gcc")
+            .args(["-O1", "-shared", "-fPIC", "-o"])
+            .arg(at(name))
+            .arg(&c)
+            .arg("-ldl")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "gcc {name}: {}", text(&o));
+    };
+    // A plugin of the program that loads plugins of its own and names a data file.
+    so(
+        "plugins/p.so",
+        format!(
+            "#include <dlfcn.h>\nconst char *more = \"{}\";\nconst char *data = \"{}\";\nvoid *p(void) {{ return dlopen(more, 0); }}\n",
+            at("plugins2"),
+            at("share/data.txt")
+        ),
+    );
+    so("plugins2/q.so", "int q(void) { return 1; }\n".to_string());
+    let main = format!(
+        "#include <dlfcn.h>\n#include <stdio.h>\nconst char *dir = \"{}\";\nconst char *data = \"{}\";\n\
+         const char *progs = \"{}\";\nconst char *state = \"/var/lib/dpkg/status\";\n\
+         int main(void) {{ printf(\"%s %s %s %s\\n\", dir, data, progs, state); return dlopen(dir, 0) != 0; }}\n",
+        at("plugins"),
+        at("share2/data2.txt"),
+        at("programs")
+    );
+    let (_d, exe) = cc("guess", &main, &[], &["-ldl"]);
+    let o = cli().arg(&exe).arg("--dry-run").output().unwrap();
+    assert_ok(&o, "--dry-run");
+    let plan = stdout(&o);
+    let has = |p: &str| plan.lines().any(|l| l.split('\t').nth(2) == Some(p));
+    assert!(has(&at("plugins/p.so")), "the program's plugin directory: {plan}");
+    assert!(has(&at("share2/data2.txt")), "the program's data file: {plan}");
+    assert!(!has(&at("plugins2/q.so")) && !has(&at("plugins2")), "a plugin's plugins: {plan}");
+    assert!(!has(&at("share/data.txt")), "a plugin's data: {plan}");
+    assert!(!has(&at("programs/true")) && !has(&at("programs")), "a directory of programs: {plan}");
+    assert!(
+        text(&o).contains(&format!("names the directory {}, which holds programs", at("programs"))),
+        "{}",
+        text(&o)
+    );
+    assert!(!has("/var/lib/dpkg/status") && !plan.contains("\t/var/lib/"), "host state: {plan}");
+}

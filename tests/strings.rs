@@ -6,6 +6,8 @@
 //! `.rodata` must be found) and `strings -a` (nothing is reported that is not a string of the
 //! file).
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -273,12 +275,9 @@ fn limits_mark_the_scan_truncated() {
 /// a failure with `DEPCLOSE_REQUIRE_FOREIGN=1`.
 #[test]
 fn arm64_root_libraries_name_their_own_directories() {
-    let cache = std::env::var_os("DEPCLOSE_ROOTS_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/var/cache/depclose-roots".into());
+    let cache = common::roots_cache();
     let root = cache.join("roots/arm64");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-foreign-root.sh");
-    let built = Command::new("bash").arg(&script).arg("arm64").arg(&root).output().expect("run make-foreign-root.sh");
+    let built = common::make_foreign_root("arm64", &root).expect("run make-foreign-root.sh");
     if !built.status.success() {
         let why = String::from_utf8_lossy(&built.stderr).into_owned();
         if std::env::var_os("DEPCLOSE_REQUIRE_FOREIGN").is_some_and(|v| v == "1") {

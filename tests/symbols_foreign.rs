@@ -9,6 +9,8 @@
 //! without root privileges for chroot) the test says so loudly and passes, unless
 //! `DEPCLOSE_REQUIRE_FOREIGN=1`, as tests/foreign_roots.rs does.
 
+mod common;
+
 use std::fs;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -20,7 +22,7 @@ use depclose::{Hwcaps, OriginMode, Resolver};
 use rayon::prelude::*;
 
 fn cache_dir() -> PathBuf {
-    std::env::var_os("DEPCLOSE_ROOTS_CACHE").map(PathBuf::from).unwrap_or_else(|| "/var/cache/depclose-roots".into())
+    common::roots_cache()
 }
 
 fn skip(what: &str, why: &str) {

@@ -515,7 +515,12 @@ impl Config {
         let mut add = add;
         let mut entry = None;
         let mut scripts = Vec::new();
+        let canon_root = if root_is_host { None } else { std::fs::canonicalize(&root).ok() };
         for f in &o.files {
+            let f = &match canon_root.as_deref() {
+                Some(canon) => in_root_file(&root, canon, f, o.cwd.is_some())?,
+                None => f.clone(),
+            };
             let host = if root_is_host { f.clone() } else { root.join(f.strip_prefix("/").unwrap_or(f)) };
             match shebang(&host) {
                 Some((interp, arg)) => {
@@ -660,6 +665,55 @@ impl Config {
     }
 }
 
+/// A FILE given with `--root`: an in-root path as it is; a host path that lies inside the
+/// root (`--root R R/usr/bin/ls`, as a shell completes it) as the path inside the root it
+/// names; a relative path the host does not have needs `--cwd` (the working directory in the
+/// root) to mean anything.
+fn in_root_file(root: &Path, canon_root: &Path, f: &Path, cwd_given: bool) -> anyhow::Result<PathBuf> {
+    let exists_in_root = |p: &Path| std::fs::symlink_metadata(root.join(p.strip_prefix("/").unwrap_or(p))).is_ok();
+    if f.is_absolute() {
+        if exists_in_root(f) {
+            return Ok(f.to_path_buf());
+        }
+        // The root as given (`R/...`), or canonical (`/abs/R/...`, or through a symlink).
+        let canon_parent = f.parent().and_then(|d| std::fs::canonicalize(d).ok());
+        let inside = f
+            .strip_prefix(root)
+            .ok()
+            .map(Path::to_path_buf)
+            .or_else(|| f.strip_prefix(canon_root).ok().map(Path::to_path_buf))
+            .or_else(|| {
+                let dir = canon_parent?.strip_prefix(canon_root).ok()?.to_path_buf();
+                Some(dir.join(f.file_name()?))
+            });
+        if let Some(rel) = inside {
+            let p = Path::new("/").join(rel);
+            if exists_in_root(&p) {
+                return Ok(p);
+            }
+        }
+        return Ok(f.to_path_buf());
+    }
+    if cwd_given {
+        return Ok(f.to_path_buf());
+    }
+    // The root as given, relative to this directory (`--root R R/usr/bin/ls`).
+    if let Ok(rel) = f.strip_prefix(root) {
+        let p = Path::new("/").join(rel);
+        if exists_in_root(&p) {
+            return Ok(p);
+        }
+    }
+    if std::fs::metadata(f).is_ok_and(|m| m.is_file()) {
+        return Ok(f.to_path_buf());
+    }
+    bail!(
+        "{}: a relative FILE under --root is a path in the root's working directory, and none is given: \
+         add --cwd DIR (a directory inside the root), or give the absolute path inside the root",
+        f.display()
+    )
+}
+
 /// Every ELF file under `dir` (in the root), sorted, one path per (device, inode).
 fn scan(root: &Path, root_is_host: bool, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     use std::io::Read;
@@ -767,6 +821,39 @@ fn compression_for(p: &Path) -> anyhow::Result<Compression> {
     }
 }
 
+/// A clap error in the tool's one style: `--help` and `--version` print as clap prints them
+/// (status 0); anything else is clap's own message on one stderr line, `depclose-cli: ...`,
+/// its hints after it, the usage block left to `--help` (status 2).
+fn usage_error(e: &clap::Error) -> libc::c_int {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return 0;
+    }
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        let _ = e.print();
+        return Exit::Error as i32;
+    }
+    say(clap_one_line(&e.render().to_string()));
+    Exit::Error as i32
+}
+
+/// Clap's rendered error (`error: MSG`, indented details and tips, `Usage:` and the `--help`
+/// hint, each on its own lines) as one line: the message, then its details and tips.
+fn clap_one_line(rendered: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    for l in lines.by_ref() {
+        if l.starts_with("Usage:") || l.starts_with("For more information") {
+            break;
+        }
+        parts.push(l.strip_prefix("error: ").unwrap_or(l));
+    }
+    let mut msg = parts.join("; ");
+    msg.push_str(" (see --help)");
+    msg
+}
+
 /// One line on stderr, `depclose-cli: ...`, control characters escaped.
 fn say(msg: impl Display) {
     let text = msg.to_string();
@@ -833,7 +920,10 @@ pub unsafe extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_cha
 }
 
 fn cli_main(args: Vec<OsString>) -> libc::c_int {
-    let opts = Opts::parse_from(args);
+    let opts = match Opts::try_parse_from(args) {
+        Ok(o) => o,
+        Err(e) => std::process::exit(usage_error(&e)),
+    };
     if let Some(image) = &opts.verify {
         std::process::exit(verify(image, &opts) as i32);
     }
@@ -952,7 +1042,8 @@ fn run(cfg: &Config) -> anyhow::Result<Exit> {
         for w in p.warnings() {
             say(format!("warning: {w}"));
         }
-        for e in p.setid_entries() {
+        // A note about what is written: not for a report (--format json) or a manifest alone.
+        for e in p.setid_entries().filter(|_| cfg.writes_rootfs()) {
             let what = match (e.is_setuid(), e.is_setgid()) {
                 (true, true) => "set-user-ID and set-group-ID",
                 (true, false) => "set-user-ID",
@@ -976,6 +1067,13 @@ fn run(cfg: &Config) -> anyhow::Result<Exit> {
     }
 
     report(cfg, &closures, plan, symbols.as_deref())?;
+    if let Report::Why(q) = &cfg.report {
+        // As grep: nothing found in any closure is a failure (the report says so per input).
+        if !closures.is_empty() && !closures.iter().any(|c| emit::why_matches(c, q)) {
+            say(format!("--why {}: in no closure", String::from_utf8_lossy(q)));
+            exit = exit.max(Exit::Missing);
+        }
+    }
     if let Some(reports) = &symbols {
         if !matches!(cfg.report, Report::Format(Format::Json | Format::Tree)) {
             // As ldd -r prints them (on stderr, unprefixed).
@@ -1095,25 +1193,54 @@ fn reason_text(r: &emit::Reason) -> String {
     }
 }
 
-/// One line on stderr: what was written, how many entries, how large, the libraries.
+/// One line on stderr after writing: what was written and where (each output with its size
+/// on disk), how many entries, how many bytes of file content, how many libraries, how many
+/// misses (`--allow-missing`), how many runtime items.
 fn summary(cfg: &Config, plan: &Rootfs, runtime_items: usize) {
-    let outs: Vec<String> = cfg
-        .tar
-        .iter()
-        .map(|(p, _)| p.display().to_string())
-        .chain(cfg.dir.iter().map(|p| format!("{}/", p.display())))
-        .collect();
+    let sized = |what: &str, p: &Path| match std::fs::metadata(p) {
+        Ok(m) if m.is_file() => format!("{what} {} ({})", p.display(), human_bytes(m.len())),
+        _ => format!("{what} {}", p.display()),
+    };
+    let mut outs: Vec<String> = Vec::new();
+    if let Some((p, _)) = &cfg.tar {
+        outs.push(sized("rootfs", p));
+    }
+    if let Some(p) = &cfg.dir {
+        outs.push(format!("rootfs {}/", p.display()));
+    }
+    if let Some(p) = &cfg.dockerfile {
+        outs.push(format!("Dockerfile {}", p.display()));
+    }
+    if let Some(image) = &cfg.image {
+        if let Some(p) = &image.archive {
+            outs.push(sized("image", p));
+        }
+        if let Some(p) = &image.layout {
+            outs.push(format!("image layout {}/", p.display()));
+        }
+    }
     let libs = plan
         .entries()
         .iter()
         .filter(|e| e.reasons.iter().any(|r| matches!(r, emit::Reason::Needed { .. } | emit::Reason::Dlopen { .. })))
         .count();
     say(format!(
-        "wrote {}: {} entries, {:.1} MiB, {libs} libraries, {runtime_items} runtime items",
+        "wrote {}: {} entries, {} of files, {libs} libraries, {} missing, {runtime_items} runtime items",
         outs.join(" and "),
         plan.entries().len(),
-        plan.content_bytes() as f64 / (1u64 << 20) as f64
+        human_bytes(plan.content_bytes()),
+        plan.missing().len(),
     ));
+}
+
+/// `1234 bytes`, `5.3 MiB`: exact below a KiB, one decimal above.
+fn human_bytes(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} bytes"),
+        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
+        1_048_576..1_073_741_824 => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+        _ => format!("{:.1} GiB", n as f64 / 1_073_741_824.0),
+    }
 }
 
 /// The symbol checks of every closure (each library's tables read once), the notes they
@@ -1218,18 +1345,20 @@ fn write_outputs(
     }
     if let Some(path) = &cfg.dockerfile {
         let (tar, _) = cfg.tar.as_ref().ok_or_else(|| anyhow!("--dockerfile needs --tar"))?;
-        let entry = match &cfg.entry {
-            Some(e) if !cfg.root_is_host || e.is_absolute() => e.clone(),
-            _ => closures.first().map(|c| c.input_object().file.location.path.clone()).unwrap_or_default(),
-        };
-        let mut f = AtomicFile::create(path)?;
-        let mut text = dockerfile(tar, &entry, cfg.user.as_ref());
+        let entry = entry_in_image(cfg, closures);
+        let (mut text, ignore) = dockerfile(path, tar, &entry, cfg.user.as_ref())?;
         for line in &cfg.docker_config {
             text.push_str(line);
             text.push('\n');
         }
+        let mut f = AtomicFile::create(path)?;
         f.write_all(text.as_bytes()).with_context(|| ctx(path))?;
         outs.file(f);
+        if let Some((ignore_path, body)) = ignore {
+            let mut f = AtomicFile::create(&ignore_path)?;
+            f.write_all(body.as_bytes()).with_context(|| ctx(&ignore_path))?;
+            outs.file(f);
+        }
     }
     if let Some(dir) = &cfg.dir {
         outs.dir(plan, dir, &DirOptions::new().mtime(cfg.mtime))?;
@@ -1401,12 +1530,109 @@ fn docker_config(o: &Opts) -> Vec<String> {
     out
 }
 
-/// `FROM scratch`, the tarball added at `/`, the first input as entry point.
-fn dockerfile(tar: &Path, entry: &Path, user: Option<&User>) -> String {
-    let base = tar.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let plain = !base.is_empty() && base.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b));
-    let add = if plain { format!("ADD {base} /") } else { format!("ADD [{}, \"/\"]", serde_json::Value::String(base)) };
-    let entry = serde_json::Value::String(entry.to_string_lossy().into_owned());
+/// The first input's path in the image: the path it was given as (in the root, or made
+/// absolute from the current directory), lexically normalised (`/home/u/./prog` is
+/// `/home/u/prog`); resolved when it has a `..` (which a symlink could send elsewhere): on the
+/// host for root `/`, else the input's canonical path in the root.
+fn entry_in_image(cfg: &Config, closures: &[Closure]) -> PathBuf {
+    use std::path::Component;
+    let input = closures.first().map(|c| &c.input_object().file.location);
+    let given = match &cfg.entry {
+        Some(e) if !cfg.root_is_host || e.is_absolute() => e.clone(),
+        _ => input.map(|l| l.path.clone()).unwrap_or_default(),
+    };
+    let normal =
+        Path::new("/").join(given.components().filter(|c| !matches!(c, Component::CurDir)).collect::<PathBuf>());
+    if !normal.components().any(|c| c == Component::ParentDir) {
+        return normal;
+    }
+    if cfg.root_is_host {
+        return std::fs::canonicalize(&normal).unwrap_or(normal);
+    }
+    // Not a script (whose entry is the script, not the closure's input).
+    match input {
+        Some(l) if cfg.entry.as_ref() == cfg.files.first() => l.realpath.clone(),
+        _ => normal,
+    }
+}
+
+/// `FROM scratch`, the tarball added at `/`, the first input as entry point; and, when the
+/// Dockerfile's directory has no `.dockerignore`, one that sends only the tarball as the
+/// build context (`docker build DIR` would otherwise send everything under DIR).
+///
+/// `ADD` names the tarball relative to the Dockerfile's directory, the build context of
+/// `docker build DIR`; a tarball outside it cannot be named and is refused. Names are written
+/// exactly or refused, never changed: a name that is not UTF-8 (a Dockerfile is UTF-8 text),
+/// or one holding what `ADD` would expand (`$` variables, `*?[` globs, `\\` escapes) or a
+/// control character, is an error; one with other characters is written in the JSON form.
+/// `ENTRYPOINT` is always the JSON form (no variable expansion there), escaped by JSON's rules.
+fn dockerfile(
+    dockerfile: &Path,
+    tar: &Path,
+    entry: &Path,
+    user: Option<&User>,
+) -> anyhow::Result<(String, Option<(PathBuf, String)>)> {
+    let dir_of = |p: &Path| match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let canon = |d: &Path| std::fs::canonicalize(d).with_context(|| format!("{}: directory", d.display()));
+    let context = canon(&dir_of(dockerfile))?;
+    let tar_name = tar.file_name().ok_or_else(|| anyhow!("{}: not a file name", tar.display()))?;
+    let tar_abs = canon(&dir_of(tar))?.join(tar_name);
+    let rel = tar_abs.strip_prefix(&context).map_err(|_| {
+        anyhow!(
+            "--dockerfile {}: the tarball {} is outside the Dockerfile's directory {}, the build context \
+             `docker build` sends, so ADD cannot name it: write the Dockerfile beside the tarball or above it",
+            dockerfile.display(),
+            tar.display(),
+            context.display()
+        )
+    })?;
+    let rel = rel.to_str().ok_or_else(|| {
+        anyhow!(
+            "--dockerfile {}: the tarball's name {} is not UTF-8, and a Dockerfile (UTF-8 text) cannot name it",
+            dockerfile.display(),
+            rel.display()
+        )
+    })?;
+    if let Some(c) = rel.chars().find(|c| c.is_control() || "$*?[\\".contains(*c)) {
+        bail!(
+            "--dockerfile {}: the tarball's name {rel:?} holds {c:?}, which ADD would expand or cannot \
+             carry (variables, globs, escapes, control characters): rename the tarball",
+            dockerfile.display()
+        );
+    }
+    let plain = rel.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+/".contains(&b)) && !rel.starts_with('-');
+    let add = if plain { format!("ADD {rel} /") } else { format!("ADD [{}, \"/\"]", serde_json::Value::from(rel)) };
+    let entry_text = entry.to_str().ok_or_else(|| {
+        anyhow!(
+            "--dockerfile {}: the entry point {} is not UTF-8, and a Dockerfile (UTF-8 text) cannot name it",
+            dockerfile.display(),
+            entry.display()
+        )
+    })?;
+    let entry = serde_json::Value::from(entry_text);
     let user = user.map(|u| format!("USER {}:{}\n", u.uid, u.gid)).unwrap_or_default();
-    format!("FROM scratch\n{add}\n{user}ENTRYPOINT [{entry}]\n")
+    let text = format!("FROM scratch\n{add}\n{user}ENTRYPOINT [{entry}]\n");
+    let ignore_path = dir_of(dockerfile).join(".dockerignore");
+    // One written by an earlier run (for another tarball) is replaced; anyone else's is kept.
+    let ours = std::fs::read(&ignore_path).is_ok_and(|b| b.starts_with(IGNORE_MARK.as_bytes()));
+    let ignore = match std::fs::symlink_metadata(&ignore_path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Some((ignore_path, ignore_body(rel))),
+        Ok(m) if ours && m.is_file() => Some((ignore_path, ignore_body(rel))),
+        _ => None,
+    };
+    Ok((text, ignore))
+}
+
+/// The first line of a `.dockerignore` depclose-cli writes.
+const IGNORE_MARK: &str = "# Written by depclose-cli beside its Dockerfile";
+
+/// A `.dockerignore` that leaves only the tarball `rel` in the build context.
+fn ignore_body(rel: &str) -> String {
+    format!(
+        "{IGNORE_MARK}: the build context is the rootfs tarball alone\n\
+         # (docker build would otherwise send the whole directory, target/ included).\n*\n!{rel}\n"
+    )
 }

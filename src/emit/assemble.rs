@@ -104,8 +104,18 @@ pub fn assemble(resolver: &Resolver, closures: Vec<Closure>, opts: &AssembleOpti
     let mut looked_at: HashSet<PathBuf> = HashSet::default();
     for _round in 0..8 {
         new_elf.retain(|p| tried.insert(p.clone()));
-        let results: Vec<(PathBuf, Result<Closure, Error>)> =
-            new_elf.par_iter().map(|p| (p.clone(), resolver.closure_in_root(p).and_then(|c| rt.expand(c)))).collect();
+        let results: Vec<(PathBuf, Result<Closure, Error>)> = new_elf
+            .par_iter()
+            .map(|p| {
+                let c = resolver.closure_in_root(p);
+                let c = if user_elf.contains(p) {
+                    c.and_then(|c| rt.expand(c))
+                } else {
+                    c.and_then(|c| rt.expand_brought(c))
+                };
+                (p.clone(), c)
+            })
+            .collect();
         for (p, r) in results {
             match r {
                 Ok(c) => {
@@ -115,13 +125,17 @@ pub fn assemble(resolver: &Resolver, closures: Vec<Closure>, opts: &AssembleOpti
                 Err(error) => not_closed.push(NotClosed { path: p, error }),
             }
         }
-        let all: Vec<&Closure> = closures.iter().chain(&added).collect();
-        let runtime = rt.files(&all);
+        let runtime = files_of(&rt, &closures, &added, &user_added);
         let fresh = RuntimeFiles {
             items: runtime
                 .items
                 .iter()
-                .filter(|it| matches!(it.kind, ItemKind::Path | ItemKind::Program) && looked_at.insert(it.path.clone()))
+                // Only items that may hold ELF files are looked at for closures.
+                .filter(|it| {
+                    matches!(it.kind, ItemKind::Path | ItemKind::Program)
+                        && !it.evidence.iter().all(|e| e.pack.ships_only_data())
+                        && looked_at.insert(it.path.clone())
+                })
                 .cloned()
                 .collect(),
             ..RuntimeFiles::default()
@@ -138,10 +152,24 @@ pub fn assemble(resolver: &Resolver, closures: Vec<Closure>, opts: &AssembleOpti
             return Ok(Assembled { closures, added, user_added, runtime, not_closed, rootfs });
         }
     }
-    let all: Vec<&Closure> = closures.iter().chain(&added).collect();
-    let runtime = rt.files(&all);
+    let runtime = files_of(&rt, &closures, &added, &user_added);
     let rootfs = build(resolver, &closures, &added, &runtime, opts)?;
     Ok(Assembled { closures, added, user_added, runtime, not_closed, rootfs })
+}
+
+/// The runtime files of the inputs' closures, the user's added ELF files and those that
+/// runtime evidence brought ([`Runtime::files_of`]).
+fn files_of(rt: &Runtime<'_>, closures: &[Closure], added: &[Closure], user_added: &[bool]) -> RuntimeFiles {
+    let mut primary: Vec<&Closure> = closures.iter().collect();
+    let mut brought: Vec<&Closure> = Vec::new();
+    for (c, &user) in added.iter().zip(user_added) {
+        if user {
+            primary.push(c);
+        } else {
+            brought.push(c);
+        }
+    }
+    rt.files_of(&primary, &brought)
 }
 
 /// The runtime files as text, for `--format tree`: a heading, then one line per item with

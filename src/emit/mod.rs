@@ -79,8 +79,8 @@ pub use self::oci::{
 pub use self::plan::{Entry, EntryKind, MissingLibrary, Reason, Rootfs, RootfsBuilder};
 pub use self::progress::progress_bytes;
 pub use self::report::{
-    escape, write_json, write_json_with_symbols, write_ldd, write_paths, write_tree, write_tree_with_symbols,
-    write_why, TextOptions, JSON_SCHEMA, LDD_ADDRESS,
+    escape, why_matches, write_json, write_json_with_symbols, write_ldd, write_paths, write_tree,
+    write_tree_with_symbols, write_why, TextOptions, JSON_SCHEMA, LDD_ADDRESS,
 };
 pub use self::sbom::{deb_purl, dpkg_records, write_spdx, DpkgDatabase, DpkgPackage, SbomOptions, STATUS_D};
 pub use self::tar::{write_tar, Compression, TarOptions};

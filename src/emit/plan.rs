@@ -615,12 +615,12 @@ impl<'a> RootfsBuilder<'a> {
                 ));
             }
         }
-        let mut acc = Acc { root: &root, map: BTreeMap::new(), warnings: Vec::new(), added_elf: Vec::new() };
+        let mut acc = Acc { root: &root, map: SlotMap::default(), warnings: Vec::new(), added_elf: Vec::new() };
         for (c, added) in &self.closures {
             acc.closure(c, *added, self.variants)?;
         }
         for arg in &self.adds {
-            acc.add(arg, self.follow_added_links, Reason::Added { arg: arg.clone() })?;
+            acc.add(arg, self.follow_added_links, &[Reason::Added { arg: arg.clone() }])?;
         }
         for files in &self.runtime {
             for item in &files.items {
@@ -628,8 +628,11 @@ impl<'a> RootfsBuilder<'a> {
             }
         }
         acc.parents()?;
-        acc.hard_links();
         let Acc { map, warnings, mut added_elf, .. } = acc;
+        // Plan order: by path, component by component.
+        let mut slots: Vec<Slot> = map.into_values().collect();
+        slots.sort_unstable_by(|a, b| a.entry.path.cmp(&b.entry.path));
+        hard_links(&mut slots);
         added_elf.sort();
         added_elf.dedup();
         let mut missing: Vec<MissingLibrary> = self
@@ -646,7 +649,7 @@ impl<'a> RootfsBuilder<'a> {
         missing.dedup();
         let mut plan = Rootfs {
             root: root.host_dir().to_path_buf(),
-            entries: map.into_values().map(|s| s.entry).collect(),
+            entries: slots.into_iter().map(|s| s.entry).collect(),
             warnings,
             added_elf,
             missing,
@@ -661,9 +664,32 @@ struct Slot {
     nlink: u64,
 }
 
+/// The plan's entries while it is built, by in-root path bytes (paths are canonical, so
+/// bytes and components name the same entry); sorted once at the end.
+#[derive(Default)]
+struct SlotMap(rustc_hash::FxHashMap<Vec<u8>, Slot>);
+
+impl SlotMap {
+    fn get_mut(&mut self, p: &Path) -> Option<&mut Slot> {
+        self.0.get_mut(p.as_os_str().as_bytes())
+    }
+    fn contains_key(&self, p: &Path) -> bool {
+        self.0.contains_key(p.as_os_str().as_bytes())
+    }
+    fn insert(&mut self, p: PathBuf, slot: Slot) {
+        self.0.insert(std::os::unix::ffi::OsStringExt::into_vec(p.into_os_string()), slot);
+    }
+    fn keys(&self) -> impl Iterator<Item = &Path> {
+        self.0.keys().map(|k| Path::new(std::ffi::OsStr::from_bytes(k)))
+    }
+    fn into_values(self) -> impl Iterator<Item = Slot> {
+        self.0.into_values()
+    }
+}
+
 struct Acc<'r> {
     root: &'r Root,
-    map: BTreeMap<PathBuf, Slot>,
+    map: SlotMap,
     warnings: Vec<String>,
     added_elf: Vec<PathBuf>,
 }
@@ -838,11 +864,7 @@ impl Acc<'_> {
         let reasons: Vec<Reason> = item.evidence.iter().map(|e| Reason::Runtime { evidence: e.clone() }).collect();
         let p = item.path.as_path();
         match &item.kind {
-            ItemKind::Path | ItemKind::Program => {
-                for r in reasons {
-                    self.add(p, follow_links, r)?;
-                }
-            }
+            ItemKind::Path | ItemKind::Program => self.add(p, follow_links, &reasons)?,
             ItemKind::Generated { data, mode, uid, gid } => {
                 self.made_parents(p)?;
                 match self.map.get_mut(p) {
@@ -908,17 +930,23 @@ impl Acc<'_> {
         Ok(())
     }
 
-    fn add(&mut self, arg: &Path, follow_links: bool, reason: Reason) -> Result<(), Error> {
+    /// `arg` (a file, or a directory and everything under it) with every one of `reasons`:
+    /// the tree is walked once, whatever the number of reasons.
+    fn add(&mut self, arg: &Path, follow_links: bool, reasons: &[Reason]) -> Result<(), Error> {
         let b = arg.as_os_str().as_bytes();
         if b.first() != Some(&b'/') {
             return Err(Error::new(ErrorKind::Config, arg, "an added path must be an absolute path inside the root"));
         }
         let w = self.root.walk(b, true).map_err(|errno| Error::io(arg, io::Error::from_raw_os_error(errno)))?;
         for hop in &w.hops {
-            self.symlink(&hop.link, &hop.target, reason.clone())?;
+            for r in reasons {
+                self.symlink(&hop.link, &hop.target, r.clone())?;
+            }
         }
         if w.metadata.is_file() {
-            self.file(&w.realpath, reason)?;
+            for r in reasons {
+                self.file(&w.realpath, r.clone())?;
+            }
             self.sniff_elf(&w.realpath);
             return Ok(());
         }
@@ -936,13 +964,19 @@ impl Acc<'_> {
             let in_root = if rel.as_os_str().is_empty() { w.realpath.clone() } else { w.realpath.join(rel) };
             let ft = item.file_type();
             if ft.is_dir() {
-                self.directory(&in_root, reason.clone())?;
+                for r in reasons {
+                    self.directory(&in_root, r.clone())?;
+                }
             } else if ft.is_file() {
-                self.file(&in_root, reason.clone())?;
+                for r in reasons {
+                    self.file(&in_root, r.clone())?;
+                }
                 self.sniff_elf(&in_root);
             } else if ft.is_symlink() {
                 let target = fs::read_link(item.path()).map_err(|e| Error::io(item.path(), e))?;
-                self.symlink(&in_root, &target, reason.clone())?;
+                for r in reasons {
+                    self.symlink(&in_root, &target, r.clone())?;
+                }
                 if follow_links {
                     self.link_target(&in_root)?;
                 }
@@ -1011,21 +1045,21 @@ impl Acc<'_> {
         }
         Ok(())
     }
+}
 
-    /// Files that are the same host inode (and have more than one link) become hard links
-    /// to the first of them in plan order.
-    fn hard_links(&mut self) {
-        let mut first: BTreeMap<FileId, PathBuf> = BTreeMap::new();
-        for s in self.map.values_mut() {
-            if s.entry.kind != EntryKind::File || s.nlink < 2 {
-                continue;
-            }
-            let Some(id) = s.entry.file_id else { continue };
-            match first.get(&id) {
-                Some(target) => s.entry.kind = EntryKind::HardLink { target: target.clone() },
-                None => {
-                    first.insert(id, s.entry.path.clone());
-                }
+/// Files that are the same host inode (and have more than one link) become hard links to
+/// the first of them in plan order (`slots` is sorted).
+fn hard_links(slots: &mut [Slot]) {
+    let mut first: BTreeMap<FileId, PathBuf> = BTreeMap::new();
+    for s in slots.iter_mut() {
+        if s.entry.kind != EntryKind::File || s.nlink < 2 {
+            continue;
+        }
+        let Some(id) = s.entry.file_id else { continue };
+        match first.get(&id) {
+            Some(target) => s.entry.kind = EntryKind::HardLink { target: target.clone() },
+            None => {
+                first.insert(id, s.entry.path.clone());
             }
         }
     }

@@ -24,7 +24,7 @@ use super::plan::Rootfs;
 pub const LDD_ADDRESS: &str = "(0x0000000000000000)";
 
 /// The `schema` value of [`write_json`] output.
-pub const JSON_SCHEMA: &str = "depclose/1";
+pub const JSON_SCHEMA: &str = "depclose/2";
 
 /// How text reports escape names taken from ELF files and the filesystem.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -328,6 +328,7 @@ fn rejection_text(r: &Rejection) -> String {
         Rejection::WrongClass => "wrong ELF class".into(),
         Rejection::WrongMachine => "wrong machine".into(),
         Rejection::NoDefaultLib => "skipped (DF_1_NODEFLIB)".into(),
+        Rejection::NotInCache => "no entry in the cache".into(),
         _ => "rejected".into(),
     }
 }
@@ -505,6 +506,14 @@ fn tree_node<W: Write>(
         }
     }
     Ok(())
+}
+
+/// True when [`write_why`] finds something for `query` in `closure`: an object whose
+/// requested name, `DT_SONAME`, path, canonical path or file name is `query`, or a missing
+/// name equal to it.
+pub fn why_matches(closure: &Closure, query: &[u8]) -> bool {
+    closure.objects.iter().any(|o| object_matches(o, query))
+        || closure.missing.iter().any(|m| m.name.as_bytes() == query)
 }
 
 fn object_matches(o: &Object, q: &[u8]) -> bool {
@@ -691,7 +700,7 @@ struct JsonDoc<'a> {
 /// Write closures (objects with roles and locations, edges with how each name was found,
 /// missing names with every path tried, diagnostics) and, given a plan, its manifest (as
 /// [`write_manifest`](super::write_manifest) writes it), as one pretty-printed JSON document
-/// with `"schema": "depclose/1"`, followed by a newline. Paths are byte-exact: a path that
+/// with `"schema": "depclose/2"`, followed by a newline. Paths are byte-exact: a path that
 /// is not UTF-8 is its lossy display string plus a sibling field `FIELD_bytes` with its exact
 /// bytes in base64 (see [`path_from_json`](super::path_from_json)).
 ///

@@ -112,6 +112,23 @@ impl Pack {
         }
     }
 
+    /// True when the pack's files are data by construction, never ELF files that need a
+    /// closure: generated files and directories, time zones, locales, certificates, and
+    /// data trees (which hold no shared object or program, else they are only reported).
+    pub fn ships_only_data(self) -> bool {
+        matches!(
+            self,
+            Pack::Users
+                | Pack::Hosts
+                | Pack::Services
+                | Pack::Ca
+                | Pack::Tzdata
+                | Pack::Locale
+                | Pack::Data
+                | Pack::Dirs
+        )
+    }
+
     /// The pack with this [`name`](Self::name).
     pub fn from_name(name: &str) -> Option<Pack> {
         Pack::ALL.into_iter().find(|p| p.name() == name)
@@ -438,12 +455,21 @@ pub struct Runtime<'r> {
     opts: RuntimeOptions,
     facts: facts::FactsCache,
     paths: packs::PathCache,
+    /// How many objects of each closure [`expand`](Runtime::expand)ed here were loaded at
+    /// start-up (by the input's path): the rest were dlopened.
+    startups: std::sync::Mutex<rustc_hash::FxHashMap<PathBuf, usize>>,
 }
 
 impl<'r> Runtime<'r> {
     /// An engine for closures computed by `resolver`.
     pub fn new(resolver: &'r Resolver, opts: RuntimeOptions) -> Runtime<'r> {
-        Runtime { resolver, opts, facts: facts::FactsCache::new(), paths: packs::PathCache::new() }
+        Runtime {
+            resolver,
+            opts,
+            facts: facts::FactsCache::new(),
+            paths: packs::PathCache::new(),
+            startups: Default::default(),
+        }
     }
 
     /// The options.
@@ -459,13 +485,44 @@ impl<'r> Runtime<'r> {
     /// # Errors
     /// As for [`Resolver::closure`] (the input has become unreadable).
     pub fn expand(&self, closure: Closure) -> Result<Closure, Error> {
-        packs::expand(self, closure)
+        packs::expand(self, closure, true)
+    }
+
+    /// [`expand`](Self::expand) for the closure of an ELF file that runtime evidence
+    /// brought (a plugin, a gconv module, a shell): only the evidence that does not rest on
+    /// string literals counts (the C library's own dlopens, `.note.dlopen` notes), so that
+    /// a guess never leads to further guesses.
+    ///
+    /// # Errors
+    /// As for [`expand`](Self::expand).
+    pub fn expand_brought(&self, closure: Closure) -> Result<Closure, Error> {
+        packs::expand(self, closure, false)
+    }
+
+    fn startup_of(&self, c: &Closure) -> usize {
+        let map = self.startups.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&c.input).copied().unwrap_or(c.objects.len())
+    }
+
+    fn set_startup(&self, c: &Closure, n: usize) {
+        let mut map = self.startups.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(c.input.clone()).or_insert(n);
     }
 
     /// The runtime files of these closures (computed by this engine's resolver, and
     /// [`expand`](Self::expand)ed): the packs' items with their evidence, hints, and
     /// `required` dlopen entries that nothing satisfies.
     pub fn files(&self, closures: &[&Closure]) -> RuntimeFiles {
-        packs::files(self, closures)
+        packs::files(self, closures, &[])
+    }
+
+    /// [`files`](Self::files) of `closures` and of `brought`, the closures of ELF files that
+    /// runtime evidence brought ([`expand_brought`](Self::expand_brought)): in those, the
+    /// packs that rest on imported symbols and libraries apply, but strings are no
+    /// evidence (a plugin's own strings do not pull in more plugins, data or helpers).
+    /// Only the start-up objects of `closures` give string evidence: an object that a
+    /// soname literal dlopened does not.
+    pub fn files_of(&self, closures: &[&Closure], brought: &[&Closure]) -> RuntimeFiles {
+        packs::files(self, closures, brought)
     }
 }

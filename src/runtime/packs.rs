@@ -223,17 +223,17 @@ const SYSTEM_DIRS: &[&str] = &[
 /// The standard library directories (a search list naming one is a library search path).
 const LIB_DIRS: &[&str] = &["/lib", "/lib64", "/lib32", "/usr/lib", "/usr/lib64", "/usr/lib32", "/usr/local/lib"];
 /// Trees that are not needed for a program to work (documentation, translations, debug
-/// symbols) or that belong to the host and its users; strings naming them are passed over.
+/// symbols) or that belong to the host and its users (`/var` is the host's variable state:
+/// `/var/lib/dbus/machine-id` names the host, unit state is the host's); strings naming
+/// them are passed over.
 const NOT_DATA: &[&str] = &[
     "/etc",
+    "/var",
     "/dev",
     "/proc",
     "/sys",
     "/run",
     "/tmp",
-    "/var/tmp",
-    "/var/run",
-    "/var/lock",
     "/home",
     "/root",
     "/boot",
@@ -246,10 +246,6 @@ const NOT_DATA: &[&str] = &[
     "/usr/share/locale",
     "/usr/lib/debug",
     "/usr/share/lintian",
-    "/var/lib/dpkg",
-    "/var/lib/apt",
-    "/var/cache/apt",
-    "/var/log",
 ];
 /// A data directory larger than this is reported, not shipped.
 const MAX_DATA_TREE: u64 = 64 << 20;
@@ -279,7 +275,11 @@ enum Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Tree {
     bytes: u64,
+    /// It holds a loadable ELF file named like a shared object (`*.so`, `*.so.*`).
     has_elf: bool,
+    /// It holds a loadable ELF file with an execute bit not named like a shared object (a
+    /// program).
+    has_program: bool,
     escapes: bool,
 }
 
@@ -302,11 +302,23 @@ impl PathInfo {
 /// What each path named by the evidence is in the root, looked at once per run.
 pub(crate) struct PathCache {
     map: RwLock<HashMap<Vec<u8>, Option<Arc<PathInfo>>>>,
+    /// Directory listings ([`Root::read_dir`]), by in-root path.
+    dirs: RwLock<HashMap<Vec<u8>, Arc<Vec<std::ffi::OsString>>>>,
 }
 
 impl PathCache {
     pub fn new() -> Self {
-        PathCache { map: RwLock::new(HashMap::default()) }
+        PathCache { map: RwLock::new(HashMap::default()), dirs: RwLock::new(HashMap::default()) }
+    }
+
+    /// The names in directory `path` of the root, sorted (empty when it cannot be read).
+    fn read_dir(&self, root: &Root, path: &[u8]) -> Arc<Vec<std::ffi::OsString>> {
+        if let Some(v) = self.dirs.read().unwrap_or_else(|e| e.into_inner()).get(path) {
+            return v.clone();
+        }
+        let names = Arc::new(root.read_dir(path).unwrap_or_default());
+        self.dirs.write().unwrap_or_else(|e| e.into_inner()).insert(path.to_vec(), names.clone());
+        names
     }
 
     fn get(&self, root: &Root, path: &[u8]) -> Option<Arc<PathInfo>> {
@@ -340,7 +352,7 @@ fn look(root: &Root, path: &[u8]) -> Option<PathInfo> {
 }
 
 fn walk_tree(host: &Path) -> Tree {
-    let (mut bytes, mut has_elf, mut escapes, mut n) = (0u64, false, false, 0usize);
+    let (mut bytes, mut has_elf, mut has_program, mut escapes, mut n) = (0u64, false, false, false, 0usize);
     for e in walkdir::WalkDir::new(host).follow_links(false).max_depth(4).into_iter().flatten() {
         n += 1;
         if n > MAX_TREE_ENTRIES {
@@ -352,19 +364,29 @@ fn walk_tree(host: &Path) -> Tree {
             escapes = std::fs::read_link(e.path()).map_or(true, |t| climbs_out(t.as_os_str().as_bytes(), depth));
         }
         if e.file_type().is_file() {
-            bytes = bytes.saturating_add(e.metadata().map(|m| m.len()).unwrap_or(0));
-            // Plugins are shared objects: only files named like one are opened.
+            let meta = e.metadata().ok();
+            bytes = bytes.saturating_add(meta.as_ref().map_or(0, |m| m.len()));
+            // Plugins are shared objects, programs have an execute bit: only files named
+            // like the one or marked as the other are opened.
             let name = e.file_name().as_bytes();
             let so_name = name.ends_with(b".so") || name.windows(4).any(|w| w == b".so.");
-            if !has_elf && so_name {
+            let exec =
+                meta.as_ref().is_some_and(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0);
+            if (so_name && !has_elf) || (!so_name && exec && !has_program) {
                 let mut head = [0u8; 18];
                 let k =
                     std::fs::File::open(e.path()).and_then(|mut f| std::io::Read::read(&mut f, &mut head)).unwrap_or(0);
-                has_elf = is_loadable_elf(&head[..k]);
+                if is_loadable_elf(&head[..k]) {
+                    if so_name {
+                        has_elf = true;
+                    } else {
+                        has_program = true;
+                    }
+                }
             }
         }
     }
-    Tree { bytes, has_elf, escapes }
+    Tree { bytes, has_elf, has_program, escapes }
 }
 
 /// True when a symlink target leaves a tree from a link `depth` directories below its top:
@@ -442,14 +464,22 @@ struct View<'a> {
     facts: Vec<Arc<Facts>>,
     /// The C library: the object that defines `__libc_start_main`.
     libc: Option<usize>,
+    /// Objects `0..strong` are loaded at start-up of a closure given as evidence: their
+    /// strings (path and soname literals) are evidence. Strings of an object that is
+    /// itself there on a string's word (a dlopen literal, a plugin directory) are not:
+    /// guesses do not breed guesses.
+    strong: usize,
+    /// [`View::loads_plugins`] of each object.
+    loaders: std::sync::OnceLock<Vec<bool>>,
 }
 
 impl<'a> View<'a> {
-    fn new(rt: &'a Runtime<'a>, c: &'a Closure) -> View<'a> {
+    fn new(rt: &'a Runtime<'a>, c: &'a Closure, brought: bool) -> View<'a> {
         let root = rt.resolver.root();
         let facts: Vec<Arc<Facts>> = c.objects.iter().map(|o| rt.facts.get(root, &o.file.location.realpath)).collect();
         let libc = facts.iter().position(|f| f.exports(b"__libc_start_main"));
-        View { rt, c, facts, libc }
+        let strong = if brought { 0 } else { rt.startup_of(c).min(c.objects.len()) };
+        View { rt, c, facts, libc, strong, loaders: std::sync::OnceLock::new() }
     }
 
     fn path(&self, i: usize) -> &'a Path {
@@ -478,14 +508,20 @@ impl<'a> View<'a> {
 
     /// True when object `i` loads plugins: it imports `dlopen`/`dlmopen`, or a function of
     /// a library of the closure that does (a plugin loader such as libltdl or GModule).
+    /// Worked out once per closure.
     fn loads_plugins(&self, i: usize) -> bool {
-        let f = &self.facts[i];
-        if f.imports_any(DLOPEN).is_some() {
-            return true;
-        }
-        self.facts.iter().enumerate().any(|(j, g)| {
-            j != i && g.imports_any(DLOPEN).is_some() && f.imports.iter().any(|s| g.exports(s.as_bytes()))
-        })
+        let all = self.loaders.get_or_init(|| {
+            let direct: Vec<bool> = self.facts.iter().map(|f| f.imports_any(DLOPEN).is_some()).collect();
+            (0..self.facts.len())
+                .map(|i| {
+                    direct[i]
+                        || self.facts.iter().enumerate().any(|(j, g)| {
+                            j != i && direct[j] && self.facts[i].imports.iter().any(|s| g.exports(s.as_bytes()))
+                        })
+                })
+                .collect()
+        });
+        all.get(i).copied().unwrap_or(false)
     }
 
     /// Path strings of object `i`, split at `:` (search lists), normalised, deduplicated.
@@ -537,6 +573,7 @@ fn requests(
     v: &View<'_>,
     startup: usize,
     alt: &HashMap<NoteKey, usize>,
+    strings: bool,
 ) -> Vec<(DlopenRequest, Option<(NoteKey, usize)>)> {
     let opts = &v.rt.opts;
     let mut out: Vec<(DlopenRequest, Option<(NoteKey, usize)>)> = Vec::new();
@@ -603,7 +640,13 @@ fn requests(
                 Some(((i, k), e.sonames.len())),
             );
         }
-        if opts.dlopen >= DlopenLevel::Strings && !f.strings.sonames.is_empty() && v.loads_plugins(i) {
+        // Soname literals count in start-up objects only (see `View::strong`).
+        if strings
+            && i < startup
+            && opts.dlopen >= DlopenLevel::Strings
+            && !f.strings.sonames.is_empty()
+            && v.loads_plugins(i)
+        {
             let own = v.c.objects[i].file.soname.as_ref().map(|s| s.as_bytes());
             let base = v.path(i).file_name().map(|n| n.as_bytes());
             for s in &f.strings.sonames {
@@ -619,15 +662,16 @@ fn requests(
     out
 }
 
-pub(super) fn expand(rt: &Runtime<'_>, mut c: Closure) -> Result<Closure, Error> {
+pub(super) fn expand(rt: &Runtime<'_>, mut c: Closure, strings: bool) -> Result<Closure, Error> {
     let mut alt: HashMap<NoteKey, usize> = HashMap::default();
     // Objects of a closure as given are its start-up objects (an expanded closure given
     // again keeps its dlopened objects as they are).
-    let startup = c.objects.len();
+    let startup = rt.startup_of(&c).min(c.objects.len());
+    rt.set_startup(&c, startup);
     for _ in 0..16 {
         let reqs = {
-            let v = View::new(rt, &c);
-            requests(&v, startup, &alt)
+            let v = View::new(rt, &c, !strings);
+            requests(&v, startup, &alt, strings)
         };
         let same = reqs.len() == c.dlopened.len() && reqs.iter().zip(&c.dlopened).all(|((r, _), d)| *r == d.request);
         if same {
@@ -673,11 +717,12 @@ impl Acc {
     }
 }
 
-pub(super) fn files(rt: &Runtime<'_>, closures: &[&Closure]) -> RuntimeFiles {
+pub(super) fn files(rt: &Runtime<'_>, closures: &[&Closure], brought: &[&Closure]) -> RuntimeFiles {
     let mut acc = Acc::default();
     let opts = &rt.opts;
-    for c in closures {
-        let v = View::new(rt, c);
+    let all = closures.iter().map(|c| (*c, false)).chain(brought.iter().map(|c| (*c, true)));
+    for (c, brought) in all {
+        let v = View::new(rt, c, brought);
         users(&v, &mut acc);
         services(&v, &mut acc);
         ca(&v, &mut acc);
@@ -1044,7 +1089,7 @@ fn strings_packs(v: &View<'_>, acc: &mut Acc) {
     }
     let own_paths: HashSet<&[u8]> =
         v.c.objects.iter().map(|o| o.file.location.realpath.as_os_str().as_bytes()).collect();
-    for i in 0..v.c.objects.len() {
+    for i in 0..v.strong {
         // The C library and the loader name the system's own files, which the packs above
         // handle; their other strings are no evidence about this program.
         if Some(i) == v.libc || v.c.objects[i].role == Role::Interpreter {
@@ -1057,6 +1102,8 @@ fn strings_packs(v: &View<'_>, acc: &mut Acc) {
                 || ancestors.contains(&p)
                 // Nothing under the excluded trees is data, a plugin or a helper: not looked at.
                 || under(&p, NOT_DATA)
+                // A file at the top of the tree (`/.dockerenv`) marks the host's kind.
+                || !p[1..].contains(&b'/')
             {
                 continue;
             }
@@ -1089,15 +1136,15 @@ fn strings_packs(v: &View<'_>, acc: &mut Acc) {
                 // A data directory holds data: one with programs or libraries (which need a
                 // loader's evidence), or with links out of it (to host configuration, keys),
                 // is only reported.
-                (Kind::Dir, Some(Tree { bytes, has_elf, escapes })) if data => {
-                    if has_elf || escapes {
+                (Kind::Dir, Some(Tree { bytes, has_elf, has_program, escapes })) if data => {
+                    if has_elf || has_program || escapes {
                         acc.hint(
                             Pack::Data,
                             format!(
                                 "{}: names the directory {}, which holds {} (add it with --add)",
                                 v.path(i).display(),
                                 as_path(&p).display(),
-                                if has_elf { "programs or libraries" } else { "links out of it" }
+                                if has_elf || has_program { "programs or libraries" } else { "links out of it" }
                             ),
                         );
                     } else if bytes <= MAX_DATA_TREE {
@@ -1137,7 +1184,7 @@ fn strings_packs(v: &View<'_>, acc: &mut Acc) {
             if data
                 && !excluded
                 && (matches!(info.kind, Kind::File { elf: false, .. })
-                    || matches!(tree, Some(Tree { has_elf: false, escapes: false, .. })))
+                    || matches!(tree, Some(Tree { has_elf: false, has_program: false, escapes: false, .. })))
             {
                 for sib in suffixed_siblings(v, &p) {
                     acc.add(&sib, ItemKind::Path, ev(Pack::Data));
@@ -1153,9 +1200,9 @@ fn suffixed_siblings(v: &View<'_>, stem: &[u8]) -> Vec<Vec<u8>> {
     let root = v.rt.resolver.root();
     let Some(cut) = stem.iter().rposition(|&b| b == b'/') else { return Vec::new() };
     let (dir, base) = (&stem[..cut.max(1)], &stem[cut + 1..]);
-    let Ok(names) = root.read_dir(dir) else { return Vec::new() };
+    let names = v.rt.paths.read_dir(root, dir);
     let mut out = Vec::new();
-    for n in names {
+    for n in names.iter() {
         let n = n.as_bytes();
         if n.len() <= base.len() + 1 || !n.starts_with(base) || n[base.len()] != b'.' {
             continue;

@@ -6,6 +6,30 @@ use std::process::Command;
 
 pub mod chroot;
 
+/// Where the foreign-architecture roots (`roots/ARCH`) and the Debian packages they are made
+/// of are kept (about 380 MB): `DEPCLOSE_ROOTS_CACHE`, else `depclose-roots` in the target
+/// directory (the one above the test binary's `debug/deps/`), so that `cargo clean` removes
+/// it. The same value is given to `scripts/make-foreign-root.sh`.
+pub fn roots_cache() -> PathBuf {
+    if let Some(dir) = std::env::var_os("DEPCLOSE_ROOTS_CACHE").filter(|v| !v.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // target/debug/deps/TEST-HASH -> target
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("depclose-roots")
+}
+
+/// `scripts/make-foreign-root.sh ARCH DEST`, with the tests' package cache.
+pub fn make_foreign_root(arch: &str, dest: &Path) -> std::io::Result<std::process::Output> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-foreign-root.sh");
+    Command::new("bash").arg(script).arg(arch).arg(dest).env("DEPCLOSE_ROOTS_CACHE", roots_cache()).output()
+}
+
 /// One `#[test]` per fixture case, each calling the crate's `run_case(name)`, and `CASES`,
 /// the list of names (checked against the case directories).
 macro_rules! cases {
