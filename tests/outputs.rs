@@ -351,9 +351,11 @@ fn fill(dir: &Path) {
     let _ = f.sync_all();
 }
 
-/// Point 7 and done-when 3: outputs are committed together. With the Dockerfile's
-/// directory full, none of the archive, manifest, directory, OCI layout and OCI archive (on a
-/// healthy disk) remains;
+/// Point 7 and done-when 3: outputs are committed together. With the manifest's directory
+/// full (a small output, flushed only when the outputs are committed), none of the archive,
+/// Dockerfile (and its `.dockerignore`), directory, OCI layout and OCI archive (on a healthy
+/// disk) remains. (The issue had the Dockerfile on the full disk; a Dockerfile must now be
+/// beside or above its tarball.)
 /// a full disk under every output leaves nothing either; `--dir` on an existing non-empty
 /// directory leaves no other output. Point 10: the full disk under `--dir` names the output.
 #[test]
@@ -371,19 +373,19 @@ fn issue_15_7_outputs_are_committed_together() {
         .arg("/bin/true")
         .arg("--tar")
         .arg(ok.join("o.tar"))
-        .arg("--manifest")
-        .arg(ok.join("m.json"))
+        .arg("--dockerfile")
+        .arg(ok.join("Dockerfile"))
         .arg("--dir")
         .arg(ok.join("d"))
         .arg("--oci-layout")
         .arg(ok.join("layout"))
         .arg("--oci-archive")
         .arg(ok.join("image.tar"))
-        .arg("--dockerfile")
-        .arg(full.0.join("Dockerfile"))
+        .arg("--manifest")
+        .arg(full.0.join("m.json"))
         .output()
         .unwrap();
-    assert_usage_error(&o, &["Dockerfile", "No space left on device"]);
+    assert_usage_error(&o, &["m.json", "No space left on device"]);
     assert!(listing(&ok).is_empty(), "left {:?}", listing(&ok));
     assert_eq!(listing(&full.0), ["filler"]);
 

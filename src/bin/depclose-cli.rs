@@ -1432,10 +1432,10 @@ fn parse_size(s: &str) -> Result<u64, String> {
 /// written, when stderr is a terminal and the plan holds more than 64 MiB; stopped (and its
 /// line cleared) when the returned guard drops.
 fn progress_line(cfg: &Config, plan: &Rootfs) -> Option<Progress> {
+    // The outputs whose writers count the bytes they read (the SBOM's hashing does not).
     let readers = usize::from(cfg.tar.is_some())
         + usize::from(cfg.dir.is_some())
         + usize::from(cfg.manifest.is_some())
-        + usize::from(cfg.sbom.is_some())
         + cfg.image.as_ref().map(|i| usize::from(i.archive.is_some()) + usize::from(i.layout.is_some())).unwrap_or(0);
     let total = plan.content_bytes().saturating_mul(readers as u64);
     if !io::stderr().is_terminal() || plan.content_bytes() <= 64 << 20 || total == 0 {
