@@ -7,7 +7,7 @@
 
 use std::io::{self, Write};
 
-use flate2::{Compress, Compression, Crc, FlushCompress, Status};
+use flate2::Crc;
 use rayon::prelude::*;
 
 /// Input bytes per independently compressed chunk. Part of the output format: changing it
@@ -100,20 +100,25 @@ impl<W: Write> Write for ParGz<W> {
     }
 }
 
-/// One chunk as raw deflate blocks ending with a sync flush (byte-aligned, not final).
+/// One chunk as raw deflate blocks ending with a sync flush (byte-aligned, not final),
+/// compressed by zlib-rs.
 fn deflate_chunk(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
-    let mut c = Compress::new(Compression::new(level), false);
-    let mut out = Vec::with_capacity(data.len() / 2 + 1024);
+    let mut c = zlib_rs::Deflate::new(level as i32, false, 15);
+    // Room for the worst case of the whole chunk and the sync flush's empty block.
+    let mut out = vec![0u8; zlib_rs::compress_bound(data.len()) + 64];
     loop {
-        if out.capacity() - out.len() < 64 {
-            out.reserve(out.capacity().max(4096));
-        }
-        let done = c.total_in() as usize;
-        let status = c.compress_vec(&data[done..], &mut out, FlushCompress::Sync).map_err(io::Error::other)?;
+        let (done, written) = (c.total_in() as usize, c.total_out() as usize);
+        let status = c
+            .compress(&data[done..], &mut out[written..], zlib_rs::DeflateFlush::SyncFlush)
+            .map_err(|e| io::Error::other(e.as_str()))?;
         // Finished once all input is in and the flush left room in the output.
-        if c.total_in() as usize == data.len() && out.len() < out.capacity() && status != Status::BufError {
+        let (done, written) = (c.total_in() as usize, c.total_out() as usize);
+        if done == data.len() && written < out.len() && status != zlib_rs::Status::BufError {
+            out.truncate(written);
             return Ok(out);
         }
+        let grow = out.len().max(4096);
+        out.resize(out.len() + grow, 0);
     }
 }
 
