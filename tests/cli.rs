@@ -5,31 +5,17 @@
 //! (`/lib64/ld-linux-x86-64.so.2`), `ldd`, `patchelf` and `redis-server`.
 #![cfg(feature = "cli")]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use common::{cli, run, stderr, stdout};
+
 const LOADER: &str = "/lib64/ld-linux-x86-64.so.2";
-
-fn cli() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_depclose-cli"));
-    c.env_remove("LD_LIBRARY_PATH").env_remove("SOURCE_DATE_EPOCH");
-    c
-}
-
-fn run(c: &mut Command) -> Output {
-    c.output().expect("run depclose-cli")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// Names of the files in a directory (to check that nothing, not even a temporary, is left).
 fn listing(dir: &Path) -> Vec<String> {

@@ -7,28 +7,14 @@
 //! Run with `cargo test --all-features --test first_hour`. Needs `patchelf`.
 #![cfg(feature = "cli")]
 
+mod common;
+
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn cli() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_depclose-cli"));
-    c.env_remove("LD_LIBRARY_PATH").env_remove("SOURCE_DATE_EPOCH");
-    c
-}
-
-fn run(c: &mut Command) -> Output {
-    c.output().expect("run depclose-cli")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{cli, run, stderr, stdout};
 
 /// A copy of `/bin/true` that also needs `libnotthere.so.1`.
 fn exe_needing_missing_lib(dir: &Path) -> PathBuf {

@@ -7,6 +7,8 @@
 //! Run with `cargo test --all-features --test json_schema`.
 #![cfg(feature = "cli")]
 
+mod common;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -14,13 +16,9 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-const SCHEMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/depclose-2.schema.json");
+use common::cli;
 
-fn cli() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_depclose-cli"));
-    c.env_remove("LD_LIBRARY_PATH").env_remove("SOURCE_DATE_EPOCH");
-    c
-}
+const SCHEMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/depclose-2.schema.json");
 
 fn json_of(args: &[&std::ffi::OsStr]) -> (Output, Value) {
     let o = cli().args(args).arg("--format").arg("json").output().unwrap();

@@ -20,17 +20,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::chroot::{chroot_cmd, is_root, out_text};
-
-fn cli() -> Command {
-    let bin = std::env::var_os("DEPCLOSE_CLI").map(PathBuf::from);
-    let mut c = Command::new(bin.unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_depclose-cli"))));
-    c.env_remove("LD_LIBRARY_PATH").env_remove("SOURCE_DATE_EPOCH");
-    c
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{cli, stderr};
 
 /// Names in a directory, sorted (temporary files included: `.NAME.depclose-PID-N.tmp`).
 fn listing(dir: &Path) -> Vec<String> {

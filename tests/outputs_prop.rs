@@ -8,6 +8,8 @@
 //! permissions are generated only then).
 #![cfg(feature = "cli")]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
@@ -15,16 +17,10 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use proptest::prelude::*;
 
-fn cli() -> Command {
-    let bin = std::env::var_os("DEPCLOSE_CLI").map(PathBuf::from);
-    let mut c = Command::new(bin.unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_depclose-cli"))));
-    c.env_remove("LD_LIBRARY_PATH").env_remove("SOURCE_DATE_EPOCH");
-    c
-}
+use common::cli;
 
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.

@@ -2,7 +2,7 @@
 #![allow(dead_code, unused_macros)] // each test crate uses a part
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 pub mod chroot;
 
@@ -107,4 +107,28 @@ pub fn build_case(case_dir: &Path, prefix: &str) -> (tempfile::TempDir, PathBuf,
     let json = std::fs::read_to_string(case_dir.join("case.json")).expect("case.json");
     let json: serde_json::Value = serde_json::from_str(&json).expect("case.json is not valid JSON");
     (tmp, out, json)
+}
+
+/// The depclose-cli under test (`DEPCLOSE_CLI` runs another build of it, to show a test
+/// failing on older code), with the loader and reproducibility variables cleared.
+pub fn cli() -> Command {
+    let bin = std::env::var_os("DEPCLOSE_CLI").map(PathBuf::from);
+    let mut c = Command::new(bin.unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_depclose-cli"))));
+    c.env_remove("LD_LIBRARY_PATH").env_remove("SOURCE_DATE_EPOCH");
+    c
+}
+
+/// Run `c` to completion.
+pub fn run(c: &mut Command) -> Output {
+    c.output().expect("run depclose-cli")
+}
+
+/// Standard output, lossily as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Standard error, lossily as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
 }
