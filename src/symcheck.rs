@@ -106,7 +106,64 @@ pub struct Requirement {
     /// policies leave them out, as auditwheel leaves the loader out.
     pub within_family: bool,
     /// The symbols the requiring object imports with this version (sorted).
-    pub symbols: Arc<[Bytes]>,
+    pub symbols: ImportedSymbols,
+}
+
+/// The symbols an object imports with one version ([`Requirement::symbols`]), sorted and
+/// without repeats. They are listed from the object's tables when first used (checks that
+/// print no symbol names never list them); the list keeps those tables alive.
+#[derive(Clone)]
+pub struct ImportedSymbols(Imports);
+
+#[derive(Clone)]
+enum Imports {
+    Listed(Arc<[Bytes]>),
+    /// The imports of this version index in these tables.
+    Of(Loaded, u16),
+}
+
+impl ImportedSymbols {
+    /// The symbols.
+    pub fn as_slice(&self) -> &[Bytes] {
+        match &self.0 {
+            Imports::Listed(l) => l,
+            Imports::Of(f, v) => f.as_ref().as_ref().map_or(&[], |fs| fs.imports_of(*v)),
+        }
+    }
+}
+
+impl std::ops::Deref for ImportedSymbols {
+    type Target = [Bytes];
+
+    fn deref(&self) -> &[Bytes] {
+        self.as_slice()
+    }
+}
+
+impl From<Vec<Bytes>> for ImportedSymbols {
+    fn from(v: Vec<Bytes>) -> Self {
+        ImportedSymbols(Imports::Listed(v.into()))
+    }
+}
+
+impl PartialEq for ImportedSymbols {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for ImportedSymbols {}
+
+impl std::fmt::Debug for ImportedSymbols {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_slice().fmt(f)
+    }
+}
+
+impl Serialize for ImportedSymbols {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.as_slice().serialize(s)
+    }
 }
 
 /// What the symbol checks found for one closure.
@@ -295,8 +352,9 @@ struct FileSymbols {
     lookups: Vec<(u32, u8)>,
     /// Some lookup is a copy relocation's (those skip the executable).
     has_copy: bool,
-    /// Imported symbol names by version index (sorted, without repeats).
-    imports_by_version: FxHashMap<u16, Arc<[Bytes]>>,
+    /// Imported symbol names by version index (sorted, without repeats), listed when first
+    /// asked for.
+    imports_by_version: OnceLock<FxHashMap<u16, Arc<[Bytes]>>>,
     /// `l_versions` when every file named in `DT_VERNEED` is loaded (the usual case).
     slots_all_found: Vec<VersionSlot>,
 }
@@ -323,34 +381,43 @@ impl FileSymbols {
         // checks report, so it is not looked up at all. (Dropped after the repeats above:
         // a weak lookup between two of the same symbol still empties the loader's cache.)
         lookups.retain(|&(sym, _)| raw.sym(sym as usize).is_some_and(|s| s.bind != symbols::STB_WEAK));
-        let mut by_version: FxHashMap<u16, Vec<Bytes>> = FxHashMap::default();
-        if raw.versym.is_some() {
-            for i in 0..raw.count {
-                let Some(s) = raw.sym(i) else { break };
-                if s.shndx != symbols::SHN_UNDEF || !matches!(s.bind, symbols::STB_GLOBAL | symbols::STB_WEAK) {
-                    continue;
-                }
-                let name = raw.str_at(s.name);
-                if name.is_empty() {
-                    continue;
-                }
-                if let Some(v) = raw.versym(i) {
-                    by_version.entry(v & !VERSYM_HIDDEN).or_default().push(Bytes::from(name));
-                }
-            }
-        }
-        let imports_by_version = by_version
-            .into_iter()
-            .map(|(k, mut v)| {
-                v.sort();
-                v.dedup();
-                (k, Arc::from(v))
-            })
-            .collect();
         let slots_all_found = version_slots(&raw, |_| true);
         let has_copy = lookups.iter().any(|&(_, class)| class & CLASS_COPY != 0);
-        FileSymbols { raw, lookups, has_copy, imports_by_version, slots_all_found }
+        FileSymbols { raw, lookups, has_copy, imports_by_version: OnceLock::new(), slots_all_found }
     }
+
+    /// The symbols imported with version index `v`.
+    fn imports_of(&self, v: u16) -> &[Bytes] {
+        self.imports_by_version.get_or_init(|| imports_by_version(&self.raw)).get(&v).map_or(&[], |l| l)
+    }
+}
+
+/// The names of a file's imports by version index, sorted, without repeats.
+fn imports_by_version(raw: &RawTables) -> FxHashMap<u16, Arc<[Bytes]>> {
+    let mut by_version: FxHashMap<u16, Vec<Bytes>> = FxHashMap::default();
+    if raw.versym.is_some() {
+        for i in 0..raw.count {
+            let Some(s) = raw.sym(i) else { break };
+            if s.shndx != symbols::SHN_UNDEF || !matches!(s.bind, symbols::STB_GLOBAL | symbols::STB_WEAK) {
+                continue;
+            }
+            let name = raw.str_at(s.name);
+            if name.is_empty() {
+                continue;
+            }
+            if let Some(v) = raw.versym(i) {
+                by_version.entry(v & !VERSYM_HIDDEN).or_default().push(Bytes::from(name));
+            }
+        }
+    }
+    by_version
+        .into_iter()
+        .map(|(k, mut v)| {
+            v.sort();
+            v.dedup();
+            (k, Arc::from(v))
+        })
+        .collect()
 }
 
 /// `l_versions` as `_dl_check_map_versions` fills it: requirements first, then the
@@ -545,7 +612,7 @@ impl SymbolCache {
             slots: Vec::new(),
             own: &self.own,
             pairs: &self.pairs,
-            no_symbols: Arc::from(Vec::new()),
+            files: &files,
             report: &mut report,
         }
         .run();
@@ -648,7 +715,8 @@ struct Checker<'a> {
     own: &'a Mutex<FxHashMap<OwnKey, Arc<[u32]>>>,
     /// The cache's answers per (open lookups, file).
     pairs: &'a Mutex<Pairs>,
-    no_symbols: Arc<[Bytes]>,
+    /// The tables of each object, shared (for [`ImportedSymbols`]).
+    files: &'a [Option<Loaded>],
     report: &'a mut SymbolReport,
 }
 
@@ -720,11 +788,10 @@ impl Checker<'_> {
                 let provider = self.find_needed(search, need.file.as_bytes());
                 for aux in &need.entries {
                     let prefix = aux.name.as_bytes().split(|&b| b == b'_').next().unwrap_or_default();
-                    let symbols = map
-                        .imports_by_version
-                        .get(&(aux.other & !VERSYM_HIDDEN))
-                        .cloned()
-                        .unwrap_or_else(|| self.no_symbols.clone());
+                    let symbols = match &self.files[r] {
+                        Some(l) => ImportedSymbols(Imports::Of(l.clone(), aux.other & !VERSYM_HIDDEN)),
+                        None => ImportedSymbols::from(Vec::new()),
+                    };
                     self.report.required.push(Requirement {
                         version: aux.name.clone(),
                         file: need.file.clone(),
@@ -1144,7 +1211,7 @@ mod tests {
             required_by: 0,
             weak: false,
             within_family,
-            symbols: Arc::from(vec![Bytes::from("sym")]),
+            symbols: vec![Bytes::from("sym")].into(),
         }
     }
 
