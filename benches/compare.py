@@ -124,19 +124,43 @@ def peak_kb(cmd):
     return int(r.stderr.strip().splitlines()[-1])
 
 
+def cpu_timed(cmd):
+    """Run one command; (wall seconds, CPU seconds of user and system time)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = timed([cmd])
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def spread(xs):
+    """Median and the range, for printing."""
+    return f"{statistics.median(xs):.3f} s [{min(xs):.3f}-{max(xs):.3f}]"
+
+
 def symbols(cli, files, args):
     """The symbol check: depclose's batch with -r against the plain batch (the issue's bound:
-    at most 3x), and ldd -r (LD_BIND_NOW, LD_WARN: one loader run per file) on the same files."""
+    at most 3x), and ldd -r (LD_BIND_NOW, LD_WARN: one loader run per file) on the same files.
+    The runs alternate; wall and CPU (user + system) time are both printed, as medians with
+    their range: on a machine other work shares, CPU time is the steadier of the two."""
     n = len(files)
-    plain, checked = [], []
+    plain, checked, plain_cpu, checked_cpu = [], [], [], []
     for _ in range(args.batch_rounds):
-        plain.append(timed([cli + files]))
-        checked.append(timed([cli + ["-r"] + files]))
+        w, c = cpu_timed(cli + files)
+        plain.append(w)
+        plain_cpu.append(c)
+        w, c = cpu_timed(cli + ["-r"] + files)
+        checked.append(w)
+        checked_cpu.append(c)
     p, c = statistics.median(plain), statistics.median(checked)
+    pc, cc = statistics.median(plain_cpu), statistics.median(checked_cpu)
     ldd_r = timed([["ldd", "-r", f] for f in files])
     print()
     print(f"symbol check ({n} files): depclose batch {p:.3f} s, with -r {c:.3f} s ({c / p:.2f}x); "
           f"ldd -r one process per file {ldd_r:.2f} s ({ldd_r / c:.0f}x depclose -r)")
+    print(f"  wall: plain {spread(plain)}, -r {spread(checked)}")
+    print(f"  CPU:  plain {spread(plain_cpu)}, -r {spread(checked_cpu)} ({cc / pc:.2f}x)")
 
 
 def main():

@@ -253,6 +253,11 @@ pub(crate) trait Source {
     /// Bytes `[off, off + len)`, or `None` when the range is not inside the file or cannot be
     /// read.
     fn get(&self, off: u64, len: u64) -> Option<Cow<'_, [u8]>>;
+    /// Bytes `[off, off + len)` to keep after the source is gone: a copy, unless the source
+    /// can share them (a mapped file, see [`crate::symbols`]).
+    fn table(&self, off: u64, len: u64) -> Option<crate::symbols::Table> {
+        self.get(off, len).map(|c| crate::symbols::Table::Owned(c.into_owned().into_boxed_slice()))
+    }
 }
 
 impl Source for [u8] {
@@ -409,7 +414,7 @@ fn read_phdrs(table: &[u8], n: usize, is64: bool, be: bool) -> Option<Vec<Progra
     (out.len() == n).then_some(out)
 }
 
-fn file_slice(data: &[u8], off: u64, len: u64) -> Option<&[u8]> {
+pub(crate) fn file_slice(data: &[u8], off: u64, len: u64) -> Option<&[u8]> {
     let off = usize::try_from(off).ok()?;
     let len = usize::try_from(len).ok()?;
     data.get(off..off.checked_add(len)?)

@@ -739,7 +739,7 @@ impl Resolver {
 /// above the mapping threshold, freed, raises that threshold (glibc's dynamic threshold);
 /// a second block below it then grows this thread's heap once, and stays reserved after
 /// it is freed. Other allocators just allocate and free two blocks.
-fn reserve_heap() {
+pub(crate) fn reserve_heap() {
     let big: Vec<u8> = Vec::with_capacity(8 << 20);
     drop(std::hint::black_box(big));
     let heap: Vec<u8> = Vec::with_capacity(4 << 20);

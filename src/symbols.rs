@@ -17,6 +17,7 @@
 //! ```
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use goblin::elf::program_header::{ProgramHeader, PT_DYNAMIC};
 
@@ -475,6 +476,9 @@ struct Reader<'a, S: elf::Source + ?Sized> {
 /// The string table, read once.
 struct Strings<'a> {
     table: Cow<'a, [u8]>,
+    /// Where the table is in the file.
+    off: u64,
+    len: u64,
 }
 
 impl Strings<'_> {
@@ -572,7 +576,7 @@ impl<'a, S: elf::Source + ?Sized> Reader<'a, S> {
             return Err(Self::err("dynamic string table larger than the limit allows"));
         }
         let table = self.src.get(off, len).ok_or(Self::err("cannot read file data"))?;
-        Ok(Strings { table })
+        Ok(Strings { table, off, len })
     }
 
     /// A 4- or 8-byte word at `vaddr`.
@@ -771,10 +775,13 @@ impl<'a, S: elf::Source + ?Sized> Reader<'a, S> {
             if len > avail {
                 return Err(Self::err("relocation table runs past its segment or the file"));
             }
+            // The relative prefix is never looked at (the loader applies it without reading
+            // the types): it is not read either.
+            let skip = if k == 0 { nrelative.min(len / entsize) } else { 0 };
+            let (off, len) = (off + skip * entsize, len - skip * entsize);
             let table = self.src.get(off, len).ok_or(Self::err("cannot read file data"))?;
-            let skip = if k == 0 { usize::try_from(nrelative).unwrap_or(usize::MAX) } else { 0 };
             let info_at = if self.is64 { 8 } else { 4 };
-            for e in table.chunks_exact(entsize as usize).skip(skip) {
+            for e in table.chunks_exact(entsize as usize) {
                 let (sym, kind) = if self.is64 {
                     let info = rd_u64(e, info_at, self.be).unwrap_or(0);
                     ((info >> 32) as u32, (info & 0xffff_ffff) as u32)
@@ -918,42 +925,109 @@ impl<'a, S: elf::Source + ?Sized> Reader<'a, S> {
     }
 }
 
+/// The bytes of one table of a file, kept for lookups: a copy, or a window on the file's
+/// mapping (shared by all the file's tables, so that reading them copies nothing and only the
+/// pages a lookup touches are ever read).
+pub(crate) enum Table {
+    /// A copy.
+    Owned(Box<[u8]>),
+    /// `len` bytes at `off` of a mapped file (checked to lie inside it when made).
+    Mapped(Arc<memmap2::Mmap>, usize, usize),
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table::Owned(Box::default())
+    }
+}
+
+impl std::ops::Deref for Table {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Table::Owned(b) => b,
+            Table::Mapped(m, off, len) => m.get(*off..off.saturating_add(*len)).unwrap_or_default(),
+        }
+    }
+}
+
+/// A whole file mapped read-only, as a parser [`elf::Source`] whose tables are windows on
+/// the mapping.
+pub(crate) struct MappedFile(pub Arc<memmap2::Mmap>);
+
+impl elf::Source for MappedFile {
+    fn size(&self) -> u64 {
+        self.0.len() as u64
+    }
+
+    fn get(&self, off: u64, len: u64) -> Option<Cow<'_, [u8]>> {
+        elf::file_slice(&self.0, off, len).map(Cow::Borrowed)
+    }
+
+    fn table(&self, off: u64, len: u64) -> Option<Table> {
+        elf::file_slice(&self.0, off, len)?;
+        Some(Table::Mapped(self.0.clone(), usize::try_from(off).ok()?, usize::try_from(len).ok()?))
+    }
+}
+
 /// A file's dynamic tables kept as they are in the file, for lookups the way the loader does
 /// them (its own hash table, names compared in place): reading thousands of libraries this
-/// way costs a few copies per file instead of an allocation per symbol.
+/// way costs no allocation per symbol, and no copy at all for a mapped file.
 pub(crate) struct RawTables {
     pub be: bool,
     pub is64: bool,
-    pub strtab: Vec<u8>,
-    pub symtab: Vec<u8>,
+    pub strtab: Table,
+    pub symtab: Table,
     pub count: usize,
     /// `DT_VERSYM` entries (2 bytes each), when there is one.
-    pub versym: Option<Vec<u8>>,
+    pub versym: Option<Table>,
     pub hash: RawHash,
     pub verneed: Vec<VerNeed>,
     pub verdef: Vec<VerDef>,
     pub relocs: Relocations,
 }
 
-/// The hash table a lookup walks.
+/// The hash table a lookup walks, as the file's bytes.
 pub(crate) enum RawHash {
     None,
-    Sysv { buckets: Vec<u32>, chains: Vec<u32> },
-    Gnu { symoffset: u32, shift: u32, bloom: Vec<u64>, buckets: Vec<u32>, chains: Vec<u32> },
+    /// `DT_HASH`: buckets and chains of `width`-byte words (8 on 64-bit s390 and Alpha).
+    Sysv {
+        buckets: Table,
+        chains: Table,
+        width: usize,
+    },
+    /// `DT_GNU_HASH`: the bloom filter (words of the class's size, a power of two of them),
+    /// the buckets and the chains (from `symoffset` on), 4-byte words.
+    Gnu {
+        symoffset: u32,
+        shift: u32,
+        bloom: Table,
+        buckets: Table,
+        chains: Table,
+    },
 }
 
-/// The two hashes of a symbol name, computed once per lookup.
-pub(crate) struct NameHashes {
+/// The hashes of a symbol name for one lookup: the GNU hash at once, the System V hash only
+/// when a `DT_HASH`-only object is searched.
+pub(crate) struct NameHashes<'a> {
+    name: &'a [u8],
     pub gnu: u32,
-    pub sysv: u32,
+    sysv: std::cell::OnceCell<u32>,
 }
 
-impl NameHashes {
-    pub fn of(name: &[u8]) -> NameHashes {
+impl<'a> NameHashes<'a> {
+    pub fn of(name: &'a [u8]) -> NameHashes<'a> {
         NameHashes {
+            name,
             gnu: name.iter().fold(5381u32, |h, &c| h.wrapping_mul(33).wrapping_add(u32::from(c))),
-            sysv: elf_hash(name),
+            sysv: std::cell::OnceCell::new(),
         }
+    }
+
+    /// `elf_hash` of the name.
+    pub fn sysv(&self) -> u32 {
+        *self.sysv.get_or_init(|| elf_hash(self.name))
     }
 }
 
@@ -966,6 +1040,16 @@ pub(crate) struct RawSym {
     pub visibility: u8,
     pub shndx: u16,
     pub value: u64,
+}
+
+/// Word `i` of a table of `width`-byte words (the low 32 bits of an 8-byte word).
+fn word(t: &[u8], i: usize, width: usize, be: bool) -> Option<u32> {
+    let at = i.checked_mul(width)?;
+    if width == 8 {
+        rd_u64(t, at, be).map(|w| w as u32)
+    } else {
+        rd_u32(t, at, be)
+    }
 }
 
 impl RawTables {
@@ -999,33 +1083,38 @@ impl RawTables {
     /// True when the string at `off` is exactly `name`.
     pub fn name_is(&self, off: u32, name: &[u8]) -> bool {
         let off = off as usize;
-        self.strtab.get(off..off.saturating_add(name.len())) == Some(name)
-            && self.strtab.get(off + name.len()) == Some(&0)
+        let strtab: &[u8] = &self.strtab;
+        strtab.get(off..off.saturating_add(name.len())) == Some(name) && strtab.get(off + name.len()) == Some(&0)
     }
 
     /// The first candidate for a name with hashes `hashes` ([`NameHashes`]) for which `f`
     /// holds, in the order the loader's hash table yields them, bounded by the table (a chain
     /// that loops or runs past the symbols ends).
-    pub fn candidates(&self, hashes: &NameHashes, mut f: impl FnMut(u32) -> bool) -> Option<u32> {
+    pub fn candidates(&self, hashes: &NameHashes<'_>, mut f: impl FnMut(u32) -> bool) -> Option<u32> {
+        let be = self.be;
         match &self.hash {
             RawHash::None => None,
             RawHash::Gnu { symoffset, shift, bloom, buckets, chains } => {
-                if buckets.is_empty() || bloom.is_empty() {
+                let (bloom, buckets, chains): (&[u8], &[u8], &[u8]) = (bloom, buckets, chains);
+                let ww: usize = if self.is64 { 8 } else { 4 };
+                let (nbloom, nbuckets) = (bloom.len() / ww, buckets.len() / 4);
+                if nbuckets == 0 || nbloom == 0 {
                     return None;
                 }
                 let h = hashes.gnu;
                 let bits: u32 = if self.is64 { 64 } else { 32 };
-                let word = bloom[((h / bits) as usize) & (bloom.len() - 1)];
+                let at = ((h / bits) as usize) & (nbloom - 1);
+                let word = if self.is64 { rd_u64(bloom, at * 8, be)? } else { u64::from(rd_u32(bloom, at * 4, be)?) };
                 let (b1, b2) = (h & (bits - 1), (h >> (shift & 31)) & (bits - 1));
                 if (word >> b1) & (word >> b2) & 1 == 0 {
                     return None;
                 }
-                let mut idx = buckets[(h as usize) % buckets.len()];
+                let mut idx = rd_u32(buckets, (h as usize % nbuckets) * 4, be)?;
                 if idx < *symoffset {
                     return None;
                 }
                 loop {
-                    let c = *chains.get((idx - symoffset) as usize)?;
+                    let c = rd_u32(chains, ((idx - symoffset) as usize).checked_mul(4)?, be)?;
                     if (c ^ h) >> 1 == 0 && (idx as usize) < self.count && f(idx) {
                         return Some(idx);
                     }
@@ -1035,20 +1124,25 @@ impl RawTables {
                     idx = idx.checked_add(1)?;
                 }
             }
-            RawHash::Sysv { buckets, chains } => {
-                if buckets.is_empty() {
+            RawHash::Sysv { buckets, chains, width } => {
+                let (buckets, chains, width): (&[u8], &[u8], usize) = (buckets, chains, *width);
+                let (nbucket, nchain) = (buckets.len() / width, chains.len() / width);
+                if nbucket == 0 {
                     return None;
                 }
-                let mut idx = buckets[(hashes.sysv as usize) % buckets.len()];
+                let mut idx = word(buckets, hashes.sysv() as usize % nbucket, width, be)?;
                 // At most one visit per chain entry: a looping chain ends.
-                for _ in 0..=chains.len() {
+                for _ in 0..=nchain {
                     if idx == 0 {
                         return None;
                     }
                     if (idx as usize) < self.count && f(idx) {
                         return Some(idx);
                     }
-                    idx = *chains.get(idx as usize)?;
+                    if idx as usize >= nchain {
+                        return None;
+                    }
+                    idx = word(chains, idx as usize, width, be)?;
                 }
                 None
             }
@@ -1100,8 +1194,8 @@ pub(crate) fn read_raw<S: elf::Source + ?Sized>(src: &S, limits: &SymbolLimits) 
     let mut out = RawTables {
         be,
         is64,
-        strtab: Vec::new(),
-        symtab: Vec::new(),
+        strtab: Table::default(),
+        symtab: Table::default(),
         count: 0,
         versym: None,
         hash: RawHash::None,
@@ -1132,7 +1226,7 @@ pub(crate) fn read_raw<S: elf::Source + ?Sized>(src: &S, limits: &SymbolLimits) 
         if len > avail {
             return Err(ParseError::new("dynamic symbol table runs past its segment or the file"));
         }
-        out.symtab = src.get(off, len).ok_or(ParseError::new("cannot read file data"))?.into_owned();
+        out.symtab = src.table(off, len).ok_or(ParseError::new("cannot read file data"))?;
     }
     out.count = count;
     if let (Some(v), true) = (d.versym, count > 0) {
@@ -1141,7 +1235,7 @@ pub(crate) fn read_raw<S: elf::Source + ?Sized>(src: &S, limits: &SymbolLimits) 
         if len > avail {
             return Err(ParseError::new("DT_VERSYM table runs past its segment or the file"));
         }
-        out.versym = Some(src.get(off, len).ok_or(ParseError::new("cannot read file data"))?.into_owned());
+        out.versym = Some(src.table(off, len).ok_or(ParseError::new("cannot read file data"))?);
     }
     let mut budget = strings.budget();
     if let Some(v) = d.verneed {
@@ -1155,51 +1249,35 @@ pub(crate) fn read_raw<S: elf::Source + ?Sized>(src: &S, limits: &SymbolLimits) 
         HashTable::Gnu { symoffset } => r.raw_gnu(d.gnu_hash.unwrap_or(0), symoffset, count)?,
         HashTable::Sysv => r.raw_sysv(d.hash.unwrap_or(0))?,
     };
-    out.strtab = strings.table.into_owned();
+    out.strtab = match strings.table {
+        Cow::Owned(v) => Table::Owned(v.into_boxed_slice()),
+        Cow::Borrowed(_) => src.table(strings.off, strings.len).ok_or(ParseError::new("cannot read file data"))?,
+    };
     Ok(out)
 }
 
 impl<S: elf::Source + ?Sized> Reader<'_, S> {
-    fn words(&self, at: u64, n: u64, width: u64, what: &'static str) -> Result<Vec<u32>, ParseError> {
+    /// `n` words of `width` bytes at `at`, kept.
+    fn words(&self, at: u64, n: u64, width: u64, what: &'static str) -> Result<Table, ParseError> {
         let (off, avail) = self.map(at, what)?;
         let len = n.checked_mul(width).filter(|&l| l <= avail).ok_or(ParseError::new(what))?;
-        let b = self.src.get(off, len).ok_or(ParseError::new("cannot read file data"))?;
-        Ok(b.chunks_exact(width as usize)
-            .map(|c| {
-                if width == 8 {
-                    rd_u64(c, 0, self.be).unwrap_or(0) as u32
-                } else {
-                    rd_u32(c, 0, self.be).unwrap_or(0)
-                }
-            })
-            .collect())
+        self.src.table(off, len).ok_or(ParseError::new("cannot read file data"))
     }
 
     fn raw_gnu(&self, g: u64, symoffset: u32, count: usize) -> Result<RawHash, ParseError> {
         const WHAT: &str = "DT_GNU_HASH outside the file";
         let h = self.words(g, 4, 4, WHAT)?;
-        let (nbuckets, nbloom, shift) = (u64::from(h[0]), u64::from(h[2]), h[3]);
-        let word = if self.is64 { 8 } else { 4 };
+        let hw = |i: usize| u64::from(word(&h, i, 4, self.be).unwrap_or(0));
+        let (nbuckets, nbloom, shift) = (hw(0), hw(2), hw(3) as u32);
+        let ww = if self.is64 { 8 } else { 4 };
         // The loader masks the bloom index with nbloom - 1: a size that is not a power of
         // two would read words an honest table does not have, so such a table is refused.
         if nbloom == 0 || !nbloom.is_power_of_two() {
             return Err(ParseError::new("DT_GNU_HASH bloom filter size is not a power of two"));
         }
         let bloom_at = g.saturating_add(16);
-        let (off, avail) = self.map(bloom_at, WHAT)?;
-        let len = nbloom.checked_mul(word).filter(|&l| l <= avail).ok_or(ParseError::new(WHAT))?;
-        let b = self.src.get(off, len).ok_or(ParseError::new("cannot read file data"))?;
-        let bloom: Vec<u64> = b
-            .chunks_exact(word as usize)
-            .map(|c| {
-                if word == 8 {
-                    rd_u64(c, 0, self.be).unwrap_or(0)
-                } else {
-                    u64::from(rd_u32(c, 0, self.be).unwrap_or(0))
-                }
-            })
-            .collect();
-        let buckets_at = bloom_at.saturating_add(len);
+        let bloom = self.words(bloom_at, nbloom, ww, WHAT)?;
+        let buckets_at = bloom_at.saturating_add(nbloom * ww);
         let buckets = self.words(buckets_at, nbuckets, 4, WHAT)?;
         let nchains = (count as u64).saturating_sub(u64::from(symoffset));
         let chains = self.words(buckets_at.saturating_add(nbuckets * 4), nchains, 4, WHAT)?;
@@ -1210,10 +1288,11 @@ impl<S: elf::Source + ?Sized> Reader<'_, S> {
         const WHAT: &str = "DT_HASH outside the file";
         let w = self.hash_word;
         let head = self.words(h, 2, w, WHAT)?;
-        let (nbucket, nchain) = (u64::from(head[0]), u64::from(head[1]));
+        let hw = |i: usize| u64::from(word(&head, i, w as usize, self.be).unwrap_or(0));
+        let (nbucket, nchain) = (hw(0), hw(1));
         let buckets = self.words(h.saturating_add(2 * w), nbucket, w, WHAT)?;
         let chains = self.words(h.saturating_add((2 + nbucket) * w), nchain, w, WHAT)?;
-        Ok(RawHash::Sysv { buckets, chains })
+        Ok(RawHash::Sysv { buckets, chains, width: w as usize })
     }
 }
 

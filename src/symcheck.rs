@@ -28,8 +28,10 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
@@ -104,7 +106,64 @@ pub struct Requirement {
     /// policies leave them out, as auditwheel leaves the loader out.
     pub within_family: bool,
     /// The symbols the requiring object imports with this version (sorted).
-    pub symbols: Arc<[Bytes]>,
+    pub symbols: ImportedSymbols,
+}
+
+/// The symbols an object imports with one version ([`Requirement::symbols`]), sorted and
+/// without repeats. They are listed from the object's tables when first used (checks that
+/// print no symbol names never list them); the list keeps those tables alive.
+#[derive(Clone)]
+pub struct ImportedSymbols(Imports);
+
+#[derive(Clone)]
+enum Imports {
+    Listed(Arc<[Bytes]>),
+    /// The imports of this version index in these tables.
+    Of(Loaded, u16),
+}
+
+impl ImportedSymbols {
+    /// The symbols.
+    pub fn as_slice(&self) -> &[Bytes] {
+        match &self.0 {
+            Imports::Listed(l) => l,
+            Imports::Of(f, v) => f.as_ref().as_ref().map_or(&[], |fs| fs.imports_of(*v)),
+        }
+    }
+}
+
+impl std::ops::Deref for ImportedSymbols {
+    type Target = [Bytes];
+
+    fn deref(&self) -> &[Bytes] {
+        self.as_slice()
+    }
+}
+
+impl From<Vec<Bytes>> for ImportedSymbols {
+    fn from(v: Vec<Bytes>) -> Self {
+        ImportedSymbols(Imports::Listed(v.into()))
+    }
+}
+
+impl PartialEq for ImportedSymbols {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for ImportedSymbols {}
+
+impl std::fmt::Debug for ImportedSymbols {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_slice().fmt(f)
+    }
+}
+
+impl Serialize for ImportedSymbols {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.as_slice().serialize(s)
+    }
 }
 
 /// What the symbol checks found for one closure.
@@ -288,19 +347,25 @@ struct FileSymbols {
     raw: RawTables,
     /// The lookups the relocations make, in order: (symbol index, class), relocations the
     /// loader resolves without a lookup (no symbol class, local or hidden symbols) left out,
-    /// and a repeat of the previous lookup left out (`l_lookup_cache`).
+    /// a repeat of the previous lookup left out (`l_lookup_cache`), then the lookups of weak
+    /// symbols left out (their outcome is never reported).
     lookups: Vec<(u32, u8)>,
-    /// Imported symbol names by version index (sorted, without repeats).
-    imports_by_version: FxHashMap<u16, Arc<[Bytes]>>,
+    /// Some lookup is a copy relocation's (those skip the executable).
+    has_copy: bool,
+    /// Imported symbol names by version index (sorted, without repeats), listed when first
+    /// asked for.
+    imports_by_version: OnceLock<FxHashMap<u16, Arc<[Bytes]>>>,
     /// `l_versions` when every file named in `DT_VERNEED` is loaded (the usual case).
     slots_all_found: Vec<VersionSlot>,
 }
 
 impl FileSymbols {
-    fn new(raw: RawTables) -> FileSymbols {
+    fn new(mut raw: RawTables) -> FileSymbols {
         let mut lookups = Vec::new();
         let mut last: Option<(u32, u8)> = None;
-        for rel in &raw.relocs.refs {
+        // The relocations are needed only for the lookups they make.
+        let refs = std::mem::take(&mut raw.relocs.refs);
+        for rel in &refs {
             let Some(class) = reloc_class(raw.relocs.machine, rel.kind) else { continue };
             let Some(sym) = raw.sym(rel.sym as usize) else { continue };
             if sym.bind == symbols::STB_LOCAL || matches!(sym.visibility, symbols::STV_HIDDEN | symbols::STV_INTERNAL) {
@@ -312,33 +377,47 @@ impl FileSymbols {
             last = Some((rel.sym, class));
             lookups.push((rel.sym, class));
         }
-        let mut by_version: FxHashMap<u16, Vec<Bytes>> = FxHashMap::default();
-        if raw.versym.is_some() {
-            for i in 0..raw.count {
-                let Some(s) = raw.sym(i) else { break };
-                if s.shndx != symbols::SHN_UNDEF || !matches!(s.bind, symbols::STB_GLOBAL | symbols::STB_WEAK) {
-                    continue;
-                }
-                let name = raw.str_at(s.name);
-                if name.is_empty() {
-                    continue;
-                }
-                if let Some(v) = raw.versym(i) {
-                    by_version.entry(v & !VERSYM_HIDDEN).or_default().push(Bytes::from(name));
-                }
+        // A weak reference left unbound is no error: whether it binds changes nothing the
+        // checks report, so it is not looked up at all. (Dropped after the repeats above:
+        // a weak lookup between two of the same symbol still empties the loader's cache.)
+        lookups.retain(|&(sym, _)| raw.sym(sym as usize).is_some_and(|s| s.bind != symbols::STB_WEAK));
+        let slots_all_found = version_slots(&raw, |_| true);
+        let has_copy = lookups.iter().any(|&(_, class)| class & CLASS_COPY != 0);
+        FileSymbols { raw, lookups, has_copy, imports_by_version: OnceLock::new(), slots_all_found }
+    }
+
+    /// The symbols imported with version index `v`.
+    fn imports_of(&self, v: u16) -> &[Bytes] {
+        self.imports_by_version.get_or_init(|| imports_by_version(&self.raw)).get(&v).map_or(&[], |l| l)
+    }
+}
+
+/// The names of a file's imports by version index, sorted, without repeats.
+fn imports_by_version(raw: &RawTables) -> FxHashMap<u16, Arc<[Bytes]>> {
+    let mut by_version: FxHashMap<u16, Vec<Bytes>> = FxHashMap::default();
+    if raw.versym.is_some() {
+        for i in 0..raw.count {
+            let Some(s) = raw.sym(i) else { break };
+            if s.shndx != symbols::SHN_UNDEF || !matches!(s.bind, symbols::STB_GLOBAL | symbols::STB_WEAK) {
+                continue;
+            }
+            let name = raw.str_at(s.name);
+            if name.is_empty() {
+                continue;
+            }
+            if let Some(v) = raw.versym(i) {
+                by_version.entry(v & !VERSYM_HIDDEN).or_default().push(Bytes::from(name));
             }
         }
-        let imports_by_version = by_version
-            .into_iter()
-            .map(|(k, mut v)| {
-                v.sort();
-                v.dedup();
-                (k, Arc::from(v))
-            })
-            .collect();
-        let slots_all_found = version_slots(&raw, |_| true);
-        FileSymbols { raw, lookups, imports_by_version, slots_all_found }
     }
+    by_version
+        .into_iter()
+        .map(|(k, mut v)| {
+            v.sort();
+            v.dedup();
+            (k, Arc::from(v))
+        })
+        .collect()
 }
 
 /// `l_versions` as `_dl_check_map_versions` fills it: requirements first, then the
@@ -383,12 +462,20 @@ fn version_slots(s: &RawTables, found: impl Fn(&[u8]) -> bool) -> Vec<VersionSlo
 
 type Loaded = Arc<Result<FileSymbols, String>>;
 
+/// For (an `own` result's address, a file's address): which of those open lookups the file
+/// satisfies, one bit each.
+type Pairs = FxHashMap<(usize, usize), Arc<[u64]>>;
+
 /// Symbol tables by host path, read once and shared by every closure checked with it.
 pub struct SymbolCache {
     limits: SymbolLimits,
     files: Mutex<HashMap<PathBuf, Arc<OnceLock<Loaded>>>>,
     by_object: Mutex<FxHashMap<usize, (Arc<crate::model::ObjectFile>, Loaded)>>,
     own: Mutex<FxHashMap<OwnKey, Arc<[u32]>>>,
+    /// For (an `own` result, a file): which of those open lookups the file satisfies.
+    pairs: Mutex<Pairs>,
+    /// Files mapped so far.
+    maps: AtomicUsize,
 }
 
 impl Default for SymbolCache {
@@ -417,6 +504,8 @@ impl SymbolCache {
             files: Mutex::new(HashMap::new()),
             by_object: Mutex::new(FxHashMap::default()),
             own: Mutex::new(FxHashMap::default()),
+            pairs: Mutex::new(FxHashMap::default()),
+            maps: AtomicUsize::new(0),
         }
     }
 
@@ -435,7 +524,42 @@ impl SymbolCache {
             let mut m = self.files.lock().unwrap_or_else(|e| e.into_inner());
             m.entry(host.to_path_buf()).or_default().clone()
         };
-        cell.get_or_init(|| Arc::new(read_file(host, &self.limits))).clone()
+        cell.get_or_init(|| Arc::new(read_file(host, &self.limits, &self.maps))).clone()
+    }
+
+    /// Check every closure of `closures` (computed over `root`) as [`SymbolCache::check`]
+    /// does, in parallel (as many threads as rayon's current pool has): first every file
+    /// they load is read, each once, all in parallel; then the closures are checked. The
+    /// reports are in the order of `closures`.
+    pub fn check_all(&self, closures: &[Closure], root: &Root) -> Vec<SymbolReport> {
+        let threads = rayon::current_num_threads();
+        let run = || {
+            let mut seen: rustc_hash::FxHashSet<usize> = rustc_hash::FxHashSet::default();
+            let mut paths: Vec<PathBuf> = Vec::new();
+            for c in closures.iter().filter(|c| checked_at_all(c)) {
+                let external = is_external(c);
+                for (i, o) in c.objects.iter().enumerate() {
+                    if i == 0 && external {
+                        paths.push(c.input.clone());
+                    } else if seen.insert(Arc::as_ptr(&o.file) as usize) {
+                        paths.push(root.host_path(&o.file.location.realpath));
+                    }
+                }
+            }
+            paths.par_iter().for_each(|p| {
+                self.load(p);
+            });
+            closures.par_iter().map(|c| self.check(c, root)).collect()
+        };
+        // Worker threads that take their heap in one step (see the resolver's pools).
+        match rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .start_handler(|_| crate::resolver::reserve_heap())
+            .build()
+        {
+            Ok(pool) => pool.install(run),
+            Err(_) => run(),
+        }
     }
 
     /// Check `closure` (computed over `root`) as `ldd -r` would.
@@ -449,10 +573,7 @@ impl SymbolCache {
             report.not_checked = Some("the loader aborts while loading; it checks no symbols".into());
             return report;
         }
-        let external = closure
-            .diagnostics
-            .iter()
-            .any(|d| d.object.is_none() && d.message.starts_with(crate::resolver::OUTSIDE_ROOT));
+        let external = is_external(closure);
         let files: Vec<Option<Arc<Result<FileSymbols, String>>>> = closure
             .objects
             .iter()
@@ -490,7 +611,8 @@ impl SymbolCache {
             maps: &maps,
             slots: Vec::new(),
             own: &self.own,
-            no_symbols: Arc::from(Vec::new()),
+            pairs: &self.pairs,
+            files: &files,
             report: &mut report,
         }
         .run();
@@ -498,16 +620,32 @@ impl SymbolCache {
     }
 }
 
+/// True unless [`SymbolCache::check`] leaves the closure unchecked (a musl or static
+/// closure, or one whose loading fails).
+fn checked_at_all(closure: &Closure) -> bool {
+    closure.libc == Libc::Glibc && closure.linkage != Linkage::Static && closure.fatal.is_none()
+}
+
+/// True when the closure's input lies outside its root (it is read from the host).
+fn is_external(closure: &Closure) -> bool {
+    closure.diagnostics.iter().any(|d| d.object.is_none() && d.message.starts_with(crate::resolver::OUTSIDE_ROOT))
+}
+
 /// Check one closure with a fresh cache (see [`SymbolCache::check`]).
 pub fn check(closure: &Closure, root: &Root) -> SymbolReport {
     SymbolCache::new().check(closure, root)
 }
 
-/// Files at least this large are mapped rather than read: their symbol and relocation
-/// tables run to megabytes, which `pread` would copy.
-const MAP_AT: u64 = 1 << 20;
+/// Files at least this large are mapped rather than read: their tables are then windows on
+/// the mapping, kept for the run, and nothing is copied (the pages a lookup touches are the
+/// page cache's). Smaller files take one read.
+const MAP_AT: u64 = 16 << 10;
 
-fn read_file(host: &Path, limits: &SymbolLimits) -> Result<FileSymbols, String> {
+/// At most this many files stay mapped per cache (well below the kernel's default of 65,530
+/// mappings per process); past it, files are read.
+const MAX_MAPS: usize = 16 << 10;
+
+fn read_file(host: &Path, limits: &SymbolLimits, maps: &AtomicUsize) -> Result<FileSymbols, String> {
     let err = |e: &dyn std::fmt::Display| format!("{}: {e}", host.display());
     let file = File::open(host).map_err(|e| err(&e))?;
     let meta = file.metadata().map_err(|e| err(&e))?;
@@ -515,12 +653,14 @@ fn read_file(host: &Path, limits: &SymbolLimits) -> Result<FileSymbols, String> 
         return Err(err(&"not a regular file"));
     }
     let size = meta.len();
-    let read = if size >= MAP_AT {
-        // SAFETY: the map is read-only and private; a file truncated while it is read would
+    let map = (size >= MAP_AT && maps.fetch_add(1, Ordering::Relaxed) < MAX_MAPS)
+        // SAFETY: the map is read-only and private; a file truncated while it is mapped would
         // fault (SIGBUS), as it would for the loader. Library files are not rewritten in
         // place (package managers rename new files into place).
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| err(&e))?;
-        symbols::read_raw(&map[..], limits)
+        .then(|| unsafe { memmap2::Mmap::map(&file) }.ok())
+        .flatten();
+    let read = if let Some(map) = map {
+        symbols::read_raw(&symbols::MappedFile(Arc::new(map)), limits)
     } else {
         crate::resolver::with_source(&file, size, |src| symbols::read_raw(src, limits))
             .map_err(|errno| err(&crate::root::errno_text(errno)))?
@@ -573,7 +713,10 @@ struct Checker<'a> {
     slots: Vec<Cow<'a, [VersionSlot]>>,
     /// The cache's lookups left open by objects' own dependency sets.
     own: &'a Mutex<FxHashMap<OwnKey, Arc<[u32]>>>,
-    no_symbols: Arc<[Bytes]>,
+    /// The cache's answers per (open lookups, file).
+    pairs: &'a Mutex<Pairs>,
+    /// The tables of each object, shared (for [`ImportedSymbols`]).
+    files: &'a [Option<Loaded>],
     report: &'a mut SymbolReport,
 }
 
@@ -645,11 +788,10 @@ impl Checker<'_> {
                 let provider = self.find_needed(search, need.file.as_bytes());
                 for aux in &need.entries {
                     let prefix = aux.name.as_bytes().split(|&b| b == b'_').next().unwrap_or_default();
-                    let symbols = map
-                        .imports_by_version
-                        .get(&(aux.other & !VERSYM_HIDDEN))
-                        .cloned()
-                        .unwrap_or_else(|| self.no_symbols.clone());
+                    let symbols = match &self.files[r] {
+                        Some(l) => ImportedSymbols(Imports::Of(l.clone(), aux.other & !VERSYM_HIDDEN)),
+                        None => ImportedSymbols::from(Vec::new()),
+                    };
                     self.report.required.push(Requirement {
                         version: aux.name.clone(),
                         file: need.file.clone(),
@@ -744,15 +886,19 @@ impl Checker<'_> {
                             .iter()
                             .map(|&m| self.maps[m].map_or(0, |f| f as *const FileSymbols as usize))
                             .collect(),
-                        main_at: set.iter().position(|&m| m == 0),
+                        // Which member is the executable matters only to copy relocations:
+                        // without them, a library's results as an input and as a dependency
+                        // are the same.
+                        main_at: if map.has_copy { set.iter().position(|&m| m == 0) } else { None },
                     };
                     let cached = self.own.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
                     let v = match cached {
                         Some(v) => v,
                         None => {
                             let v: Arc<[u32]> = self.open_lookups(set, r, map, None).into();
-                            self.own.lock().unwrap_or_else(|e| e.into_inner()).insert(key, v.clone());
-                            v
+                            // The first result stays (another thread may have made the same):
+                            // its address keys `SymbolCache::pairs`.
+                            self.own.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_insert(v).clone()
                         }
                     };
                     (v, true)
@@ -762,7 +908,12 @@ impl Checker<'_> {
             // The dependency set is part of the search list; when it is all of it (the
             // executable's, usually), what it leaves open is what stays unbound.
             let whole = checked && deps[r].as_ref().is_some_and(|set| set.len() == search.len());
-            let unbound = if whole { open.to_vec() } else { self.open_lookups(search, r, map, Some(&open)) };
+            let unbound = match &deps[r] {
+                _ if whole => open.to_vec(),
+                _ if open.is_empty() => Vec::new(),
+                Some(set) if checked => self.still_open(search, set, r, map, &open),
+                _ => self.open_lookups(search, r, map, Some(&open)),
+            };
             for k in unbound {
                 let (sym_idx, _) = map.lookups[k as usize];
                 let Some(sym) = map.raw.sym(sym_idx as usize) else { continue };
@@ -774,6 +925,74 @@ impl Checker<'_> {
                 self.report.undefined.push(Undefined { name, version, object: r });
             }
         }
+    }
+
+    /// The lookups of `open` (what object `r`'s dependency set `set` leaves open) that no
+    /// other object of `search` satisfies. Whether an object satisfies one depends only on
+    /// the two files when both have their own `l_versions` (and the object is not the
+    /// executable facing a copy relocation): that answer, for all of `open` at once, is
+    /// computed once per pair of files and kept in the cache, so an object that leaves the
+    /// same references open in many closures costs a few bit operations per co-loaded file.
+    fn still_open(&self, search: &[usize], set: &[usize], r: usize, map: &FileSymbols, open: &Arc<[u32]>) -> Vec<u32> {
+        let n = open.len();
+        let mut left = vec![true; n];
+        let mut remaining = n;
+        let mut in_set = vec![false; self.closure.objects.len()];
+        for &m in set {
+            in_set[m] = true;
+        }
+        for &m in search {
+            if remaining == 0 {
+                break;
+            }
+            let Some(mm) = self.maps[m] else { continue };
+            if in_set[m] {
+                continue;
+            }
+            if matches!(self.slots[m], Cow::Borrowed(_)) && !(m == 0 && map.has_copy) {
+                let key = (Arc::as_ptr(open) as *const u32 as usize, mm as *const FileSymbols as usize);
+                let cached = self.pairs.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
+                let sat = match cached {
+                    Some(v) => v,
+                    None => {
+                        let mut bits = vec![0u64; n.div_ceil(64)];
+                        for (k, &at) in open.iter().enumerate() {
+                            if self.satisfies(m, mm, r, map, at) {
+                                bits[k / 64] |= 1 << (k % 64);
+                            }
+                        }
+                        let v: Arc<[u64]> = bits.into();
+                        self.pairs.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_insert(v).clone()
+                    }
+                };
+                for (k, l) in left.iter_mut().enumerate() {
+                    if *l && sat[k / 64] & (1 << (k % 64)) != 0 {
+                        *l = false;
+                        remaining -= 1;
+                    }
+                }
+            } else {
+                for (k, l) in left.iter_mut().enumerate() {
+                    if *l && self.satisfies(m, mm, r, map, open[k]) {
+                        *l = false;
+                        remaining -= 1;
+                    }
+                }
+            }
+        }
+        open.iter().zip(left).filter(|(_, l)| *l).map(|(&k, _)| k).collect()
+    }
+
+    /// Whether object `m` (not `r`) satisfies lookup `at` of object `r`.
+    fn satisfies(&self, m: usize, mm: &FileSymbols, r: usize, map: &FileSymbols, at: u32) -> bool {
+        let (sym_idx, class) = map.lookups[at as usize];
+        if class & CLASS_COPY != 0 && m == 0 {
+            return false;
+        }
+        let Some(sym) = map.raw.sym(sym_idx as usize) else { return false };
+        let name = map.raw.str_at(sym.name);
+        let wanted = self.wanted(r, map, sym_idx);
+        self.lookup_in(mm, &self.slots[m], name, &NameHashes::of(name), None, wanted.as_ref(), class)
     }
 
     /// The version a reference of object `r` asks for: its `l_versions` entry, when that has
@@ -884,7 +1103,7 @@ impl Checker<'_> {
         map: &FileSymbols,
         slots: &[VersionSlot],
         name: &[u8],
-        hashes: &NameHashes,
+        hashes: &NameHashes<'_>,
         self_ref: Option<u32>,
         wanted: Option<&Wanted<'_>>,
         class: u8,
@@ -992,7 +1211,7 @@ mod tests {
             required_by: 0,
             weak: false,
             within_family,
-            symbols: Arc::from(vec![Bytes::from("sym")]),
+            symbols: vec![Bytes::from("sym")].into(),
         }
     }
 

@@ -126,4 +126,18 @@ fn every_traced_file_under_usr_reports_the_loaders_symbol_problems() {
     // Each file's tables are read once per run, however many closures load it.
     assert_eq!(cache.len(), distinct.len(), "symbol tables read vs distinct files of the checked closures");
     assert!(differ.is_empty(), "{} files differ from the loader:\n{}", differ.len(), differ.join("\n"));
+
+    // The batch check (files read in parallel first, closures checked in parallel, results
+    // shared between closures through the cache) reports exactly what one closure after the
+    // other does, with one thread and with several.
+    let checked: Vec<Closure> = closures.into_iter().filter_map(Result::ok).collect();
+    let one_by_one: Vec<_> = checked.iter().map(|c| cache.check(c, resolver.root())).collect();
+    for threads in [1, 4] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let batch = pool.install(|| SymbolCache::new().check_all(&checked, resolver.root()));
+        assert_eq!(batch.len(), one_by_one.len());
+        for ((c, b), s) in checked.iter().zip(&batch).zip(&one_by_one) {
+            assert_eq!(b, s, "{}: check_all with {threads} threads differs from check", c.input.display());
+        }
+    }
 }

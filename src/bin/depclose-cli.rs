@@ -1076,13 +1076,14 @@ fn run(cfg: &Config) -> anyhow::Result<Exit> {
     }
     if let Some(reports) = &symbols {
         if !matches!(cfg.report, Report::Format(Format::Json | Format::Tree)) {
-            // As ldd -r prints them (on stderr, unprefixed).
-            let mut err = io::stderr().lock();
+            // As ldd -r prints them (on stderr, unprefixed), in large writes.
+            let mut err = BufWriter::with_capacity(64 * 1024, io::stderr().lock());
             for (c, r) in closures.iter().zip(reports) {
                 for line in r.ldd_lines(c) {
                     let _ = writeln!(err, "{line}");
                 }
             }
+            let _ = err.flush();
         }
     }
     if let (Some(a), Report::Format(Format::Tree)) = (&assembled, &cfg.report) {
@@ -1249,7 +1250,10 @@ fn human_bytes(n: u64) -> String {
 fn check_symbols(cfg: &Config, closures: &[Closure]) -> (Vec<SymbolReport>, Exit) {
     let cache = SymbolCache::new();
     let root = cfg.resolver.root();
-    let reports: Vec<SymbolReport> = closures.par_iter().map(|c| cache.check(c, root)).collect();
+    let reports = cache.check_all(closures, root);
+    // The process ends soon: unmapping and freeing every file's tables one by one costs more
+    // than the checks of many closures, and the kernel reclaims them at exit anyway.
+    std::mem::forget(cache);
     let mut exit = Exit::Complete;
     for (c, r) in closures.iter().zip(&reports) {
         for (i, why) in &r.unreadable {
