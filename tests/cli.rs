@@ -13,7 +13,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{cli, run, stderr, stdout};
+use common::{cli, exe_needing_missing_lib, run, stderr, stdout};
 
 const LOADER: &str = "/lib64/ld-linux-x86-64.so.2";
 
@@ -31,15 +31,6 @@ fn assert_one_line_error(o: &Output, code: i32, file: &str) {
     assert_eq!(o.status.code(), Some(code), "stderr: {err}");
     assert_eq!(err.lines().count(), 1, "expected one line, got: {err}");
     assert!(err.starts_with(&format!("depclose-cli: {file}")), "error should name {file}: {err}");
-}
-
-/// `/bin/true` needing a library that exists nowhere.
-fn exe_needing_missing_lib(dir: &Path) -> PathBuf {
-    let exe = dir.join("needs-missing");
-    fs::copy("/bin/true", &exe).unwrap();
-    let st = Command::new("patchelf").arg("--add-needed").arg("libnotthere.so.1").arg(&exe).status();
-    assert!(st.map(|s| s.success()).unwrap_or(false), "patchelf is needed (apt-get install patchelf)");
-    exe
 }
 
 #[test]

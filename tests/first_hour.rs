@@ -14,16 +14,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{cli, run, stderr, stdout};
-
-/// A copy of `/bin/true` that also needs `libnotthere.so.1`.
-fn exe_needing_missing_lib(dir: &Path) -> PathBuf {
-    let exe = dir.join("needs-missing");
-    fs::copy("/bin/true", &exe).unwrap();
-    let st = Command::new("patchelf").arg("--add-needed").arg("libnotthere.so.1").arg(&exe).status();
-    assert!(st.map(|s| s.success()).unwrap_or(false), "patchelf is needed (apt-get install patchelf)");
-    exe
-}
+use common::{cli, exe_needing_missing_lib, run, stderr, stdout};
 
 /// A small rootfs directory of `/bin/true`, written by depclose-cli itself.
 fn small_root(dir: &Path) -> PathBuf {
@@ -220,15 +211,7 @@ fn summary_line_after_writing_and_quiet() {
 /// podman with its storage (vfs) under `dir`; `None` with a SKIPPED banner where it cannot
 /// build here.
 fn podman(dir: &Path, args: &[&str]) -> Option<Output> {
-    let o = Command::new("podman")
-        .arg("--root")
-        .arg(dir.join("storage"))
-        .arg("--runroot")
-        .arg(dir.join("run"))
-        .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none"])
-        .args(args)
-        .current_dir(dir)
-        .output();
+    let o = common::podman(dir, args);
     match o {
         Ok(o) => Some(o),
         Err(e) => {

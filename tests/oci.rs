@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 mod common;
 use common::chroot::{is_root, out_text, redis_answers_ping};
+use common::podman;
 
 const REDIS: &str = "/usr/bin/redis-server";
 const TAG: &str = "redis:7";
@@ -328,19 +329,6 @@ fn copy_tree(from: &Path, to: &Path) {
             fs::copy(e.path(), &dest).unwrap();
         }
     }
-}
-
-/// podman with its storage (vfs) in `dir`, so that the host's store is left alone.
-fn podman(dir: &Path, args: &[&str]) -> std::io::Result<Output> {
-    Command::new("podman")
-        .arg("--root")
-        .arg(dir.join("storage"))
-        .arg("--runroot")
-        .arg(dir.join("run"))
-        .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none"])
-        .args(args)
-        .current_dir(dir)
-        .output()
 }
 
 /// Whether podman can run here; when not, a SKIPPED banner (a failure with

@@ -132,3 +132,26 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A copy of `/bin/true` in `dir` that also needs `libnotthere.so.1`, a library that exists
+/// nowhere (patchelf adds the `DT_NEEDED`).
+pub fn exe_needing_missing_lib(dir: &Path) -> PathBuf {
+    let exe = dir.join("needs-missing");
+    std::fs::copy("/bin/true", &exe).unwrap();
+    let st = Command::new("patchelf").arg("--add-needed").arg("libnotthere.so.1").arg(&exe).status();
+    assert!(st.map(|s| s.success()).unwrap_or(false), "patchelf is needed (apt-get install patchelf)");
+    exe
+}
+
+/// podman with its storage (vfs) under `dir`, so that the host's store is left alone.
+pub fn podman(dir: &Path, args: &[&str]) -> std::io::Result<Output> {
+    Command::new("podman")
+        .arg("--root")
+        .arg(dir.join("storage"))
+        .arg("--runroot")
+        .arg(dir.join("run"))
+        .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+}
