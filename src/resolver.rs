@@ -237,6 +237,7 @@ impl Shared {
 pub struct Resolver {
     pub(crate) settings: Settings,
     pub(crate) shared: Arc<Shared>,
+    pool: Arc<OnceLock<Option<rayon::ThreadPool>>>,
 }
 
 impl std::fmt::Debug for Resolver {
@@ -247,7 +248,7 @@ impl std::fmt::Debug for Resolver {
 
 impl Resolver {
     pub(crate) fn from_parts(settings: Settings, shared: Arc<Shared>) -> Self {
-        Resolver { settings, shared }
+        Resolver { settings, shared, pool: Arc::default() }
     }
 
     /// A builder with every default.
@@ -256,8 +257,19 @@ impl Resolver {
     }
 
     /// The root this resolver works in.
-    pub fn root(&self) -> &Root {
+    pub(crate) fn root(&self) -> &Root {
         &self.shared.root
+    }
+
+    /// The host directory this resolver sees as `/`.
+    pub fn root_dir(&self) -> &Path {
+        self.shared.root.host_dir()
+    }
+
+    /// The host path of `in_root`, a path inside the root (lexically: symlinks are not
+    /// followed; a relative path is taken from the root directory).
+    pub fn host_path(&self, in_root: &Path) -> PathBuf {
+        self.shared.root.host_path(in_root)
     }
 
     /// The closure of a file given by its host path. With a root other than `/`, a path
@@ -339,18 +351,39 @@ impl Resolver {
     /// Closures of many files (host paths) in parallel, sharing every cache. The results are
     /// in input order and identical to computing each alone, whatever the thread count.
     pub fn closures<P: AsRef<Path> + Sync>(&self, paths: &[P]) -> Vec<Result<Closure, Error>> {
-        if self.settings.threads == 1 || paths.len() < 2 {
-            return paths.iter().map(|p| self.closure(p)).collect();
+        self.batch(paths, |p| self.closure(p))
+    }
+
+    /// Closures of many files given by their paths inside the root, in parallel, as
+    /// [`closures`](Self::closures) does for host paths: results in input order, each
+    /// identical to [`closure_in_root`](Self::closure_in_root) of that path alone.
+    pub fn closures_in_root<P: AsRef<Path> + Sync>(&self, paths: &[P]) -> Vec<Result<Closure, Error>> {
+        self.batch(paths, |p| self.closure_in_root(p))
+    }
+
+    /// `f` over `items` on this resolver's thread pool (built once, on first use), results
+    /// in input order; one thread or one item runs on the caller's thread.
+    pub(crate) fn batch<T: Sync, R: Send>(&self, items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+        if self.settings.threads == 1 || items.len() < 2 {
+            return items.iter().map(f).collect();
         }
-        let threads = match self.settings.threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()).saturating_mul(2),
-            n => n,
-        };
-        let run = || paths.par_iter().map(|p| self.closure(p)).collect();
-        match rayon::ThreadPoolBuilder::new().num_threads(threads).start_handler(|_| reserve_heap()).build() {
-            Ok(pool) => pool.install(run),
-            Err(_) => run(),
+        match self.pool() {
+            Some(pool) => pool.install(|| items.par_iter().map(&f).collect()),
+            None => items.par_iter().map(&f).collect(),
         }
+    }
+
+    /// The resolver's one reusable pool (`threads`, or twice the CPUs for 0).
+    fn pool(&self) -> Option<&rayon::ThreadPool> {
+        self.pool
+            .get_or_init(|| {
+                let threads = match self.settings.threads {
+                    0 => std::thread::available_parallelism().map_or(1, |n| n.get()).saturating_mul(2),
+                    n => n,
+                };
+                rayon::ThreadPoolBuilder::new().num_threads(threads).start_handler(|_| reserve_heap()).build().ok()
+            })
+            .as_ref()
     }
 
     fn closure_at(&self, given: &Path, in_root: &[u8], dlopen: &[DlopenRequest]) -> Result<Closure, Error> {

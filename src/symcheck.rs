@@ -37,7 +37,7 @@ use serde::Serialize;
 
 use crate::bytes::Bytes;
 use crate::model::{Closure, FoundVia, Libc, Linkage, Role};
-use crate::root::Root;
+use crate::resolver::Resolver;
 use crate::symbols::{self, NameHashes, RawTables, SymbolLimits, VERSYM_HIDDEN};
 
 /// Why a version requirement is not met.
@@ -527,11 +527,12 @@ impl SymbolCache {
         cell.get_or_init(|| Arc::new(read_file(host, &self.limits, &self.maps))).clone()
     }
 
-    /// Check every closure of `closures` (computed over `root`) as [`SymbolCache::check`]
+    /// Check every closure of `closures` (computed by `resolver`) as [`SymbolCache::check`]
     /// does, in parallel (as many threads as rayon's current pool has): first every file
     /// they load is read, each once, all in parallel; then the closures are checked. The
     /// reports are in the order of `closures`.
-    pub fn check_all(&self, closures: &[Closure], root: &Root) -> Vec<SymbolReport> {
+    pub fn check_all(&self, closures: &[Closure], resolver: &Resolver) -> Vec<SymbolReport> {
+        let root = resolver.root();
         let threads = rayon::current_num_threads();
         let run = || {
             let mut seen: rustc_hash::FxHashSet<usize> = rustc_hash::FxHashSet::default();
@@ -549,7 +550,7 @@ impl SymbolCache {
             paths.par_iter().for_each(|p| {
                 self.load(p);
             });
-            closures.par_iter().map(|c| self.check(c, root)).collect()
+            closures.par_iter().map(|c| self.check(c, resolver)).collect()
         };
         // Worker threads that take their heap in one step (see the resolver's pools).
         match rayon::ThreadPoolBuilder::new()
@@ -562,8 +563,9 @@ impl SymbolCache {
         }
     }
 
-    /// Check `closure` (computed over `root`) as `ldd -r` would.
-    pub fn check(&self, closure: &Closure, root: &Root) -> SymbolReport {
+    /// Check `closure` (computed by `resolver`) as `ldd -r` would.
+    pub fn check(&self, closure: &Closure, resolver: &Resolver) -> SymbolReport {
+        let root = resolver.root();
         let mut report = SymbolReport::default();
         if closure.libc != Libc::Glibc || closure.linkage == Linkage::Static {
             report.not_checked = Some("symbol checks model glibc's dynamic loader only".into());
@@ -632,8 +634,8 @@ fn is_external(closure: &Closure) -> bool {
 }
 
 /// Check one closure with a fresh cache (see [`SymbolCache::check`]).
-pub fn check(closure: &Closure, root: &Root) -> SymbolReport {
-    SymbolCache::new().check(closure, root)
+pub fn check(closure: &Closure, resolver: &Resolver) -> SymbolReport {
+    SymbolCache::new().check(closure, resolver)
 }
 
 /// Files at least this large are mapped rather than read: their tables are then windows on

@@ -109,7 +109,7 @@ fn run_case(name: &str) {
         }
         let resolver = b.build().unwrap();
         let closure = resolver.closure(&exe).unwrap();
-        let report = cache.check(&closure, resolver.root());
+        let report = cache.check(&closure, &resolver);
         let ours = report.ldd_lines(&closure);
         assert_eq!(ours, theirs, "{name}: {}: depclose (left) and ld.so (right) differ", exe.display());
         let fatal = theirs.iter().any(|l| l.contains(": version `"));

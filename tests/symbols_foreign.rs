@@ -143,7 +143,7 @@ fn check_root(deb: &str, qemu: &str, ldso: &str, machine: u16) {
         }
         traced += 1;
         with_problems += usize::from(!t.is_empty());
-        let report = cache.check(&c, resolver.root());
+        let report = cache.check(&c, &resolver);
         assert!(report.unreadable.is_empty(), "{f}: {:?}", report.unreadable);
         let ours = report.ldd_lines(&c);
         if &ours != t {
@@ -222,7 +222,7 @@ fn s390x_missing_version_matches_its_loader() {
     b.root(&mini).origin(OriginMode::AsGiven).cwd(Some("/")).hwcaps(Hwcaps::None);
     let resolver = b.build().unwrap();
     let c = resolver.closure_in_root(input).unwrap();
-    let report = SymbolCache::new().check(&c, resolver.root());
+    let report = SymbolCache::new().check(&c, &resolver);
     assert!(report.is_fatal());
     assert_eq!(report.ldd_lines(&c), theirs, "depclose (left) and the s390x loader (right)");
 }

@@ -72,7 +72,7 @@ fn is_problem(line: &str) -> bool {
 }
 
 fn ours(cache: &SymbolCache, resolver: &Resolver, c: &Closure) -> Vec<String> {
-    let report = cache.check(c, resolver.root());
+    let report = cache.check(c, &resolver);
     assert!(report.unreadable.is_empty(), "{}: unreadable symbols: {:?}", c.input.display(), report.unreadable);
     report.ldd_lines(c)
 }
@@ -131,10 +131,10 @@ fn every_traced_file_under_usr_reports_the_loaders_symbol_problems() {
     // shared between closures through the cache) reports exactly what one closure after the
     // other does, with one thread and with several.
     let checked: Vec<Closure> = closures.into_iter().filter_map(Result::ok).collect();
-    let one_by_one: Vec<_> = checked.iter().map(|c| cache.check(c, resolver.root())).collect();
+    let one_by_one: Vec<_> = checked.iter().map(|c| cache.check(c, &resolver)).collect();
     for threads in [1, 4] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        let batch = pool.install(|| SymbolCache::new().check_all(&checked, resolver.root()));
+        let batch = pool.install(|| SymbolCache::new().check_all(&checked, &resolver));
         assert_eq!(batch.len(), one_by_one.len());
         for ((c, b), s) in checked.iter().zip(&batch).zip(&one_by_one) {
             assert_eq!(b, s, "{}: check_all with {threads} threads differs from check", c.input.display());

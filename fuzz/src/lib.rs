@@ -997,8 +997,8 @@ pub fn check_closure(c: &Closure, root: &Path) {
 /// range, the same report twice (from the cache the second time).
 pub fn check_symbols(c: &Closure, r: &Resolver) {
     let cache = depclose::symcheck::SymbolCache::new();
-    let first = cache.check(c, r.root());
-    let again = cache.check(c, r.root());
+    let first = cache.check(c, r);
+    let again = cache.check(c, r);
     assert_eq!(first, again, "the symbol report changed on a second check");
     let n = c.objects.len();
     for p in &first.version_problems {

@@ -647,9 +647,8 @@ impl Config {
     /// host file read as an input from outside the root ("built here, run there": the
     /// program from the host, its libraries from the root).
     fn closure_in_root_or_outside(&self, f: &Path) -> Result<Closure, depclose::Error> {
-        let root = self.resolver.root();
         let in_root = f.is_absolute() || self.cwd_given;
-        if in_root && std::fs::symlink_metadata(root.host_path(f)).is_ok() {
+        if in_root && std::fs::symlink_metadata(self.resolver.host_path(f)).is_ok() {
             return self.resolver.closure_in_root(f);
         }
         if std::fs::metadata(f).is_ok_and(|m| m.is_file()) {
@@ -1114,7 +1113,7 @@ fn with_dpkg_records(cfg: &Config, plan: Rootfs) -> anyhow::Result<(Rootfs, Opti
     if !records && cfg.sbom.is_none() {
         return Ok((plan, None));
     }
-    let root = cfg.resolver.root().host_dir();
+    let root = cfg.resolver.root_dir();
     let Some(db) = emit::DpkgDatabase::read_for(&plan)? else {
         if cfg.sbom.is_some() {
             say(format!("note: {}: no dpkg database (var/lib/dpkg/status): no package records", root.display()));
@@ -1249,8 +1248,7 @@ fn human_bytes(n: u64) -> String {
 /// a requirement above a `--require` policy.
 fn check_symbols(cfg: &Config, closures: &[Closure]) -> (Vec<SymbolReport>, Exit) {
     let cache = SymbolCache::new();
-    let root = cfg.resolver.root();
-    let reports = cache.check_all(closures, root);
+    let reports = cache.check_all(closures, &cfg.resolver);
     // The process ends soon: unmapping and freeing every file's tables one by one costs more
     // than the checks of many closures, and the kernel reclaims them at exit anyway.
     std::mem::forget(cache);
@@ -1407,7 +1405,7 @@ fn check_outputs(cfg: &Config, plan: &Rootfs) -> anyhow::Result<()> {
             outs.push(emit::OutputPath::dir("--oci-layout", p));
         }
     }
-    let root = cfg.resolver.root().host_dir();
+    let root = cfg.resolver.root_dir();
     let added: Vec<PathBuf> = cfg.add.iter().map(|a| root.join(a.strip_prefix("/").unwrap_or(a))).collect();
     let inputs: Vec<&Path> = cfg.files.iter().chain(&added).map(PathBuf::as_path).collect();
     Ok(emit::check_outputs(&outs, &inputs, Some(plan))?)

@@ -290,7 +290,7 @@ pub fn verify_image(image: impl AsRef<Path>, opts: &VerifyOptions) -> Result<Ver
         .par_iter()
         .map(|p| {
             let r = resolver.closure_in_root(p).map(|c| {
-                let report = symbols.check(&c, &root);
+                let report = symbols.check(&c, &resolver);
                 (c, report)
             });
             (p.clone(), r)
