@@ -14,7 +14,7 @@ fn main() -> Result<(), depclose::Error> {
     // Everything is an explicit setting: a root, LD_LIBRARY_PATH, the CPU level, ...
     let resolver = depclose::Resolver::builder()
         .root("/")
-        .ld_library_path(Some("/opt/app/lib"))
+        .ld_library_path(Some("/opt/app/lib".as_ref()))
         .hwcaps(depclose::Hwcaps::X86_64Level(2))
         .build()?;
     // Many inputs at once, in parallel, sharing parsed files and search results.

@@ -41,36 +41,35 @@
 #![deny(missing_docs)]
 
 mod bytes;
-mod config;
 pub mod elf;
 mod error;
-mod glibc;
+mod files;
 pub mod ld_cache;
 pub mod ld_so_conf;
+mod loader;
 mod model;
-mod musl;
 pub mod notes;
 mod resolver;
 pub mod root;
 pub mod runtime;
 pub mod script;
 mod serde_path;
+mod settings;
 pub mod strings;
 pub mod symbols;
 pub mod symcheck;
-mod target;
 
 #[cfg(feature = "emit")]
 pub mod emit;
 
 pub use crate::bytes::Bytes;
-pub use crate::config::{CacheSource, Hwcaps, Limits, OriginMode, ResolverBuilder};
 pub use crate::error::{Error, ErrorKind};
 pub use crate::model::{
     Attempt, Class, Closure, Diagnostic, DlopenRequest, Dlopened, Edge, FileId, FoundVia, Hop, Libc, Linkage,
     LoadError, Location, Missing, Object, ObjectFile, Rejection, Role, Variant,
 };
-pub use crate::resolver::Resolver;
+pub use crate::resolver::{Resolver, ResolverBuilder};
+pub use crate::settings::{CacheSource, Hwcaps, Limits, OriginMode};
 
 /// The closure of `path` with the defaults for this host: root `/`, its
 /// `/etc/ld.so.cache`, no `LD_LIBRARY_PATH`, the CPU's glibc-hwcaps level.

@@ -267,8 +267,8 @@ fn agrees(oracle: &Outcome, predicted: &Outcome) -> bool {
 fn run_depclose(check: &Check) -> Result<Outcome, depclose::Error> {
     let resolver = Resolver::builder()
         .root(&check.root)
-        .ld_library_path(check.ld_library_path.as_deref())
-        .cwd(Some(&check.cwd))
+        .ld_library_path(check.ld_library_path.as_deref().map(std::ffi::OsStr::new))
+        .cwd(Some(check.cwd.as_ref()))
         .hwcaps(check.hwcaps.clone())
         .origin(check.origin)
         .build()?;

@@ -391,10 +391,10 @@ fn compute_oracle_run(deb: &str) -> Option<OracleRun> {
 /// A resolver for the root, set up like the loader under qemu; `tweak` adjusts it.
 fn run_resolver(run: &OracleRun, tweak: impl FnOnce(&mut depclose::ResolverBuilder)) -> Resolver {
     let mut b = Resolver::builder();
-    b.root(&run.dir).origin(OriginMode::AsGiven).cwd(Some("/")).threads(1);
+    b.root(&run.dir).origin(OriginMode::AsGiven).cwd(Some("/".as_ref())).threads(1);
     b.hwcaps(if run.hwcaps.is_empty() { Hwcaps::None } else { Hwcaps::Subdirs(run.hwcaps.clone()) });
     if let Some(p) = &run.platform {
-        b.platform(Some(p));
+        b.platform(Some(p.as_ref()));
     }
     tweak(&mut b);
     b.build().unwrap()
@@ -579,7 +579,7 @@ fn check_hwcaps_subdirs(deb: &str) -> Vec<String> {
     // Programs that need libz (per depclose on the pristine root, checked against the loader below).
     let base = {
         let mut b = Resolver::builder();
-        b.root(&work).origin(OriginMode::AsGiven).cwd(Some("/")).hwcaps(Hwcaps::None);
+        b.root(&work).origin(OriginMode::AsGiven).cwd(Some("/".as_ref())).hwcaps(Hwcaps::None);
         b.build().unwrap()
     };
     let users: Vec<String> = elf_files(&work)
@@ -622,10 +622,10 @@ fn check_hwcaps_subdirs(deb: &str) -> Vec<String> {
             }
             let root = Root::new(&work).unwrap();
             let mut b = Resolver::builder();
-            b.root(&work).origin(OriginMode::AsGiven).cwd(Some("/"));
+            b.root(&work).origin(OriginMode::AsGiven).cwd(Some("/".as_ref()));
             b.hwcaps(if hwcaps.is_empty() { Hwcaps::None } else { Hwcaps::Subdirs(hwcaps.clone()) });
             if let Some(p) = &platform {
-                b.platform(Some(p));
+                b.platform(Some(p.as_ref()));
             }
             let resolver = b.build().unwrap();
             for f in &users {
@@ -847,7 +847,7 @@ fn absolute_symlinks_resolve_inside_the_root() {
     fs::write(dir.join("etc/ld.so.conf"), "/lib/x86_64-linux-gnu\n/usr/lib/x86_64-linux-gnu\n").unwrap();
     let st = Command::new("/sbin/ldconfig").arg("-r").arg(dir).arg("-X").status().unwrap();
     assert!(st.success(), "ldconfig -r failed");
-    let resolver = Resolver::builder().root(dir).origin(OriginMode::AsGiven).cwd(Some("/")).build().unwrap();
+    let resolver = Resolver::builder().root(dir).origin(OriginMode::AsGiven).cwd(Some("/".as_ref())).build().unwrap();
     compare_with_chroot(dir, "/usr/bin/prog", &resolver).unwrap();
     let c = resolver.closure_in_root("/usr/bin/prog").unwrap();
     assert!(c.is_complete(), "{:?}", c.missing);
@@ -867,7 +867,7 @@ fn absolute_symlinks_resolve_inside_the_root() {
 
     // Same without a cache: only the default directories, reached through the absolute links.
     fs::remove_file(dir.join("etc/ld.so.cache")).unwrap();
-    let resolver = Resolver::builder().root(dir).origin(OriginMode::AsGiven).cwd(Some("/")).build().unwrap();
+    let resolver = Resolver::builder().root(dir).origin(OriginMode::AsGiven).cwd(Some("/".as_ref())).build().unwrap();
     compare_with_chroot(dir, "/usr/bin/prog", &resolver).unwrap();
 }
 
@@ -883,7 +883,7 @@ fn root_without_cache_or_conf_resolves_through_defaults() {
     let dir = tmp.path();
     let libs = layout_root(dir, "/usr/bin/ls");
     assert!(!dir.join("etc").exists());
-    let resolver = Resolver::builder().root(dir).origin(OriginMode::AsGiven).cwd(Some("/")).build().unwrap();
+    let resolver = Resolver::builder().root(dir).origin(OriginMode::AsGiven).cwd(Some("/".as_ref())).build().unwrap();
     compare_with_chroot(dir, "/usr/bin/prog", &resolver).unwrap();
 
     // Move one library out of the default directories into /opt/lib (what ld.so.conf would
@@ -896,7 +896,7 @@ fn root_without_cache_or_conf_resolves_through_defaults() {
     }
     put(dir, &format!("/opt/lib/{name}"), &real);
     // A fresh resolver: a resolver caches what it has read of the tree.
-    let resolver = Resolver::builder().root(dir).origin(OriginMode::AsGiven).cwd(Some("/")).build().unwrap();
+    let resolver = Resolver::builder().root(dir).origin(OriginMode::AsGiven).cwd(Some("/".as_ref())).build().unwrap();
     let c = resolver.closure_in_root("/usr/bin/prog").unwrap();
     assert_eq!(c.missing.iter().map(|m| m.name.to_string()).collect::<Vec<_>>(), vec![name.clone()]);
     let (theirs, raw) = chroot_list(dir, "/usr/bin/prog", "/lib64/ld-linux-x86-64.so.2");
@@ -910,7 +910,8 @@ fn root_without_cache_or_conf_resolves_through_defaults() {
     let st = Command::new("patchelf").args(["--set-rpath", "/opt/app/lib"]).arg(dir.join("usr/bin/prog2")).status();
     match st {
         Ok(s) if s.success() => {
-            let resolver = Resolver::builder().root(dir).origin(OriginMode::AsGiven).cwd(Some("/")).build().unwrap();
+            let resolver =
+                Resolver::builder().root(dir).origin(OriginMode::AsGiven).cwd(Some("/".as_ref())).build().unwrap();
             compare_with_chroot(dir, "/usr/bin/prog2", &resolver).unwrap();
             let c = resolver.closure_in_root("/usr/bin/prog2").unwrap();
             assert!(c.is_complete(), "{:?}", c.missing);

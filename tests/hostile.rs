@@ -130,7 +130,7 @@ impl Tree {
 
     fn resolver_with(&self, f: impl FnOnce(&mut depclose::ResolverBuilder)) -> Resolver {
         let mut b = Resolver::builder();
-        b.root(&self.root).default_dirs(Some(["/lib", "/usr/lib"])).hwcaps(Hwcaps::None).threads(1);
+        b.root(&self.root).default_dirs(Some(&["/lib".as_ref(), "/usr/lib".as_ref()])).hwcaps(Hwcaps::None).threads(1);
         f(&mut b);
         b.build().expect("build")
     }
@@ -260,7 +260,7 @@ fn real_elf_truncated_at_every_length() {
             // A fresh resolver each time: facts are cached by (device, inode).
             let r = Resolver::builder()
                 .root(&root)
-                .default_dirs(Some(["/lib"]))
+                .default_dirs(Some(&["/lib".as_ref()]))
                 .hwcaps(Hwcaps::None)
                 .build()
                 .expect("build");
@@ -614,7 +614,7 @@ fn nothing_outside_the_root_is_found() {
     t.elf("/bin/prog2", &exe2);
 
     let r = t.resolver_with(|b| {
-        b.ld_library_path(Some(&out)).preload([format!("{out}/libpre.so")]).cache(CacheSource::Root);
+        b.ld_library_path(Some(out.as_ref())).preload([format!("{out}/libpre.so")]).cache(CacheSource::Root);
     });
     let c = t.resolve_with(r.clone(), "/bin/prog").expect("closure");
     for name in ["libabs.so", "librel.so", host_needed.as_str(), "librpath.so", "libllp.so", "libcache.so", "libc.so.6"]

@@ -353,8 +353,8 @@ fn run_exec(check: &Check) -> (bool, Outcome, String) {
 fn run_depclose(check: &Check, origin: OriginMode) -> Result<Closure, depclose::Error> {
     let resolver = Resolver::builder()
         .root(&check.root)
-        .ld_library_path(check.ld_library_path.as_deref())
-        .cwd(Some(&check.cwd))
+        .ld_library_path(check.ld_library_path.as_deref().map(std::ffi::OsStr::new))
+        .cwd(Some(check.cwd.as_ref()))
         .origin(origin)
         .build()?;
     if check.chroot() {

@@ -103,7 +103,7 @@ fn run_case(name: &str) {
         }
 
         let mut b = Resolver::builder();
-        b.origin(OriginMode::AsGiven).cwd(Some(&out));
+        b.origin(OriginMode::AsGiven).cwd(Some(out.as_ref()));
         if let Some(p) = &preload {
             b.preload([p.as_os_str()]);
         }

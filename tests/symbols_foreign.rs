@@ -130,7 +130,7 @@ fn check_root(deb: &str, qemu: &str, ldso: &str, machine: u16) {
             .collect()
     });
     let mut b = Resolver::builder();
-    b.root(&dir).origin(OriginMode::AsGiven).cwd(Some("/"));
+    b.root(&dir).origin(OriginMode::AsGiven).cwd(Some("/".as_ref()));
     b.hwcaps(if hwcaps.is_empty() { Hwcaps::None } else { Hwcaps::Subdirs(hwcaps) });
     let resolver = b.build().unwrap();
     let cache = SymbolCache::new();
@@ -219,7 +219,7 @@ fn s390x_missing_version_matches_its_loader() {
         "the loader does not show the rule:\n{stderr}"
     );
     let mut b = Resolver::builder();
-    b.root(&mini).origin(OriginMode::AsGiven).cwd(Some("/")).hwcaps(Hwcaps::None);
+    b.root(&mini).origin(OriginMode::AsGiven).cwd(Some("/".as_ref())).hwcaps(Hwcaps::None);
     let resolver = b.build().unwrap();
     let c = resolver.closure_in_root(input).unwrap();
     let report = SymbolCache::new().check(&c, &resolver);

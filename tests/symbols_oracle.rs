@@ -84,7 +84,8 @@ fn every_traced_file_under_usr_reports_the_loaders_symbol_problems() {
     }
     let files = elf_files();
     assert!(!files.is_empty());
-    let resolver = Resolver::builder().origin(OriginMode::AsGiven).hwcaps(Hwcaps::Host).cwd(Some("/")).build().unwrap();
+    let resolver =
+        Resolver::builder().origin(OriginMode::AsGiven).hwcaps(Hwcaps::Host).cwd(Some("/".as_ref())).build().unwrap();
     let closures = resolver.closures(&files);
     let cache = SymbolCache::new();
     let theirs: Vec<Option<Vec<String>>> = files.par_iter().map(|f| oracle(f)).collect();

@@ -150,7 +150,8 @@ fn every_elf_file_under_usr_matches_the_loader() {
     }
     let files = elf_files();
     assert!(files.len() > 500, "expected thousands of ELF files under /usr, found {}", files.len());
-    let resolver = Resolver::builder().origin(OriginMode::AsGiven).hwcaps(Hwcaps::Host).cwd(Some("/")).build().unwrap();
+    let resolver =
+        Resolver::builder().origin(OriginMode::AsGiven).hwcaps(Hwcaps::Host).cwd(Some("/".as_ref())).build().unwrap();
     let ours = resolver.closures(&files);
     let theirs: Vec<Oracle> = files.par_iter().map(|f| oracle(f)).collect();
 
@@ -191,7 +192,7 @@ fn every_elf_file_under_usr_matches_the_loader() {
 fn batch_closures_equal_fresh_resolvers_closures() {
     let files: Vec<PathBuf> = elf_files().into_iter().step_by(2).collect();
     assert!(files.len() > 250, "expected hundreds of ELF files under /usr, found {}", files.len());
-    let build = || Resolver::builder().hwcaps(Hwcaps::Host).cwd(Some("/")).build().unwrap();
+    let build = || Resolver::builder().hwcaps(Hwcaps::Host).cwd(Some("/".as_ref())).build().unwrap();
     let batch = build().closures(&files);
     let mut shared_needed = BTreeMap::<Vec<String>, usize>::new();
     let mut differ = Vec::new();

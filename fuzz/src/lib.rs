@@ -906,7 +906,7 @@ fn resolver_for(root: &Path, s: &Scenario) -> Resolver {
     b.limits(limits);
     b.threads(1);
     if s.settings & 1 != 0 {
-        b.cwd(Some("/"));
+        b.cwd(Some("/".as_ref()));
     }
     if s.settings & 2 != 0 {
         b.ld_library_path(Some(std::ffi::OsStr::from_bytes(&s.ld_library_path)));

@@ -445,14 +445,14 @@ impl Config {
             None if root_is_host => std::env::var_os("LD_LIBRARY_PATH"),
             None => None,
         };
-        b.ld_library_path(llp.filter(|v| !v.is_empty()));
+        b.ld_library_path(llp.as_deref().filter(|v| !v.is_empty()));
         let cwd = match &o.cwd {
             Some(c) => Some(c.clone()),
             None if root_is_host => std::env::current_dir().ok(),
             None => None,
         };
-        b.cwd(cwd);
-        b.platform(o.platform.clone());
+        b.cwd(cwd.as_deref());
+        b.platform(o.platform.as_deref());
         if let Some(h) = &o.hwcaps {
             b.hwcaps(parse_hwcaps(h)?);
         }

@@ -20,13 +20,23 @@ use std::sync::{Arc, OnceLock};
 use crate::bytes::Bytes;
 use crate::elf::{self, ElfInfo, SkipReason, Verdict};
 use crate::error::{Error, ErrorKind};
+use crate::files::{object_file, FileFacts, OpenFailure};
+use crate::loader::{attempt, rejection_of, Context, Input};
 use crate::model::{
     Attempt, Closure, Diagnostic, Dlopened, Edge, FileId, FoundVia, Libc, Linkage, LoadError, Location, Missing,
     Object, ObjectFile, Rejection, Role,
 };
-use crate::resolver::{CacheStep, FileFacts, Input, Resolver};
 use crate::root::{dirname_bytes, join_bytes, Errno};
-use crate::target::Target;
+
+mod shared;
+
+pub(crate) use shared::{CacheStep, GlibcShared};
+
+/// The glibc closure of `input` (see [`Loader::run`]).
+pub(crate) fn run(ctx: &Context<'_>, shared: &GlibcShared, input: Input) -> Result<Closure, Error> {
+    Loader::run(ctx, shared, input)
+}
+use crate::loader::target::Target;
 
 /// One entry of the loader's namespace list (`struct link_map`, the parts that matter).
 struct Map {
@@ -128,7 +138,8 @@ thread_local! {
 }
 
 pub(crate) struct Loader<'a> {
-    res: &'a Resolver,
+    ctx: Context<'a>,
+    shared: &'a GlibcShared,
     target: &'a Target,
     maps: Vec<Map>,
     objects: Vec<Object>,
@@ -180,19 +191,19 @@ impl<'a> Loader<'a> {
     ///
     /// Closures whose input contributes nothing to the loading but its `DT_NEEDED` list
     /// (and `DT_SONAME`) are shared too: see [`template_key`].
-    pub(crate) fn run(res: &'a Resolver, target: &'a Target, input: Input) -> Result<Closure, Error> {
+    pub(crate) fn run(ctx: &Context<'a>, shared: &'a GlibcShared, input: Input) -> Result<Closure, Error> {
         let info = input.facts.info()?;
-        let key = template_key(res, target, &input, &info);
-        if let Some(t) = key.as_deref().and_then(|k| res.closure_template(k)) {
+        let key = template_key(ctx, &input, &info);
+        if let Some(t) = key.as_deref().and_then(|k| shared.closure_template(k)) {
             return Ok(instantiate(&t, &input, &info));
         }
-        let c = match Self::run_with(res, target, &input, true)? {
+        let c = match Self::run_with(*ctx, shared, &input, true)? {
             Some(c) => c,
-            None => Self::run_with(res, target, &input, false)?
+            None => Self::run_with(*ctx, shared, &input, false)?
                 .expect("a closure computed without the cache never restarts"),
         };
         if let Some(k) = key {
-            res.store_closure_template(
+            shared.store_closure_template(
                 k,
                 Template { closure: c.clone(), initial_diagnostics: input.diagnostics.len() },
             );
@@ -202,14 +213,16 @@ impl<'a> Loader<'a> {
 
     /// `None`: restart without the cache.
     fn run_with(
-        res: &'a Resolver,
-        target: &'a Target,
+        ctx: Context<'a>,
+        shared: &'a GlibcShared,
         input: &Input,
         use_cache: bool,
     ) -> Result<Option<Closure>, Error> {
+        let target = ctx.target;
         let sc = SCRATCH.with(|c| c.borrow_mut().take()).unwrap_or_default();
         let mut l = Loader {
-            res,
+            ctx,
+            shared,
             target,
             maps: sc.maps,
             objects: sc.objects,
@@ -246,7 +259,7 @@ impl<'a> Loader<'a> {
         l.objects.push(Object::new(Role::Input, None, file));
         // Under an explicit `ld.so FILE` (what ldd runs), the program is mapped by
         // _dl_map_object: its name is the path as given and its file id is registered.
-        let explicit = res.settings.origin == crate::config::OriginMode::AsGiven;
+        let explicit = ctx.settings.origin == crate::settings::OriginMode::AsGiven;
         let exe_name =
             if explicit { Bytes::from(input.location.path.as_os_str().as_bytes()) } else { Bytes::default() };
         l.push_map(
@@ -266,7 +279,7 @@ impl<'a> Loader<'a> {
             let c = Closure {
                 loader_files: l.loader_files(),
                 input: input.host_path.clone(),
-                root: res.root().host_dir().to_path_buf(),
+                root: ctx.files.root.host_dir().to_path_buf(),
                 libc: if linkage == Linkage::Static { Libc::None } else { target.libc },
                 linkage,
                 interpreter: info.interp.clone(),
@@ -292,8 +305,8 @@ impl<'a> Loader<'a> {
         }
 
         // LD_LIBRARY_PATH is ignored in secure mode (since 2.26); "" means unset.
-        if let Some(llp) = &res.settings.ld_library_path {
-            if !res.settings.secure && !llp.as_bytes().is_empty() {
+        if let Some(llp) = &ctx.settings.ld_library_path {
+            if !ctx.settings.secure && !llp.as_bytes().is_empty() {
                 l.llp = Some(Rc::new(l.expand_path_list(0, llp.as_bytes(), b":;")));
             }
         }
@@ -335,7 +348,7 @@ impl<'a> Loader<'a> {
                     // dl-deps.c expand_dst(l, name, 0): a DST in a set-uid program is fatal; an
                     // expansion that comes out empty skips the entry silently.
                     let name = if dst_count(raw.as_bytes()) > 0 {
-                        if res.settings.secure {
+                        if ctx.settings.secure {
                             let f =
                                 Fatal { path: raw.to_vec(), message: "DST not allowed in SUID/SGID programs".into() };
                             return Ok(Some(l.finish_fatal(m, raw, f, closure_base)));
@@ -361,11 +374,11 @@ impl<'a> Loader<'a> {
                         Ok(Mapped::Object(t, via)) => {
                             l.push_edge(m, raw, t, via);
                             l.enqueue(&mut queue, t);
-                            if l.objects.len() > res.settings.limits.max_objects {
+                            if l.objects.len() > ctx.settings.limits.max_objects {
                                 return Err(Error::new(
                                     ErrorKind::LimitExceeded,
                                     &input.host_path,
-                                    format!("closure has more than {} objects", res.settings.limits.max_objects),
+                                    format!("closure has more than {} objects", ctx.settings.limits.max_objects),
                                 ));
                             }
                         }
@@ -478,17 +491,17 @@ impl<'a> Loader<'a> {
                 !self.target.default_dirs.iter().any(|d| d.strip_suffix(b"/") == Some(base))
             }
         });
-        let cache: Option<&[u8]> = match &self.res.settings.cache {
-            crate::config::CacheSource::Root => Some(b"/etc/ld.so.cache"),
-            crate::config::CacheSource::Path(p) => Some(p.as_os_str().as_bytes()),
+        let cache: Option<&[u8]> = match &self.ctx.settings.cache {
+            crate::settings::CacheSource::Root => Some(b"/etc/ld.so.cache"),
+            crate::settings::CacheSource::Path(p) => Some(p.as_os_str().as_bytes()),
             _ => None,
         };
         let mut files = Vec::new();
         if let (true, Some(c)) = (needs_cache, cache) {
-            files.extend(self.res.walk_cached(c));
+            files.extend(self.ctx.files.walk_cached(c));
         }
         if self.used_preload_file {
-            files.extend(self.res.walk_cached(b"/etc/ld.so.preload"));
+            files.extend(self.ctx.files.walk_cached(b"/etc/ld.so.preload"));
         }
         files
     }
@@ -572,9 +585,9 @@ impl<'a> Loader<'a> {
     }
 
     fn add_rtld(&mut self, interp: &Bytes) {
-        let res = self.res;
+        let files = self.ctx.files;
         let path = self.absolute(interp.as_bytes());
-        let located = path.as_ref().and_then(|p| res.locate_cached(p));
+        let located = path.as_ref().and_then(|p| files.locate_cached(p));
         let Some(located) = located else {
             if self.target.interp_from_input {
                 self.missing.push(Missing {
@@ -624,15 +637,15 @@ impl<'a> Loader<'a> {
     /// LD_PRELOAD names (split on space and `:`), then the root's `/etc/ld.so.preload`.
     fn preload_names(&mut self) -> Vec<Bytes> {
         let mut out: Vec<Bytes> = Vec::new();
-        for p in &self.res.settings.preload {
+        for p in &self.ctx.settings.preload {
             for part in p.as_bytes().split(|&b| b == b' ' || b == b':') {
-                if !part.is_empty() && (!self.res.settings.secure || !part.contains(&b'/')) {
+                if !part.is_empty() && (!self.ctx.settings.secure || !part.contains(&b'/')) {
                     out.push(Bytes::from(part));
                 }
             }
         }
         if self.target.libc == Libc::Glibc {
-            if let Some(text) = self.res.preload_file() {
+            if let Some(text) = self.shared.preload_file(self.ctx.files) {
                 for line in text.split(|&b| b == b'\n') {
                     let line = line.split(|&b| b == b'#').next().unwrap_or_default();
                     for part in line.split(|&b| b == b' ' || b == b'\t' || b == b':') {
@@ -652,7 +665,7 @@ impl<'a> Loader<'a> {
         if p.first() == Some(&b'/') {
             return Some(p.to_vec());
         }
-        let cwd = self.res.settings.cwd.as_ref()?;
+        let cwd = self.ctx.settings.cwd.as_ref()?;
         Some(join_bytes(cwd.as_os_str().as_bytes(), p))
     }
 
@@ -682,8 +695,8 @@ impl<'a> Loader<'a> {
             }
             let rest = &s[i + 1..];
             let (len, repl): (usize, Option<Vec<u8>>) = if let Some(n) = is_dst(rest, b"ORIGIN") {
-                let secure_ok = !self.res.settings.secure || i == 0 || s[i - 1] == b':';
-                check_trusted = self.res.settings.secure && m == 0;
+                let secure_ok = !self.ctx.settings.secure || i == 0 || s[i - 1] == b':';
+                check_trusted = self.ctx.settings.secure && m == 0;
                 (n, if secure_ok { self.origin_of(m) } else { None })
             } else if let Some(n) = is_dst(rest, b"PLATFORM") {
                 (n, self.target.platform.as_ref().map(|p| p.to_vec()))
@@ -884,7 +897,7 @@ impl<'a> Loader<'a> {
                     hops: cand.hops.clone(),
                 };
                 let mut f = object_file(location, &info, cand.facts.mode, cand.facts.size);
-                f.variants = self.res.variants(&f.location);
+                f.variants = self.shared.variants(self.ctx.files, &f.location);
                 cand.file.get_or_init(|| Arc::new(f)).clone()
             }
         };
@@ -966,8 +979,8 @@ impl<'a> Loader<'a> {
         let clean_start = self.errno == libc::ENOENT || self.errno == libc::EACCES;
         let shareable = clean_start && self.use_cache && !self.ever_weird;
         if shareable {
-            search_key(&mut self.key, self.target as *const Target as usize, name, &stages, nodeflib);
-            if let Some(hit) = self.res.cached_search(&self.key) {
+            search_key(&mut self.key, self.target.id.0 as usize, name, &stages, nodeflib);
+            if let Some(hit) = self.shared.cached_search(&self.key) {
                 self.used_cache = true;
                 // The attempts matter only for a miss (a found name reports none).
                 if hit.found.is_none() {
@@ -982,7 +995,7 @@ impl<'a> Loader<'a> {
         let found = self.search_uncached(name, &stages, nodeflib, &mut log)?;
         if shareable && !self.weird && !self.uncacheable {
             let key: SearchKey = self.key.as_slice().into();
-            self.res.store_search(key, CachedSearch { found: found.clone(), tried: log.clone() });
+            self.shared.store_search(key, CachedSearch { found: found.clone(), tried: log.clone() });
         }
         tried.extend(log.into_iter().map(|(st, a)| Attempt { via: via_of(st, &stages), ..a }));
         Ok(found.map(|(c, st)| (c, via_of(st, &stages))))
@@ -1000,7 +1013,7 @@ impl<'a> Loader<'a> {
                 return Ok(Some((c, i)));
             }
         }
-        let cached = match self.res.cache_step(self.target, name) {
+        let cached = match self.shared.cache_step(&self.ctx, name) {
             CacheStep::Hit(p) => Some(p),
             CacheStep::Miss(cache) => {
                 // The lookup is a step of the search too (the loader's `_dl_load_cache_lookup`):
@@ -1028,7 +1041,7 @@ impl<'a> Loader<'a> {
         }
         // assume_ldconfig: search the directories ldconfig would have cached (an emulation:
         // by file name rather than by DT_SONAME).
-        if let Some(dirs) = self.res.ldconfig_dirs(self.target) {
+        if let Some(dirs) = self.shared.ldconfig_dirs(&self.ctx) {
             let dirs: Vec<Vec<u8>> = if nodeflib {
                 dirs.into_iter()
                     .filter(|d| !self.target.system_dirs.iter().any(|s| d.starts_with(s.as_bytes())))
@@ -1148,7 +1161,7 @@ impl<'a> Loader<'a> {
 
     fn stat_is_dir(&self, d: &[u8]) -> Result<bool, Errno> {
         let Some(abs) = self.absolute(if d.is_empty() { b"." } else { d }) else { return Err(libc::ENOENT) };
-        self.res.root().is_dir(&abs)
+        self.ctx.files.root.is_dir(&abs)
     }
 
     /// `open_verify` on one path string (relative to the modelled cwd when not absolute).
@@ -1163,7 +1176,7 @@ impl<'a> Loader<'a> {
             }
             return Ok(Probe::Open(libc::ENOENT));
         };
-        let (facts, walked) = match self.res.open_facts(&abs) {
+        let (facts, walked) = match self.ctx.files.open_facts(&abs) {
             Ok(f) => f,
             Err(OpenFailure::Errno(e)) => return Ok(Probe::Open(e)),
             Err(OpenFailure::Fatal(msg, detail)) => return Ok(Probe::Fatal(msg, detail)),
@@ -1186,16 +1199,6 @@ impl<'a> Loader<'a> {
     }
 }
 
-/// Why [`Resolver::open_facts`] could not give facts.
-pub(crate) enum OpenFailure {
-    /// `open` failed with this errno.
-    Errno(Errno),
-    /// The loader would abort on this file.
-    Fatal(&'static str, Option<String>),
-    /// The file is larger than [`Limits::max_file_bytes`](crate::Limits::max_file_bytes).
-    TooLarge,
-}
-
 fn fatal(path: &[u8], msg: &'static str, detail: Option<String>) -> Fatal {
     Fatal {
         path: path.to_vec(),
@@ -1203,22 +1206,6 @@ fn fatal(path: &[u8], msg: &'static str, detail: Option<String>) -> Fatal {
             Some(d) => format!("{msg}: {d}"),
             None => msg.to_string(),
         },
-    }
-}
-
-/// An [`Attempt`] record for a path string.
-pub(crate) fn attempt(path: &[u8], via: FoundVia, rejection: Rejection) -> Attempt {
-    Attempt { path: PathBuf::from(OsStr::from_bytes(path)), via, rejection }
-}
-
-/// The [`Rejection`] for an `open` errno.
-pub(crate) fn rejection_of(e: Errno) -> Rejection {
-    match e {
-        libc::ENOENT => Rejection::NotFound,
-        libc::ENOTDIR => Rejection::NotDirectory,
-        libc::ELOOP => Rejection::SymlinkLoop,
-        libc::EACCES => Rejection::PermissionDenied,
-        e => Rejection::OpenError(e),
     }
 }
 
@@ -1238,13 +1225,13 @@ pub(crate) struct Template {
 /// `$ORIGIN` relative to it), filters, a dynamic string token in a name, or is mapped by
 /// explicit invocation (then its path and file identity are registered). Those inputs,
 /// inputs without `PT_INTERP` and inputs outside the root are computed alone.
-fn template_key(res: &Resolver, target: &Target, input: &Input, info: &ElfInfo) -> Option<Box<[u8]>> {
+fn template_key(ctx: &Context<'_>, input: &Input, info: &ElfInfo) -> Option<Box<[u8]>> {
     let d = info.dynamic.as_ref()?;
-    let explicit = res.settings.origin == crate::config::OriginMode::AsGiven;
+    let explicit = ctx.settings.origin == crate::settings::OriginMode::AsGiven;
     if explicit
         || !input.dlopen.is_empty()
         || info.interp.is_none()
-        || !target.interp_from_input
+        || !ctx.target.interp_from_input
         || input.origin.is_none()
         || d.rpath.is_some()
         || d.runpath.is_some()
@@ -1255,7 +1242,7 @@ fn template_key(res: &Resolver, target: &Target, input: &Input, info: &ElfInfo) 
         return None;
     }
     let mut k = Vec::with_capacity(64);
-    k.extend_from_slice(&(target as *const Target as usize as u64).to_le_bytes());
+    k.extend_from_slice(&(u64::from(ctx.target.id.0)).to_le_bytes());
     k.push(u8::from(d.flags_1 & elf::DF_1_NODEFLIB != 0));
     k.extend_from_slice(&(input.diagnostics.len() as u64).to_le_bytes());
     match &d.soname {
@@ -1299,27 +1286,6 @@ fn instantiate(t: &Template, input: &Input, info: &ElfInfo) -> Closure {
         diagnostics,
         loader_files: c.loader_files.clone(),
         dlopened: Vec::new(),
-    }
-}
-
-/// The [`ObjectFile`] record for a parsed file (no variants).
-pub(crate) fn object_file(location: Location, info: &ElfInfo, mode: u32, size: u64) -> ObjectFile {
-    let (soname, needed, rpath, runpath, flags_1) = match &info.dynamic {
-        Some(d) => (d.soname.clone(), d.needed.clone(), d.rpath.clone(), d.runpath.clone(), d.flags_1),
-        None => (None, Vec::new(), None, None, 0),
-    };
-    ObjectFile {
-        location,
-        soname,
-        needed,
-        rpath,
-        runpath,
-        flags_1,
-        class: info.class,
-        machine: info.machine,
-        mode,
-        size,
-        variants: Vec::new(),
     }
 }
 

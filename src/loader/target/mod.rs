@@ -5,11 +5,11 @@
 //! glibc-hwcaps level when the caller asks for [`Hwcaps::Host`] on a matching architecture).
 
 use crate::bytes::Bytes;
-use crate::config::{Hwcaps, Settings};
 use crate::elf::{self, ElfInfo, LoaderAbi, Source};
 use crate::ld_cache::LegacyHwcaps;
 use crate::model::{Class, Libc};
 use crate::root::Root;
+use crate::settings::{Hwcaps, Settings};
 
 /// Facts read out of a glibc `ld.so` file without running it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -380,6 +380,8 @@ mod cpu {
 /// Everything the glibc or musl model needs to know about the loader of one input.
 #[derive(Clone, Debug)]
 pub(crate) struct Target {
+    /// The resolver's name for this profile, unique while it lives (keys of shared caches).
+    pub id: TargetId,
     pub libc: Libc,
     pub abi: LoaderAbi,
     /// The interpreter path (PT_INTERP, or the standard one for inputs without).
@@ -405,6 +407,10 @@ pub(crate) struct Target {
     /// The vDSO name.
     pub vdso: &'static [u8],
 }
+
+/// A derived target's interned number (the resolver numbers its targets 0, 1, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub(crate) struct TargetId(pub u32);
 
 fn x86_64_hwcaps(level: u8) -> Vec<Bytes> {
     let mut v = Vec::new();
@@ -573,6 +579,7 @@ impl Target {
         }
 
         Target {
+            id: TargetId::default(),
             libc,
             abi,
             interp,

@@ -17,13 +17,13 @@ use std::sync::Arc;
 use crate::bytes::Bytes;
 use crate::elf::{self, Verdict};
 use crate::error::{Error, ErrorKind};
-use crate::glibc::{attempt, object_file, rejection_of};
+use crate::files::object_file;
+use crate::loader::target::Target;
+use crate::loader::{attempt, rejection_of, Context, Input};
 use crate::model::{
     Attempt, Closure, Diagnostic, Dlopened, Edge, FileId, FoundVia, Libc, Linkage, Missing, Object, Rejection, Role,
 };
-use crate::resolver::{Input, Resolver};
 use crate::root::{join_bytes, Errno, Opened};
-use crate::target::Target;
 
 const RESERVED: &[&[u8]] = &[b"c.", b"pthread.", b"rt.", b"m.", b"dl.", b"util.", b"xnet."];
 const DEFAULT_SYS_PATH: &[u8] = b"/lib:/usr/local/lib:/usr/lib";
@@ -51,7 +51,8 @@ enum Found {
     Failed(Vec<Attempt>),
 }
 
-pub(crate) fn run(res: &Resolver, target: &Target, input: Input) -> Result<Closure, Error> {
+pub(crate) fn run(ctx: &Context<'_>, input: Input) -> Result<Closure, Error> {
+    let target = ctx.target;
     let info = input.facts.info()?;
     let linkage = match &info.dynamic {
         None => Linkage::Static,
@@ -59,7 +60,7 @@ pub(crate) fn run(res: &Resolver, target: &Target, input: Input) -> Result<Closu
         Some(_) => Linkage::Dynamic,
     };
     let mut m = Musl {
-        res,
+        ctx: *ctx,
         target,
         dsos: Vec::new(),
         objects: Vec::new(),
@@ -86,7 +87,7 @@ pub(crate) fn run(res: &Resolver, target: &Target, input: Input) -> Result<Closu
     });
     if linkage != Linkage::Static {
         m.add_ldso();
-        for p in res.settings.preload.clone() {
+        for p in ctx.settings.preload.clone() {
             for part in p.as_bytes().split(|&b| b.is_ascii_whitespace() || b == b':') {
                 if part.is_empty() {
                     continue;
@@ -121,11 +122,11 @@ pub(crate) fn run(res: &Resolver, target: &Target, input: Input) -> Result<Closu
                         }
                         Found::Failed(tried) => m.missing.push(Missing { from: m.dsos[i].object, name: n, tried }),
                     }
-                    if m.objects.len() > res.settings.limits.max_objects {
+                    if m.objects.len() > ctx.settings.limits.max_objects {
                         return Err(Error::new(
                             ErrorKind::LimitExceeded,
                             &input.host_path,
-                            format!("closure has more than {} objects", res.settings.limits.max_objects),
+                            format!("closure has more than {} objects", ctx.settings.limits.max_objects),
                         ));
                     }
                 }
@@ -151,7 +152,7 @@ pub(crate) fn run(res: &Resolver, target: &Target, input: Input) -> Result<Closu
     }
     Ok(Closure {
         input: input.host_path.clone(),
-        root: res.root().host_dir().to_path_buf(),
+        root: ctx.files.root.host_dir().to_path_buf(),
         libc: if linkage == Linkage::Static { Libc::None } else { Libc::Musl },
         linkage,
         interpreter: info.interp.clone(),
@@ -166,7 +167,7 @@ pub(crate) fn run(res: &Resolver, target: &Target, input: Input) -> Result<Closu
 }
 
 struct Musl<'a> {
-    res: &'a Resolver,
+    ctx: Context<'a>,
     target: &'a Target,
     dsos: Vec<Dso>,
     objects: Vec<Object>,
@@ -197,7 +198,7 @@ impl Musl<'_> {
             return;
         }
         let abs = self.absolute(&interp);
-        match abs.as_deref().and_then(|a| self.res.locate_cached(a)) {
+        match abs.as_deref().and_then(|a| self.ctx.files.locate_cached(a)) {
             Some(located) => {
                 let facts = located.facts.clone();
                 let file = match located.object_file() {
@@ -240,7 +241,7 @@ impl Musl<'_> {
         if p.first() == Some(&b'/') {
             return Some(p.to_vec());
         }
-        let cwd = self.res.settings.cwd.as_ref()?;
+        let cwd = self.ctx.settings.cwd.as_ref()?;
         Some(join_bytes(cwd.as_os_str().as_bytes(), p))
     }
 
@@ -277,7 +278,7 @@ impl Musl<'_> {
                 )]));
             }
             let mut r = PathOpen::NotFound;
-            if let Some(llp) = self.res.settings.ld_library_path.clone().filter(|_| !self.res.settings.secure) {
+            if let Some(llp) = self.ctx.settings.ld_library_path.clone().filter(|_| !self.ctx.settings.secure) {
                 r = self.path_open(name, llp.as_bytes(), FoundVia::LdLibraryPath, &mut tried);
             }
             let mut via = FoundVia::LdLibraryPath;
@@ -295,7 +296,7 @@ impl Musl<'_> {
                 r = self.path_open(name, &sys, FoundVia::MuslSystemPath, &mut tried);
                 if matches!(r, PathOpen::Opened(..)) && self.path_file.is_none() {
                     let file = self.path_file_name();
-                    if let Ok(w) = self.res.root().walk(&file, true) {
+                    if let Ok(w) = self.ctx.files.root.walk(&file, true) {
                         self.path_file = Some(crate::model::Location {
                             path: PathBuf::from(OsStr::from_bytes(&file)),
                             realpath: w.realpath,
@@ -319,7 +320,7 @@ impl Musl<'_> {
             return Ok(Found::Dso(i, FoundVia::SameFile));
         }
         // map_library: no class or machine check; a file that cannot be mapped is an error.
-        let facts = match self.res.open_facts(&abs) {
+        let facts = match self.ctx.files.open_facts(&abs) {
             Ok((f, _)) => f,
             Err(_) => {
                 tried.push(attempt(&path, via, Rejection::OpenError(libc::ENOEXEC)));
@@ -356,13 +357,13 @@ impl Musl<'_> {
         };
         // "Avoid the danger of getting two versions of libc mapped into the same process":
         // a library defining both __libc_start_main and stdin is replaced by the loader.
-        if let Ok(data) = self.res.root().read(&abs, self.res.settings.limits.max_file_bytes) {
+        if let Ok(data) = self.ctx.files.root.read(&abs, self.ctx.settings.limits.max_file_bytes) {
             if elf::defines_all(&data, &[b"__libc_start_main", b"stdin"]) {
                 self.diag(format!("{}: a C library; musl uses itself instead", Bytes::from(path.clone())));
                 return self.load_library(b"libc.so", needed_by);
             }
         }
-        let loc = match self.res.root().walk(&abs, true) {
+        let loc = match self.ctx.files.root.walk(&abs, true) {
             Ok(w) => crate::model::Location {
                 path: PathBuf::from(OsStr::from_bytes(&abs)),
                 realpath: w.realpath,
@@ -395,7 +396,7 @@ impl Musl<'_> {
     /// `open(2)` inside the root: the file identity and absolute path, or the errno.
     fn open(&mut self, path: &[u8]) -> Result<(FileId, Vec<u8>), Errno> {
         let abs = self.absolute(path).ok_or(libc::ENOENT)?;
-        match self.res.root().open(&abs)? {
+        match self.ctx.files.root.open(&abs)? {
             Opened::File(w, _) | Opened::Directory(w) | Opened::Special(w) => Ok((w.file_id(), abs)),
         }
     }
@@ -443,8 +444,8 @@ impl Musl<'_> {
             k += p + 1;
         }
         let origin: Vec<u8> = match &d.origin_override {
-            Some(o) if d.object == 0 && !self.res.settings.secure => o.clone(),
-            _ if d.object == 0 && self.res.settings.secure => return None,
+            Some(o) if d.object == 0 && !self.ctx.settings.secure => o.clone(),
+            _ if d.object == 0 && self.ctx.settings.secure => return None,
             _ => match d.name.iter().rposition(|&b| b == b'/') {
                 Some(0) => Vec::new(),
                 Some(p) => d.name[..p].to_vec(),
@@ -489,7 +490,7 @@ impl Musl<'_> {
             return s.clone();
         }
         let file = self.path_file_name();
-        let s = match self.res.root().read(&file, 1 << 20) {
+        let s = match self.ctx.files.root.read(&file, 1 << 20) {
             Ok(text) => text,
             Err(libc::ENOENT) => DEFAULT_SYS_PATH.to_vec(),
             Err(_) => Vec::new(),

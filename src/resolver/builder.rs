@@ -1,139 +1,35 @@
-//! Resolver settings: the builder and the values it holds.
+//! [`ResolverBuilder`]: every host input of a [`Resolver`] as an explicit option.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::ffi::OsStr;
+use std::path::Path;
 
 use crate::bytes::Bytes;
 use crate::error::{Error, ErrorKind};
-use crate::resolver::{Resolver, Shared};
 use crate::root::Root;
+use crate::settings::{CacheSource, Hwcaps, Limits, OriginMode, Settings};
 
-/// Which glibc-hwcaps subdirectories the loader of the target CPU searches.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Hwcaps {
-    /// The CPU running depclose, when the target has the same architecture (x86-64 levels
-    /// via CPUID); no subdirectories otherwise. This is what `ld.so` on this machine uses.
-    #[default]
-    Host,
-    /// No glibc-hwcaps subdirectory (`--glibc-hwcaps-mask none`): the baseline copies.
-    None,
-    /// An x86-64 micro-architecture level, 1 to 4 (`x86-64-v2` … `x86-64-v4`; 1 = none).
-    X86_64Level(u8),
-    /// An explicit list, most preferred first (for example `["power10", "power9"]`).
-    Subdirs(Vec<String>),
-}
-
-/// How the input's `$ORIGIN` is computed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum OriginMode {
-    /// The directory of the input's canonical path, as on a real `execve` (the kernel
-    /// reports `/proc/self/exe`, which has every symlink resolved).
-    #[default]
-    Canonical,
-    /// The directory of the path as given, as `ld.so FILE` (and so `ldd`) computes it in
-    /// glibc 2.36 to 2.41.
-    AsGiven,
-}
-
-/// Where the `ld.so.cache` comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CacheSource {
-    /// `/etc/ld.so.cache` inside the root (the default), skipped if absent or invalid, as
-    /// the loader does.
-    Root,
-    /// Another file inside the root.
-    Path(PathBuf),
-    /// No cache (`ld.so --inhibit-cache`).
-    None,
-}
-
-/// Bounds that keep hostile input from making the work unbounded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Limits {
-    /// Most objects one closure may hold. Default 65,536.
-    pub max_objects: usize,
-    /// Most symlinks followed for one path. Default 40 (Linux).
-    pub max_symlink_hops: u32,
-    /// Largest file that is parsed as ELF or read as a cache or configuration file.
-    /// Default 4 GiB.
-    pub max_file_bytes: u64,
-    /// Most `DT_NEEDED` (and other dynamic) entries read from one object. Default 65,536.
-    pub max_dynamic_entries: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { max_objects: 65_536, max_symlink_hops: 40, max_file_bytes: 4 << 30, max_dynamic_entries: 65_536 }
-    }
-}
-
-/// Settings as given to the builder; target-specific values are derived per input.
-#[derive(Clone, Debug)]
-pub(crate) struct Settings {
-    pub root: PathBuf,
-    pub ld_library_path: Option<Bytes>,
-    pub cwd: Option<PathBuf>,
-    pub hwcaps: Hwcaps,
-    pub platform: Option<Bytes>,
-    pub lib: Option<Bytes>,
-    pub default_dirs: Option<Vec<Bytes>>,
-    pub extra_default_dirs: Vec<Bytes>,
-    pub cache: CacheSource,
-    pub assume_ldconfig: bool,
-    pub origin: OriginMode,
-    pub preload: Vec<Bytes>,
-    pub legacy_hwcaps: Option<bool>,
-    pub secure: bool,
-    pub limits: Limits,
-    pub threads: usize,
-}
+use super::Resolver;
 
 /// Builds a [`Resolver`]. Every host input is an explicit option: nothing is read from the
 /// environment, the current directory or the host's `/etc` unless passed here.
 ///
+/// Setters take `&mut self` and return it, so they chain; an optional value takes a
+/// plain `None` to clear it.
+///
 /// ```
 /// let resolver = depclose::Resolver::builder()
 ///     .root("/")
-///     .ld_library_path(Some("/opt/app/lib"))
+///     .ld_library_path(Some("/opt/app/lib".as_ref()))
 ///     .build()
 ///     .unwrap();
 /// # let _ = resolver;
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ResolverBuilder {
     s: Settings,
 }
 
-impl Default for ResolverBuilder {
-    fn default() -> Self {
-        ResolverBuilder {
-            s: Settings {
-                root: PathBuf::from("/"),
-                ld_library_path: None,
-                cwd: None,
-                hwcaps: Hwcaps::Host,
-                platform: None,
-                lib: None,
-                default_dirs: None,
-                extra_default_dirs: Vec::new(),
-                cache: CacheSource::Root,
-                assume_ldconfig: false,
-                origin: OriginMode::Canonical,
-                preload: Vec::new(),
-                legacy_hwcaps: None,
-                secure: false,
-                limits: Limits::default(),
-                threads: 0,
-            },
-        }
-    }
-}
-
-fn bytes_of(s: impl AsRef<std::ffi::OsStr>) -> Bytes {
+fn bytes_of(s: impl AsRef<OsStr>) -> Bytes {
     use std::os::unix::ffi::OsStrExt;
     Bytes::from(s.as_ref().as_bytes().to_vec())
 }
@@ -152,10 +48,10 @@ impl ResolverBuilder {
         self
     }
 
-    /// The `LD_LIBRARY_PATH` value to model (split on `:` and `;`, searched after
+    /// The `LD_LIBRARY_PATH` value to model; `None` for none (split on `:` and `;`, searched after
     /// `DT_RPATH` and before `DT_RUNPATH`; `$ORIGIN` in it refers to the input).
     /// Default: none. The library never reads the environment itself.
-    pub fn ld_library_path(&mut self, value: Option<impl AsRef<std::ffi::OsStr>>) -> &mut Self {
+    pub fn ld_library_path(&mut self, value: Option<&OsStr>) -> &mut Self {
         self.s.ld_library_path = value.map(bytes_of);
         self
     }
@@ -163,8 +59,8 @@ impl ResolverBuilder {
     /// The in-root working directory of the modelled process, against which the loader
     /// resolves relative names, relative `DT_RPATH` elements and empty path elements.
     /// Default: none, and such elements are reported as unresolvable.
-    pub fn cwd(&mut self, dir: Option<impl AsRef<Path>>) -> &mut Self {
-        self.s.cwd = dir.map(|d| d.as_ref().to_path_buf());
+    pub fn cwd(&mut self, dir: Option<&Path>) -> &mut Self {
+        self.s.cwd = dir.map(Path::to_path_buf);
         self
     }
 
@@ -177,26 +73,22 @@ impl ResolverBuilder {
     /// The value of `$PLATFORM` (`AT_PLATFORM`, possibly overridden by glibc, e.g.
     /// `haswell` on recent Intel CPUs). Default: derived from the target machine
     /// (`x86_64`, `aarch64`, `i686`, …).
-    pub fn platform(&mut self, platform: Option<impl AsRef<std::ffi::OsStr>>) -> &mut Self {
+    pub fn platform(&mut self, platform: Option<&OsStr>) -> &mut Self {
         self.s.platform = platform.map(bytes_of);
         self
     }
 
     /// The value of `$LIB`. Default: read from the target's `ld.so`, else derived from the
     /// root's layout (`lib/x86_64-linux-gnu` on Debian, `lib64` upstream).
-    pub fn lib_token(&mut self, lib: Option<impl AsRef<std::ffi::OsStr>>) -> &mut Self {
+    pub fn lib_token(&mut self, lib: Option<&OsStr>) -> &mut Self {
         self.s.lib = lib.map(bytes_of);
         self
     }
 
     /// Replace the loader's default (trusted) directories. Default: read from the target's
     /// `ld.so`, else derived from its architecture and the root's layout.
-    pub fn default_dirs<I, P>(&mut self, dirs: Option<I>) -> &mut Self
-    where
-        I: IntoIterator<Item = P>,
-        P: AsRef<std::ffi::OsStr>,
-    {
-        self.s.default_dirs = dirs.map(|d| d.into_iter().map(bytes_of).collect());
+    pub fn default_dirs(&mut self, dirs: Option<&[&Path]>) -> &mut Self {
+        self.s.default_dirs = dirs.map(|d| d.iter().map(bytes_of).collect());
         self
     }
 
@@ -204,7 +96,7 @@ impl ResolverBuilder {
     pub fn extra_default_dirs<I, P>(&mut self, dirs: I) -> &mut Self
     where
         I: IntoIterator<Item = P>,
-        P: AsRef<std::ffi::OsStr>,
+        P: AsRef<OsStr>,
     {
         self.s.extra_default_dirs = dirs.into_iter().map(bytes_of).collect();
         self
@@ -235,7 +127,7 @@ impl ResolverBuilder {
     pub fn preload<I, P>(&mut self, names: I) -> &mut Self
     where
         I: IntoIterator<Item = P>,
-        P: AsRef<std::ffi::OsStr>,
+        P: AsRef<OsStr>,
     {
         self.s.preload = names.into_iter().map(bytes_of).collect();
         self
@@ -277,6 +169,6 @@ impl ResolverBuilder {
         let root = Root::new(&self.s.root)
             .map_err(|e| Error::new(ErrorKind::Config, &self.s.root, format!("invalid root: {e}")))?
             .with_max_hops(self.s.limits.max_symlink_hops);
-        Ok(Resolver::from_parts(self.s.clone(), Arc::new(Shared::new(root))))
+        Ok(Resolver::from_parts(self.s.clone(), root))
     }
 }
