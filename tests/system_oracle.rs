@@ -221,3 +221,56 @@ fn batch_closures_equal_fresh_resolvers_closures() {
         differ.join("\n")
     );
 }
+
+/// Preloads are preloads: with `LD_PRELOAD` the loader maps the preloaded files right after
+/// the program, before its `DT_NEEDED` libraries (trace mode prints them in that place); the
+/// closure has the same files in the same order, and exactly those preloaded (and not
+/// otherwise needed) carry `Role::Preload`, the rest `Role::Library`.
+#[test]
+fn preloads_follow_the_loader_and_say_preload() {
+    use depclose::Role;
+    let zlib = "/usr/lib/x86_64-linux-gnu/libz.so.1";
+    let cases: &[(&str, &[&str])] = &[("/bin/true", &[zlib]), ("/bin/ls", &[zlib, "libm.so.6"])];
+    for (exe, preloads) in cases {
+        let out = Command::new(LDSO)
+            .arg(exe)
+            .env_clear()
+            .env("LD_TRACE_LOADED_OBJECTS", "1")
+            .env("LD_PRELOAD", preloads.join(":"))
+            .output()
+            .expect("run ld.so");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let theirs: Vec<PathBuf> = common::parse_trace(&text)
+            .into_iter()
+            .filter_map(|l| match l {
+                common::TraceLine::Mapped(p) => Some(fs::canonicalize(p).unwrap_or_else(|_| PathBuf::from(p))),
+                _ => None,
+            })
+            .collect();
+        let resolver = Resolver::builder()
+            .origin(OriginMode::AsGiven)
+            .hwcaps(Hwcaps::Host)
+            .preload(preloads.iter().copied())
+            .build()
+            .unwrap();
+        let c = resolver.closure(exe).unwrap();
+        // The trace leaves out the program itself and places the interpreter where it was
+        // first needed; the preloads come first in both, then the same files.
+        let ours: Vec<PathBuf> = c.objects.iter().skip(1).map(|o| o.file.location.realpath.clone()).collect();
+        let firsts = |v: &[PathBuf]| {
+            v.iter().filter(|p| !p.ends_with("ld-linux-x86-64.so.2")).take(preloads.len()).cloned().collect::<Vec<_>>()
+        };
+        assert_eq!(firsts(&ours), firsts(&theirs), "{exe} with LD_PRELOAD={preloads:?}: the preloads come first");
+        let set = |v: &[PathBuf]| v.iter().cloned().collect::<BTreeSet<_>>();
+        assert_eq!(set(&ours), set(&theirs), "{exe} with LD_PRELOAD={preloads:?}: the files");
+        let preloaded: Vec<_> = c.objects.iter().filter(|o| o.role == Role::Preload).collect();
+        assert_eq!(preloaded.len(), preloads.len(), "{exe}: one preload object per LD_PRELOAD entry");
+        for (o, name) in preloaded.iter().zip(preloads.iter()) {
+            let path = o.file.location.path.to_string_lossy().into_owned();
+            assert!(path.ends_with(name.trim_start_matches('/')), "{exe}: preload {name} is {path}");
+            assert_eq!(o.loaded_by, Some(0), "{exe}: a preload is loaded on behalf of the program");
+        }
+        let libc = c.objects.iter().find(|o| o.file.location.path.ends_with("libc.so.6")).unwrap();
+        assert_eq!(libc.role, Role::Library, "{exe}: libc is needed, not preloaded");
+    }
+}

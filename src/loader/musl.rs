@@ -92,7 +92,10 @@ pub(crate) fn run(ctx: &Context<'_>, input: Input) -> Result<Closure, Error> {
                 if part.is_empty() {
                     continue;
                 }
+                let before = m.objects.len();
                 match m.load_library(part, None)? {
+                    // A preload newly loaded is a preload, not a library something needs.
+                    Found::Dso(..) if m.objects.len() > before => m.objects[before].role = Role::Preload,
                     Found::Dso(..) => {}
                     Found::Failed(_) => m.diag(format!("{}: cannot be preloaded", Bytes::from(part))),
                 }

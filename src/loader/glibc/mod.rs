@@ -806,7 +806,7 @@ impl<'a> Loader<'a> {
     // _dl_map_object
     // ---------------------------------------------------------------------------------
 
-    fn map_object(&mut self, req: usize, name: &Bytes, _preload: bool) -> Result<Mapped, Fatal> {
+    fn map_object(&mut self, req: usize, name: &Bytes, preload: bool) -> Result<Mapped, Fatal> {
         // 1. Already loaded: the first map, in list order, whose l_name or a l_libname is
         // the name, or else whose DT_SONAME is (then cached as an alias). Indexed, so that
         // long chains do not make this quadratic.
@@ -901,7 +901,9 @@ impl<'a> Loader<'a> {
                 cand.file.get_or_init(|| Arc::new(f)).clone()
             }
         };
-        let mut obj = Object::new(Role::Library, Some(id), file);
+        // A preload is a library the loader was told to load (LD_PRELOAD, `--preload`,
+        // `/etc/ld.so.preload`), not one something needs.
+        let mut obj = Object::new(if preload { Role::Preload } else { Role::Library }, Some(id), file);
         obj.names = vec![name.clone()];
         obj.loaded_by = Some(self.obj_of(req));
         let soname = info.dynamic.as_ref().and_then(|d| d.soname.clone());
