@@ -72,7 +72,7 @@ fn is_problem(line: &str) -> bool {
 }
 
 fn ours(cache: &SymbolCache, resolver: &Resolver, c: &Closure) -> Vec<String> {
-    let report = cache.check(c, &resolver);
+    let report = cache.check(c, resolver);
     assert!(report.unreadable.is_empty(), "{}: unreadable symbols: {:?}", c.input.display(), report.unreadable);
     report.ldd_lines(c)
 }
