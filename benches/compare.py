@@ -169,6 +169,8 @@ def main():
     ap.add_argument("--batch-rounds", type=int, default=25, help="rounds of the (fast) batch runs")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N files (0 = all)")
     ap.add_argument("--symbols-only", action="store_true", help="only the symbol check comparison (-r)")
+    ap.add_argument("--baseline", help="another depclose-cli build (say, the last release, built dynamically "
+                    "as target/release is) timed beside this one: rows depclose-base against depclose-dyn")
     args = ap.parse_args()
 
     lddtree, static = ensure_tools()
@@ -196,11 +198,18 @@ def main():
         per_file["depclose-dyn"] = lambda f: [dynamic, "--format", "paths", f]
     if lddtree:
         per_file["lddtree-rs"] = lambda f: [lddtree, f]
+    base_bin = args.baseline and installed(args.baseline, "depclose-cli-base")
+    if base_bin:
+        per_file["depclose-base"] = lambda f: [base_bin, "--format", "paths", f]
+        per_file.setdefault("depclose-dyn", lambda f: [dynamic, "--format", "paths", f])
     batch = {
         "depclose": cli + files,
         "ldd": ["ldd"] + files,
         "libtree": ["libtree", "-p"] + files,
     }
+    if base_bin:
+        batch["depclose-base"] = [base_bin, "--format", "paths"] + files
+        batch["depclose-dyn"] = [dynamic, "--format", "paths"] + files
 
     results = {}
     order = random.Random(1)
@@ -235,6 +244,11 @@ def main():
                 continue
             med = statistics.median(ts)
             print(f"{mode:<9} {tool:<11} {med:9.3f} {1000 * med / n:8.3f} {med / base:11.2f}x")
+    if base_bin:
+        print()
+        for mode in ("per-file", "batch"):
+            new, old = statistics.median(results[(mode, "depclose-dyn")]), statistics.median(results[(mode, "depclose-base")])
+            print(f"{mode}: this build (dynamic) {new:.3f} s, baseline {old:.3f} s: {new / old:.3f}x the baseline")
     print()
     print(f"depclose batch peak memory: {peak_kb(batch['depclose']) / 1024:.1f} MB")
 

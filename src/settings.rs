@@ -8,8 +8,11 @@ use crate::bytes::Bytes;
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Hwcaps {
-    /// The CPU running depclose, when the target has the same architecture (x86-64 levels
-    /// via CPUID); no subdirectories otherwise. This is what `ld.so` on this machine uses.
+    /// The CPU running depclose, when the target has the same architecture: its x86-64
+    /// level as this process's glibc computed it at start-up (the feature table `ld.so`
+    /// chooses glibc-hwcaps subdirectories by, tunables applied; `CPUID` is not run again),
+    /// or Rust's feature detection without glibc; no subdirectories for another
+    /// architecture. This is what `ld.so` on this machine uses.
     #[default]
     Host,
     /// No glibc-hwcaps subdirectory (`--glibc-hwcaps-mask none`): the baseline copies.
