@@ -47,10 +47,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// The unit a file of `src/` belongs to; `None` for `lib.rs` (it re-exports every layer).
 fn unit_of_file(rel: &Path) -> Option<String> {
-    let parts: Vec<String> = rel
-        .iter()
-        .map(|c| c.to_string_lossy().trim_end_matches(".rs").to_string())
-        .collect();
+    let parts: Vec<String> = rel.iter().map(|c| c.to_string_lossy().trim_end_matches(".rs").to_string()).collect();
     match parts.as_slice() {
         [only] if only == "lib" => None,
         [first, second, ..] if first == "loader" && second != "mod" => Some(format!("loader::{second}")),

@@ -81,35 +81,35 @@ struct Fatal {
     message: String,
 }
 
-/// The loader's working buffers, kept per thread between closures so that each closure
-/// does not allocate its tables afresh.
+/// The namespace list (`link_map`s in load order) and the indexes `_dl_map_object`'s
+/// "already loaded" step uses.
 #[derive(Default)]
-struct Scratch {
+struct Namespace {
     maps: Vec<Map>,
-    objects: Vec<Object>,
-    edges: Vec<Edge>,
-    status: HashMap<Vec<u8>, Vec<DirStatus>>,
+    /// First map (in list order) per `l_name` / `l_libname` entry.
     by_name: HashMap<Bytes, usize>,
+    /// First map (in list order) whose DT_SONAME has not been matched yet, per SONAME.
     by_soname: HashMap<Bytes, usize>,
+    /// First map (in list order) per file identity.
     by_id: HashMap<FileId, usize>,
+    /// Maps already queued for the breadth-first walk.
     queued: Vec<bool>,
-    rpath_cache: HashMap<(usize, bool), Option<Dirs>>,
-    key: Vec<u8>,
 }
 
-thread_local! {
-    static SCRATCH: std::cell::RefCell<Option<Scratch>> = const { std::cell::RefCell::new(None) };
-}
-
-pub(crate) struct Loader<'a> {
-    ctx: Context<'a>,
-    shared: &'a GlibcShared,
-    target: &'a Target,
-    maps: Vec<Map>,
+/// What the closure has found so far.
+#[derive(Default)]
+struct Results {
     objects: Vec<Object>,
     edges: Vec<Edge>,
     missing: Vec<Missing>,
     diagnostics: Vec<Diagnostic>,
+    /// Outcomes of the input's dlopen requests, in order.
+    dlopened: Vec<Dlopened>,
+}
+
+/// The modelled process's search memory (`errno`, per-directory status) and whether the
+/// shared search outcomes may stand in for it.
+struct SearchState {
     status: HashMap<Vec<u8>, Vec<DirStatus>>,
     /// The modelled process's `errno`, which `open_path` consults after each directory.
     errno: Errno,
@@ -127,24 +127,44 @@ pub(crate) struct Loader<'a> {
     /// Set once any errno other than ENOENT/EACCES was met in this closure: from then on
     /// the per-directory memory may steer searches, so none is shared.
     ever_weird: bool,
-    /// Set when `/etc/ld.so.preload` named something.
-    used_preload_file: bool,
-    /// First map (in list order) per `l_name` / `l_libname` entry.
-    by_name: HashMap<Bytes, usize>,
-    /// First map (in list order) whose DT_SONAME has not been matched yet, per SONAME.
-    by_soname: HashMap<Bytes, usize>,
-    /// First map (in list order) per file identity.
-    by_id: HashMap<FileId, usize>,
-    /// Maps already queued for the breadth-first walk.
-    queued: Vec<bool>,
+}
+
+/// Expanded search path lists.
+#[derive(Default)]
+struct PathLists {
     /// `LD_LIBRARY_PATH` directories, expanded once (`_dl_init_paths`).
     llp: Option<Dirs>,
     /// Expanded `DT_RPATH` / `DT_RUNPATH` lists per map (`l_rpath_dirs`, `l_runpath_dirs`).
     rpath_cache: HashMap<(usize, bool), Option<Dirs>>,
+}
+
+/// The loader's working tables, kept per thread between closures so that each closure
+/// does not allocate them afresh.
+#[derive(Default)]
+struct Scratch {
+    ns: Namespace,
+    out: Results,
+    status: HashMap<Vec<u8>, Vec<DirStatus>>,
+    paths: PathLists,
+    key: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Option<Scratch>> = const { std::cell::RefCell::new(None) };
+}
+
+pub(crate) struct Loader<'a> {
+    ctx: Context<'a>,
+    shared: &'a GlibcShared,
+    target: &'a Target,
+    ns: Namespace,
+    out: Results,
+    search: SearchState,
+    paths: PathLists,
+    /// Set when `/etc/ld.so.preload` named something.
+    used_preload_file: bool,
     /// Reused buffer for search keys.
     key: Vec<u8>,
-    /// Outcomes of the input's dlopen requests, in order.
-    dlopened: Vec<Dlopened>,
 }
 
 impl<'a> Loader<'a> {
@@ -204,7 +224,7 @@ impl<'a> Loader<'a> {
         // LD_LIBRARY_PATH is ignored in secure mode (since 2.26); "" means unset.
         if let Some(llp) = &ctx.settings.ld_library_path {
             if !ctx.settings.secure && !llp.as_bytes().is_empty() {
-                l.llp = Some(Rc::new(l.expand_path_list(0, llp.as_bytes(), b":;")));
+                l.paths.llp = Some(Rc::new(l.expand_path_list(0, llp.as_bytes(), b":;")));
             }
         }
 
@@ -214,7 +234,7 @@ impl<'a> Loader<'a> {
         let preloads = l.preload_names();
         for name in preloads {
             let mapped = l.map_object(0, &name, true);
-            if l.restart {
+            if l.search.restart {
                 return Ok(None);
             }
             match mapped {
@@ -254,32 +274,27 @@ impl<'a> Loader<'a> {
     fn new(ctx: Context<'a>, shared: &'a GlibcShared, input: &Input, use_cache: bool) -> Self {
         let target = ctx.target;
         let sc = SCRATCH.with(|c| c.borrow_mut().take()).unwrap_or_default();
+        let Scratch { ns, mut out, status, paths, key } = sc;
+        out.diagnostics.extend(input.diagnostics.iter().map(|m| Diagnostic { object: None, message: m.clone() }));
         Loader {
             ctx,
             shared,
             target,
-            maps: sc.maps,
-            objects: sc.objects,
-            edges: sc.edges,
-            missing: Vec::new(),
-            diagnostics: input.diagnostics.iter().map(|m| Diagnostic { object: None, message: m.clone() }).collect(),
-            status: sc.status,
-            errno: libc::ENOENT,
-            weird: false,
-            uncacheable: false,
-            use_cache,
-            used_cache: false,
-            restart: false,
-            ever_weird: false,
+            ns,
+            out,
+            search: SearchState {
+                status,
+                errno: libc::ENOENT,
+                weird: false,
+                uncacheable: false,
+                use_cache,
+                used_cache: false,
+                restart: false,
+                ever_weird: false,
+            },
+            paths,
             used_preload_file: false,
-            by_name: sc.by_name,
-            by_soname: sc.by_soname,
-            by_id: sc.by_id,
-            queued: sc.queued,
-            llp: None,
-            rpath_cache: sc.rpath_cache,
-            key: sc.key,
-            dlopened: Vec::new(),
+            key,
         }
     }
 
@@ -288,7 +303,7 @@ impl<'a> Loader<'a> {
         // The executable: l_name "" and libname "" (it then matches an empty DT_NEEDED),
         // no file id (rtld.c leaves it zero).
         let file = Arc::new(object_file(input.location.clone(), info, input.facts.mode, input.facts.size));
-        self.objects.push(Object::new(Role::Input, None, file));
+        self.out.objects.push(Object::new(Role::Input, None, file));
         // Under an explicit `ld.so FILE` (what ldd runs), the program is mapped by
         // _dl_map_object: its name is the path as given and its file id is registered.
         let explicit = self.ctx.settings.origin == crate::settings::OriginMode::AsGiven;
@@ -319,7 +334,7 @@ impl<'a> Loader<'a> {
         in_dlopen: bool,
         input: &Input,
     ) -> Result<Step, Error> {
-        let info = self.maps[m].info.clone();
+        let info = self.ns.maps[m].info.clone();
         let Some(dynamic) = info.dynamic.as_ref() else { return Ok(Step::Done) };
         // One loop over DT_NEEDED, DT_FILTER and DT_AUXILIARY in dynamic-section order, as
         // `_dl_map_object_deps` (elf/dl-deps.c) walks `l_ld`: the order decides which
@@ -344,14 +359,14 @@ impl<'a> Loader<'a> {
                 raw.clone()
             };
             let mapped = self.map_object(m, &name, false);
-            if self.restart {
+            if self.search.restart {
                 return Ok(Step::Restart);
             }
             match mapped {
                 Ok(Mapped::Object(t, via)) => {
                     self.push_edge(m, raw, t, via);
                     self.enqueue(queue, t);
-                    if self.objects.len() > self.ctx.settings.limits.max_objects {
+                    if self.out.objects.len() > self.ctx.settings.limits.max_objects {
                         return Err(Error::new(
                             ErrorKind::LimitExceeded,
                             &input.host_path,
@@ -371,7 +386,7 @@ impl<'a> Loader<'a> {
                             format!("{raw}: auxiliary filter not found (a real run goes on without it)"),
                         );
                     }
-                    if let Some(d) = self.dlopened.last_mut().filter(|_| in_dlopen) {
+                    if let Some(d) = self.out.dlopened.last_mut().filter(|_| in_dlopen) {
                         if required {
                             d.error.get_or_insert_with(|| {
                                 format!("{raw}: cannot open shared object file: No such file or directory")
@@ -379,7 +394,7 @@ impl<'a> Loader<'a> {
                             d.tried.extend(tried);
                         }
                     } else {
-                        self.missing.push(Missing { from: self.obj_of(m), name: raw.clone(), tried });
+                        self.out.missing.push(Missing { from: self.obj_of(m), name: raw.clone(), tried });
                     }
                 }
                 Err(f) => {
@@ -387,7 +402,7 @@ impl<'a> Loader<'a> {
                         self.diag(Some(m), format!("{raw}: auxiliary filter cannot be loaded: {}", f.message));
                         continue;
                     }
-                    if let Some(d) = self.dlopened.last_mut().filter(|_| in_dlopen) {
+                    if let Some(d) = self.out.dlopened.last_mut().filter(|_| in_dlopen) {
                         d.error.get_or_insert_with(|| format!("{}: {}", Bytes::from(f.path), f.message));
                         continue;
                     }
@@ -402,13 +417,13 @@ impl<'a> Loader<'a> {
     /// shared searches.
     fn dlopen(&mut self, req: &DlopenRequest, queue: &mut Vec<usize>) -> bool {
         let mut rec = Dlopened { request: req.clone(), to: None, via: None, tried: Vec::new(), error: None };
-        let Some(m) = (0..self.maps.len()).find(|&m| self.maps[m].object == Some(req.from)) else {
+        let Some(m) = (0..self.ns.maps.len()).find(|&m| self.ns.maps[m].object == Some(req.from)) else {
             rec.error = Some(format!("no object {} in the closure", req.from));
-            self.dlopened.push(rec);
+            self.out.dlopened.push(rec);
             return false;
         };
         let mapped = self.map_object(m, &req.name, false);
-        if self.restart {
+        if self.search.restart {
             return true;
         }
         match mapped {
@@ -425,7 +440,7 @@ impl<'a> Loader<'a> {
             }
             Err(f) => rec.error = Some(format!("{}: {}", Bytes::from(f.path), f.message)),
         }
-        self.dlopened.push(rec);
+        self.out.dlopened.push(rec);
         false
     }
 
@@ -439,12 +454,12 @@ impl<'a> Loader<'a> {
             linkage: end.linkage,
             interpreter: end.info.interp.clone(),
             // Exact-size copies; the working vectors go back to the scratch.
-            objects: self.objects.drain(..).collect(),
-            edges: self.edges.drain(..).collect(),
-            missing: std::mem::take(&mut self.missing),
+            objects: self.out.objects.drain(..).collect(),
+            edges: self.out.edges.drain(..).collect(),
+            missing: std::mem::take(&mut self.out.missing),
             fatal,
-            diagnostics: std::mem::take(&mut self.diagnostics),
-            dlopened: std::mem::take(&mut self.dlopened),
+            diagnostics: std::mem::take(&mut self.out.diagnostics),
+            dlopened: std::mem::take(&mut self.out.dlopened),
         };
         self.recycle();
         c
@@ -452,35 +467,28 @@ impl<'a> Loader<'a> {
 
     /// Hand the working buffers back to this thread's scratch, emptied.
     fn recycle(self) {
-        let mut sc = Scratch {
-            maps: self.maps,
-            objects: self.objects,
-            edges: self.edges,
-            status: self.status,
-            by_name: self.by_name,
-            by_soname: self.by_soname,
-            by_id: self.by_id,
-            queued: self.queued,
-            rpath_cache: self.rpath_cache,
-            key: self.key,
-        };
-        sc.maps.clear();
-        sc.objects.clear();
-        sc.edges.clear();
-        sc.status.clear();
-        sc.by_name.clear();
-        sc.by_soname.clear();
-        sc.by_id.clear();
-        sc.queued.clear();
-        sc.rpath_cache.clear();
-        SCRATCH.with(|c| *c.borrow_mut() = Some(sc));
+        let Loader { mut ns, mut out, mut search, mut paths, key, .. } = self;
+        ns.maps.clear();
+        ns.by_name.clear();
+        ns.by_soname.clear();
+        ns.by_id.clear();
+        ns.queued.clear();
+        out.objects.clear();
+        out.edges.clear();
+        out.missing.clear();
+        out.diagnostics.clear();
+        out.dlopened.clear();
+        search.status.clear();
+        paths.llp = None;
+        paths.rpath_cache.clear();
+        SCRATCH.with(|c| *c.borrow_mut() = Some(Scratch { ns, out, status: search.status, paths, key }));
     }
 
     /// See [`Closure::loader_files`].
     fn loader_files(&self) -> Vec<Location> {
-        let needs_cache = self.edges.iter().any(|e| {
+        let needs_cache = self.out.edges.iter().any(|e| {
             e.via == FoundVia::LdCache && {
-                let p = self.objects[e.to].file.location.path.as_os_str().as_bytes();
+                let p = self.out.objects[e.to].file.location.path.as_os_str().as_bytes();
                 let dir = p.iter().rposition(|&b| b == b'/').map_or(&p[..0], |s| &p[..s]);
                 let base: &[u8] = match dir.iter().rposition(|&b| b == b'/') {
                     Some(s) if dir[..s].ends_with(b"/glibc-hwcaps") => &dir[..s - b"/glibc-hwcaps".len()],
@@ -513,19 +521,19 @@ impl<'a> Loader<'a> {
             path: PathBuf::from(OsStr::from_bytes(&f.path)),
             message: f.message,
         };
-        self.diagnostics.shrink_to_fit();
+        self.out.diagnostics.shrink_to_fit();
         self.finish(end, Some(err))
     }
 
     fn diag(&mut self, map: Option<usize>, message: String) {
-        let object = map.and_then(|m| self.maps[m].object);
-        self.diagnostics.push(Diagnostic { object, message });
+        let object = map.and_then(|m| self.ns.maps[m].object);
+        self.out.diagnostics.push(Diagnostic { object, message });
     }
 
     fn push_edge(&mut self, from: usize, name: &Bytes, to: usize, via: FoundVia) {
         let from = self.obj_of(from);
         let to = self.materialise(to);
-        self.edges.push(Edge { from, name: name.clone(), to, via });
+        self.out.edges.push(Edge { from, name: name.clone(), to, via });
     }
 
     // ---------------------------------------------------------------------------------
@@ -540,22 +548,22 @@ impl<'a> Loader<'a> {
         // 1. Already loaded: the first map, in list order, whose l_name or a l_libname is
         // the name, or else whose DT_SONAME is (then cached as an alias). Indexed, so that
         // long chains do not make this quadratic.
-        let by_name = self.by_name.get(name.as_bytes()).copied();
-        let by_soname = self.by_soname.get(name.as_bytes()).copied();
+        let by_name = self.ns.by_name.get(name.as_bytes()).copied();
+        let by_soname = self.ns.by_soname.get(name.as_bytes()).copied();
         match (by_name, by_soname) {
             (Some(i), s) if s.is_none_or(|s| i < s) => return Ok(Mapped::Object(i, FoundVia::AlreadyLoaded)),
             (_, Some(i)) => {
-                self.maps[i].soname_pending = None;
+                self.ns.maps[i].soname_pending = None;
                 // The next map still waiting with this SONAME, if any, takes over.
-                self.by_soname.remove(name.as_bytes());
-                if let Some(j) = (i + 1..self.maps.len())
-                    .find(|&j| self.maps[j].soname_pending.as_ref().is_some_and(|s| s.as_bytes() == name.as_bytes()))
+                self.ns.by_soname.remove(name.as_bytes());
+                if let Some(j) = (i + 1..self.ns.maps.len())
+                    .find(|&j| self.ns.maps[j].soname_pending.as_ref().is_some_and(|s| s.as_bytes() == name.as_bytes()))
                 {
-                    self.by_soname.insert(name.clone(), j);
+                    self.ns.by_soname.insert(name.clone(), j);
                 }
                 self.register_name(i, name);
-                if let Some(o) = self.maps[i].object {
-                    let names = &mut self.objects[o].names;
+                if let Some(o) = self.ns.maps[i].object {
+                    let names = &mut self.out.objects[o].names;
                     if !names.iter().any(|n| n.as_bytes() == name.as_bytes()) {
                         names.push(name.clone());
                     }
@@ -594,10 +602,10 @@ impl<'a> Loader<'a> {
 
         // _dl_map_object_from_fd: same (dev, ino) as a loaded object => reuse it.
         let id = cand.facts.file_id;
-        if let Some(&i) = self.by_id.get(&id) {
+        if let Some(&i) = self.ns.by_id.get(&id) {
             self.register_name(i, name);
-            if let Some(o) = self.maps[i].object {
-                self.objects[o].names.push(name.clone());
+            if let Some(o) = self.ns.maps[i].object {
+                self.out.objects[o].names.push(name.clone());
             }
             return Ok(Mapped::Object(i, FoundVia::SameFile));
         }
@@ -637,8 +645,8 @@ impl<'a> Loader<'a> {
         obj.names = vec![name.clone()];
         obj.loaded_by = Some(self.obj_of(req));
         let soname = info.dynamic.as_ref().and_then(|d| d.soname.clone());
-        self.objects.push(obj);
-        let o = self.objects.len() - 1;
+        self.out.objects.push(obj);
+        let o = self.out.objects.len() - 1;
         self.push_map(
             Map {
                 name: cand.realname.clone(),
@@ -652,7 +660,7 @@ impl<'a> Loader<'a> {
             },
             Some(name),
         );
-        Ok(Mapped::Object(self.maps.len() - 1, via))
+        Ok(Mapped::Object(self.ns.maps.len() - 1, via))
     }
 }
 

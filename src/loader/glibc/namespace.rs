@@ -29,16 +29,16 @@ impl Loader<'_> {
     /// Append a map to the namespace list and index its names: `l_name` and the name it was
     /// requested under.
     pub(super) fn push_map(&mut self, m: Map, libname: Option<&Bytes>) {
-        let i = self.maps.len();
+        let i = self.ns.maps.len();
         if let Some(s) = &m.soname_pending {
-            self.by_soname.entry(s.clone()).or_insert(i);
+            self.ns.by_soname.entry(s.clone()).or_insert(i);
         }
         if let Some(id) = m.file_id {
-            self.by_id.entry(id).or_insert(i);
+            self.ns.by_id.entry(id).or_insert(i);
         }
         let name = m.name.clone();
-        self.maps.push(m);
-        self.queued.push(false);
+        self.ns.maps.push(m);
+        self.ns.queued.push(false);
         self.register_name(i, &name);
         if let Some(n) = libname {
             self.register_name(i, n);
@@ -46,35 +46,35 @@ impl Loader<'_> {
     }
 
     pub(super) fn register_name(&mut self, i: usize, name: &Bytes) {
-        match self.by_name.get_mut(name.as_bytes()) {
+        match self.ns.by_name.get_mut(name.as_bytes()) {
             Some(e) => *e = (*e).min(i),
             None => {
-                self.by_name.insert(name.clone(), i);
+                self.ns.by_name.insert(name.clone(), i);
             }
         }
     }
 
     /// Queue map `m` for the breadth-first walk unless it already was.
     pub(super) fn enqueue(&mut self, queue: &mut Vec<usize>, m: usize) {
-        if !self.queued[m] {
-            self.queued[m] = true;
+        if !self.ns.queued[m] {
+            self.ns.queued[m] = true;
             queue.push(m);
         }
     }
 
     pub(super) fn obj_of(&self, m: usize) -> usize {
-        self.maps[m].object.unwrap_or(0)
+        self.ns.maps[m].object.unwrap_or(0)
     }
 
     /// Index in `objects` of map `m`, creating the lazy rtld object on first use.
     pub(super) fn materialise(&mut self, m: usize) -> usize {
-        if let Some(o) = self.maps[m].object {
+        if let Some(o) = self.ns.maps[m].object {
             return o;
         }
-        let obj = self.maps[m].lazy.take().map(|b| *b).unwrap_or_else(|| self.objects[0].clone());
-        self.objects.push(obj);
-        let o = self.objects.len() - 1;
-        self.maps[m].object = Some(o);
+        let obj = self.ns.maps[m].lazy.take().map(|b| *b).unwrap_or_else(|| self.out.objects[0].clone());
+        self.out.objects.push(obj);
+        let o = self.out.objects.len() - 1;
+        self.ns.maps[m].object = Some(o);
         o
     }
 
@@ -84,7 +84,7 @@ impl Loader<'_> {
         let located = path.as_ref().and_then(|p| files.locate_cached(p));
         let Some(located) = located else {
             if self.target.interp_from_input {
-                self.missing.push(Missing {
+                self.out.missing.push(Missing {
                     from: 0,
                     name: interp.clone(),
                     tried: vec![Attempt {
@@ -106,9 +106,9 @@ impl Loader<'_> {
         let obj = Object::new(Role::Interpreter, None, file);
         let soname = info.dynamic.as_ref().and_then(|d| d.soname.clone());
         let (object, lazy) = if self.target.interp_from_input {
-            self.objects.push(obj);
-            let o = self.objects.len() - 1;
-            self.edges.push(Edge { from: 0, name: interp.clone(), to: o, via: FoundVia::Interpreter });
+            self.out.objects.push(obj);
+            let o = self.out.objects.len() - 1;
+            self.out.edges.push(Edge { from: 0, name: interp.clone(), to: o, via: FoundVia::Interpreter });
             (Some(o), None)
         } else {
             (None, Some(Box::new(obj)))

@@ -34,9 +34,9 @@ impl Loader<'_> {
     /// shared, see [`Loader::search`]).
     pub(super) fn note_errno(&mut self, e: Errno) {
         if e != libc::ENOENT && e != libc::EACCES {
-            self.weird = true;
-            self.ever_weird = true;
-            self.restart |= self.used_cache;
+            self.search.weird = true;
+            self.search.ever_weird = true;
+            self.search.restart |= self.search.used_cache;
         }
     }
 
@@ -53,7 +53,7 @@ impl Loader<'_> {
         for dir in dirs {
             let relative = dir.first() != Some(&b'/');
             let init = if relative { DirStatus::Existing } else { DirStatus::Unknown };
-            let mut status = self.status.get(dir).cloned().unwrap_or_else(|| vec![init; nsub]);
+            let mut status = self.search.status.get(dir).cloned().unwrap_or_else(|| vec![init; nsub]);
             let mut here_any = false;
             let mut found = None;
             // Indexing, not iterating: `probe` needs `self` mutably inside the loop.
@@ -80,11 +80,11 @@ impl Loader<'_> {
                 match probe {
                     Probe::Found(c) => found = Some(c),
                     Probe::Skip(r) => {
-                        self.errno = libc::ENOENT;
+                        self.search.errno = libc::ENOENT;
                         log.push((stage, attempt(&buf, via.clone(), r)));
                     }
                     Probe::Open(e) => {
-                        self.errno = e;
+                        self.search.errno = e;
                         self.note_errno(e);
                         if sub.is_empty() || e != libc::ENOENT {
                             log.push((stage, attempt(&buf, via.clone(), rejection_of(e))));
@@ -103,7 +103,7 @@ impl Loader<'_> {
                             Ok(true) => DirStatus::Existing,
                             Ok(false) => DirStatus::Nonexisting,
                             Err(e) => {
-                                self.errno = e;
+                                self.search.errno = e;
                                 self.note_errno(e);
                                 DirStatus::Nonexisting
                             }
@@ -115,11 +115,11 @@ impl Loader<'_> {
                     break;
                 }
             }
-            self.status.insert(dir.clone(), status);
+            self.search.status.insert(dir.clone(), status);
             if let Some(c) = found {
                 return Ok(Some(c));
             }
-            if here_any && self.errno != libc::ENOENT && self.errno != libc::EACCES {
+            if here_any && self.search.errno != libc::ENOENT && self.search.errno != libc::EACCES {
                 // "The file exists and is readable, but something went wrong."
                 return Ok(None);
             }
@@ -137,9 +137,9 @@ impl Loader<'_> {
         let Some(abs) = self.absolute(path) else {
             // Depends on a setting rather than on the files: keep it out of the shared cache,
             // and say it once.
-            self.uncacheable = true;
+            self.search.uncacheable = true;
             let msg = format!("{}: relative path and no working directory configured", Bytes::from(path));
-            if !self.diagnostics.iter().any(|d| d.message == msg) {
+            if !self.out.diagnostics.iter().any(|d| d.message == msg) {
                 self.diag(None, msg);
             }
             return Ok(Probe::Open(libc::ENOENT));

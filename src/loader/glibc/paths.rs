@@ -83,9 +83,9 @@ impl Loader<'_> {
 
     /// `l_origin` of map `m`.
     pub(super) fn origin_of(&self, m: usize) -> Option<Vec<u8>> {
-        match &self.maps[m].origin {
+        match &self.ns.maps[m].origin {
             Some(o) => o.clone(),
-            None => self.absolute(self.maps[m].name.as_bytes()).map(|a| dirname_bytes(&a)),
+            None => self.absolute(self.ns.maps[m].name.as_bytes()).map(|a| dirname_bytes(&a)),
         }
     }
 
@@ -190,12 +190,12 @@ impl Loader<'_> {
     /// `cache_rpath`: the expanded DT_RPATH (`runpath` false) or DT_RUNPATH of map `m`. An
     /// object with DT_RUNPATH has no DT_RPATH at all (get-dynamic-info.h).
     pub(super) fn rpath_dirs(&mut self, m: usize, runpath: bool) -> Option<Dirs> {
-        let d = self.maps[m].info.dynamic.as_ref()?;
+        let d = self.ns.maps[m].info.dynamic.as_ref()?;
         // Nothing to cache for the common object without either.
         if d.rpath.is_none() && d.runpath.is_none() {
             return None;
         }
-        if let Some(v) = self.rpath_cache.get(&(m, runpath)) {
+        if let Some(v) = self.paths.rpath_cache.get(&(m, runpath)) {
             return v.clone();
         }
         let s = if runpath {
@@ -206,7 +206,7 @@ impl Loader<'_> {
             d.rpath.clone()
         };
         let v = s.map(|s| Rc::new(self.expand_path_list(m, s.as_bytes(), b":")));
-        self.rpath_cache.insert((m, runpath), v.clone());
+        self.paths.rpath_cache.insert((m, runpath), v.clone());
         v
     }
 
@@ -216,7 +216,7 @@ impl Loader<'_> {
     /// requester's DT_RUNPATH.
     pub(super) fn stages(&mut self, req: usize) -> Vec<Stage> {
         let mut stages = Vec::new();
-        let has_runpath = self.maps[req].info.dynamic.as_ref().is_some_and(|d| d.runpath.is_some());
+        let has_runpath = self.ns.maps[req].info.dynamic.as_ref().is_some_and(|d| d.runpath.is_some());
         if !has_runpath {
             let mut did_main = false;
             let mut cur = Some(req);
@@ -225,7 +225,7 @@ impl Loader<'_> {
                     stages.push((FoundVia::Rpath { owner: self.obj_of(i) }, dirs));
                     did_main |= i == 0;
                 }
-                cur = self.maps[i].loader;
+                cur = self.ns.maps[i].loader;
             }
             if !did_main {
                 if let Some(dirs) = self.rpath_dirs(0, false) {
@@ -233,7 +233,7 @@ impl Loader<'_> {
                 }
             }
         }
-        if let Some(dirs) = self.llp.clone() {
+        if let Some(dirs) = self.paths.llp.clone() {
             stages.push((FoundVia::LdLibraryPath, dirs));
         }
         if has_runpath {

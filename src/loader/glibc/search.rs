@@ -53,18 +53,18 @@ impl Loader<'_> {
         tried: &mut Vec<Attempt>,
     ) -> Result<Option<(Arc<Candidate>, FoundVia)>, Fatal> {
         let stages = self.stages(req);
-        let nodeflib = self.maps[req].info.flags_1() & elf::DF_1_NODEFLIB != 0;
+        let nodeflib = self.ns.maps[req].info.flags_1() & elf::DF_1_NODEFLIB != 0;
         let via_of = |stage: usize, stages: &[Stage]| match stage {
             STAGE_CACHE => FoundVia::LdCache,
             STAGE_DEFAULT => FoundVia::DefaultDir,
             i => stages[i].0.clone(),
         };
-        let clean_start = self.errno == libc::ENOENT || self.errno == libc::EACCES;
-        let shareable = clean_start && self.use_cache && !self.ever_weird;
+        let clean_start = self.search.errno == libc::ENOENT || self.search.errno == libc::EACCES;
+        let shareable = clean_start && self.search.use_cache && !self.search.ever_weird;
         if shareable {
             search_key(&mut self.key, self.target.id.0 as usize, name, &stages, nodeflib);
             if let Some(hit) = self.shared.cached_search(&self.key) {
-                self.used_cache = true;
+                self.search.used_cache = true;
                 // The attempts matter only for a miss (a found name reports none).
                 if hit.found.is_none() {
                     tried.extend(hit.tried.iter().map(|(st, a)| Attempt { via: via_of(*st, &stages), ..a.clone() }));
@@ -72,11 +72,11 @@ impl Loader<'_> {
                 return Ok(hit.found.as_ref().map(|(c, st)| (c.clone(), via_of(*st, &stages))));
             }
         }
-        self.weird = false;
-        self.uncacheable = false;
+        self.search.weird = false;
+        self.search.uncacheable = false;
         let mut log: Vec<(usize, Attempt)> = Vec::new();
         let found = self.search_uncached(name, &stages, nodeflib, &mut log)?;
-        if shareable && !self.weird && !self.uncacheable {
+        if shareable && !self.search.weird && !self.search.uncacheable {
             let key: SearchKey = self.key.as_slice().into();
             self.shared.store_search(key, CachedSearch { found: found.clone(), tried: log.clone() });
         }
