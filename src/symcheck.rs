@@ -36,9 +36,9 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::bytes::Bytes;
+use crate::elf::symbols::{self, NameHashes, RawTables, SymbolLimits, VERSYM_HIDDEN};
 use crate::model::{Closure, FoundVia, Libc, Linkage, Role};
 use crate::resolver::Resolver;
-use crate::symbols::{self, NameHashes, RawTables, SymbolLimits, VERSYM_HIDDEN};
 
 /// Why a version requirement is not met.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

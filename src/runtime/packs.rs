@@ -12,9 +12,9 @@ use serde::Serialize;
 use super::facts::Facts;
 use super::{DlopenLevel, Evidence, Pack, Runtime, Seen, User};
 use crate::bytes::Bytes;
+use crate::elf::notes::Priority;
 use crate::error::Error;
 use crate::model::{Closure, DlopenRequest, Role};
-use crate::notes::Priority;
 use crate::root::Root;
 
 /// What a runtime item is.

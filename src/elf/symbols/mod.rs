@@ -10,7 +10,7 @@
 //!
 //! ```
 //! let data = std::fs::read(std::env::current_exe().unwrap()).unwrap();
-//! let syms = depclose::symbols::read(&data).unwrap();
+//! let syms = depclose::elf::symbols::read(&data).unwrap();
 //! // A Rust test binary imports from the C library.
 //! assert!(syms.imports().any(|s| s.name.as_bytes() == b"malloc"));
 //! assert!(syms.imports_name(b"malloc"));
@@ -22,8 +22,9 @@ use std::sync::Arc;
 use goblin::elf::program_header::{ProgramHeader, PT_DYNAMIC};
 
 use crate::bytes::{find_byte, Bytes};
-use crate::elf::{self, in_file, program_headers, rd_u16, rd_u32, rd_u64, vaddr_to_offset, ParseError, RawHeader};
-use crate::model::Class;
+use crate::elf::{
+    self, in_file, program_headers, rd_u16, rd_u32, rd_u64, vaddr_to_offset, Class, ParseError, RawHeader,
+};
 
 /// `DT_HASH`.
 pub const DT_HASH: u64 = 4;

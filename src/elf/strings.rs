@@ -31,7 +31,7 @@
 //!
 //! ```
 //! let libc = std::fs::read("/lib/x86_64-linux-gnu/libc.so.6").unwrap_or_default();
-//! let s = depclose::strings::scan(&libc);
+//! let s = depclose::elf::strings::scan(&libc);
 //! if !libc.is_empty() {
 //!     assert!(s.paths.iter().any(|p| p == &"/bin/sh"));
 //! }
@@ -42,8 +42,7 @@ use rustc_hash::FxHashSet;
 use serde::Serialize;
 
 use crate::bytes::{find_byte, Bytes};
-use crate::elf::{self, RawHeader, Source};
-use crate::model::Class;
+use crate::elf::{self, Class, RawHeader, Source};
 
 /// The longest string considered (paths longer than `PATH_MAX` cannot be opened).
 pub const MAX_STRING_LEN: usize = 4096;
