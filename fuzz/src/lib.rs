@@ -22,10 +22,10 @@ use depclose::{Bytes, CacheSource, Class, Closure, Hwcaps, Limits, OriginMode, R
 
 fn abis() -> [elf::LoaderAbi; 4] {
     [
-        elf::LoaderAbi { class: Class::Elf64, big_endian: false, machine: elf::EM_X86_64, flags: 0, abi_max: 4 },
-        elf::LoaderAbi { class: Class::Elf32, big_endian: false, machine: elf::EM_386, flags: 0, abi_max: 4 },
-        elf::LoaderAbi { class: Class::Elf64, big_endian: true, machine: elf::EM_PPC64, flags: 1, abi_max: 3 },
-        elf::LoaderAbi { class: Class::Elf64, big_endian: false, machine: elf::EM_RISCV, flags: 4, abi_max: 3 },
+        elf::LoaderAbi::new(Class::Elf64, false, elf::EM_X86_64, 0, 4),
+        elf::LoaderAbi::new(Class::Elf32, false, elf::EM_386, 0, 4),
+        elf::LoaderAbi::new(Class::Elf64, true, elf::EM_PPC64, 1, 3),
+        elf::LoaderAbi::new(Class::Elf64, false, elf::EM_RISCV, 4, 3),
     ]
 }
 

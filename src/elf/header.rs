@@ -39,6 +39,7 @@ pub fn is_elf(data: &[u8]) -> bool {
 /// The header fields every check needs, read without goblin so that a header too damaged
 /// for a full parse can still be classified the way the loader classifies it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RawHeader {
     /// `e_ident`.
     pub ident: [u8; 16],

@@ -47,6 +47,7 @@ pub fn machine_matches(machine: u16, flags: u32, cand_machine: u16, cand_flags: 
 
 /// What glibc's `open_verify` decides about a candidate file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Verdict {
     /// Usable.
     Accept,
@@ -58,6 +59,7 @@ pub enum Verdict {
 
 /// Why a candidate was skipped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SkipReason {
     /// Other ELF class.
     Class,
@@ -67,6 +69,7 @@ pub enum SkipReason {
 
 /// The loader a candidate is checked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LoaderAbi {
     /// Class the loader was built for.
     pub class: Class,
@@ -78,6 +81,14 @@ pub struct LoaderAbi {
     pub flags: u32,
     /// `LIBC_ABI_MAX`: the highest accepted `EI_ABIVERSION` with OSABI GNU, plus one.
     pub abi_max: u8,
+}
+
+impl LoaderAbi {
+    /// A loader built for `class`, byte order `big_endian`, `machine` with `e_flags` `flags`,
+    /// accepting `EI_ABIVERSION` below `abi_max` with OSABI GNU.
+    pub fn new(class: Class, big_endian: bool, machine: u16, flags: u32, abi_max: u8) -> Self {
+        LoaderAbi { class, big_endian, machine, flags, abi_max }
+    }
 }
 
 /// glibc `open_verify` (elf/dl-load.c, 2.36), checks in the loader's order, on the first
