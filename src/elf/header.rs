@@ -36,6 +36,26 @@ pub fn is_elf(data: &[u8]) -> bool {
     data.starts_with(b"\x7fELF")
 }
 
+/// How many bytes of a file [`sniff`] looks at: the magic to `e_type`.
+pub const SNIFF_LEN: usize = 18;
+
+/// `e_type` of a file whose first bytes are `head`, read in the byte order `EI_DATA` names
+/// (2 big-endian, anything else little-endian); `None` when `head` is shorter than
+/// [`SNIFF_LEN`] or does not start with the ELF magic. Nothing else is checked.
+pub fn sniff(head: &[u8]) -> Option<u16> {
+    if head.len() < SNIFF_LEN || !is_elf(head) {
+        return None;
+    }
+    let t = [head[16], head[17]];
+    Some(if head[header::EI_DATA] == header::ELFDATA2MSB { u16::from_be_bytes(t) } else { u16::from_le_bytes(t) })
+}
+
+/// True when the first bytes of a file, `head`, are those of an ELF executable or shared
+/// object (`ET_EXEC` or `ET_DYN`, by [`sniff`]): not an object file or a core dump.
+pub fn is_loadable(head: &[u8]) -> bool {
+    matches!(sniff(head), Some(header::ET_EXEC | header::ET_DYN))
+}
+
 /// The header fields every check needs, read without goblin so that a header too damaged
 /// for a full parse can still be classified the way the loader classifies it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

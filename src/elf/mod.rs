@@ -31,7 +31,7 @@ use crate::bytes::Bytes;
 use self::dynamic::parse_dynamic;
 pub use self::dynamic::{defines_all, DependencyKind, DynamicInfo};
 use self::header::read_phdrs;
-pub use self::header::{is_elf, Class, RawHeader};
+pub use self::header::{is_elf, is_loadable, sniff, Class, RawHeader, SNIFF_LEN};
 pub(crate) use self::header::{program_headers, rd_u16, rd_u32, rd_u64, vaddr_to_offset};
 pub(crate) use self::source::{file_slice, in_file, Source};
 pub use self::verify::{

@@ -339,7 +339,7 @@ fn look(root: &Root, path: &[u8]) -> Option<PathInfo> {
         let mut head = [0u8; 18];
         let n = std::fs::File::open(&host).and_then(|mut f| std::io::Read::read(&mut f, &mut head)).unwrap_or(0);
         Kind::File {
-            elf: is_loadable_elf(&head[..n]),
+            elf: crate::elf::is_loadable(&head[..n]),
             exec: w.metadata.mode & 0o111 != 0,
             script: head.starts_with(b"#!"),
         }
@@ -376,7 +376,7 @@ fn walk_tree(host: &Path) -> Tree {
                 let mut head = [0u8; 18];
                 let k =
                     std::fs::File::open(e.path()).and_then(|mut f| std::io::Read::read(&mut f, &mut head)).unwrap_or(0);
-                if is_loadable_elf(&head[..k]) {
+                if crate::elf::is_loadable(&head[..k]) {
                     if so_name {
                         has_elf = true;
                     } else {
@@ -409,37 +409,13 @@ fn climbs_out(target: &[u8], depth: usize) -> bool {
     false
 }
 
-/// ELF, and an executable or a shared object (not an object file or a core dump).
-fn is_loadable_elf(head: &[u8]) -> bool {
-    if head.len() < 18 || !head.starts_with(b"\x7fELF") {
-        return false;
-    }
-    let t =
-        if head[5] == 2 { u16::from_be_bytes([head[16], head[17]]) } else { u16::from_le_bytes([head[16], head[17]]) };
-    t == 2 || t == 3
-}
-
 /// A path string made canonical in form: `//` folded, `.` dropped, trailing `/` removed.
 /// `None` for strings that are not absolute paths or hold a `..`.
 fn normalise(s: &[u8]) -> Option<Vec<u8>> {
-    if s.first() != Some(&b'/') {
+    if s.first() != Some(&b'/') || s.split(|&b| b == b'/').any(|c| c == b"..") {
         return None;
     }
-    let mut out = Vec::with_capacity(s.len());
-    for c in s.split(|&b| b == b'/') {
-        if c.is_empty() || c == b"." {
-            continue;
-        }
-        if c == b".." {
-            return None;
-        }
-        out.push(b'/');
-        out.extend_from_slice(c);
-    }
-    if out.is_empty() {
-        out.push(b'/');
-    }
-    Some(out)
+    Some(crate::bytes::normalize_path(s))
 }
 
 fn under(path: &[u8], dirs: &[&str]) -> bool {
