@@ -6,6 +6,11 @@
 //! a file offset through the `PT_LOAD` segments, as the loader sees it in memory). Section
 //! headers are never consulted: they are strippable and the loader ignores them.
 //!
+//! The readers of the rest of what dynamic linking looks at live below: [`symbols`] (the
+//! dynamic symbol table and symbol versions), [`notes`] (`.note.dlopen`) and [`strings`]
+//! (string literals in read-only data). Nothing here depends on the rest of the crate but
+//! [`Bytes`](crate::Bytes).
+//!
 //! ```
 //! let data = std::fs::read(std::env::current_exe().unwrap()).unwrap();
 //! let info = depclose::elf::parse(&data).unwrap();
