@@ -9,7 +9,7 @@
 //! The readers of the rest of what dynamic linking looks at live below: [`symbols`] (the
 //! dynamic symbol table and symbol versions), [`notes`] (`.note.dlopen`) and [`strings`]
 //! (string literals in read-only data). Nothing here depends on the rest of the crate but
-//! [`Bytes`](crate::Bytes).
+//! [`Bytes`].
 //!
 //! ```
 //! let data = std::fs::read(std::env::current_exe().unwrap()).unwrap();
