@@ -31,8 +31,8 @@ fn strings(c: &mut Criterion) {
     for path in ["/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libcrypto.so.3"] {
         let Ok(data) = std::fs::read(path) else { continue };
         let name = path.rsplit('/').next().unwrap_or(path);
-        c.bench_function(&format!("strings/{name}"), |b| b.iter(|| depclose::strings::scan(black_box(&data))));
-        c.bench_function(&format!("notes/{name}"), |b| b.iter(|| depclose::notes::dlopen_notes(black_box(&data))));
+        c.bench_function(&format!("strings/{name}"), |b| b.iter(|| depclose::elf::strings::scan(black_box(&data))));
+        c.bench_function(&format!("notes/{name}"), |b| b.iter(|| depclose::elf::notes::dlopen_notes(black_box(&data))));
     }
 }
 

@@ -135,32 +135,19 @@ impl<'de> Deserialize<'de> for Bytes {
 /// On x86-64, `memchr`'s SSE2 routine called directly: SSE2 is part of x86-64, so nothing is
 /// detected at run time. (`memchr`'s top-level functions pick AVX2 by run-time CPU detection,
 /// whose `CPUID` instructions trap to the hypervisor in a virtual machine and cost a one-file
-/// run more than the scans themselves.) Elsewhere, a word-at-a-time scan.
+/// run more than the scans themselves.) Elsewhere, [`memchr::memchr`] (the target's vector
+/// routine where it needs no detection, its portable word-at-a-time one otherwise).
 pub(crate) fn find_byte(hay: &[u8], b: u8) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     if let Some(f) = memchr::arch::x86_64::sse2::memchr::One::new(b) {
         return f.find(hay);
     }
-    find_byte_swar(hay, b)
+    find_byte_portable(hay, b)
 }
 
-/// [`find_byte`], eight bytes at a time.
-fn find_byte_swar(hay: &[u8], b: u8) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let pat = LO.wrapping_mul(u64::from(b));
-    let mut chunks = hay.chunks_exact(8);
-    let mut at = 0;
-    for c in &mut chunks {
-        let x = u64::from_le_bytes(c.try_into().unwrap_or([0; 8])) ^ pat;
-        // The lowest flagged byte is the first zero byte of x (higher flags may be borrows).
-        let t = x.wrapping_sub(LO) & !x & HI;
-        if t != 0 {
-            return Some(at + (t.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    chunks.remainder().iter().position(|&c| c == b).map(|p| at + p)
+/// [`find_byte`] without the x86-64 routine.
+fn find_byte_portable(hay: &[u8], b: u8) -> Option<usize> {
+    memchr::memchr(b, hay)
 }
 
 /// Position of the first occurrence of `needle` in `hay`.
@@ -174,33 +161,38 @@ pub(crate) fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
             return f.find(hay, needle);
         }
     }
-    find_bytes_scan(hay, needle)
+    find_bytes_portable(hay, needle)
 }
 
-/// [`find_bytes`] by a byte scan for the needle's rarest-looking byte (capitals before digits
-/// before lower case, NUL last), then a comparison.
-fn find_bytes_scan(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    let rank = |b: u8| match b {
-        b'A'..=b'Z' => 0,
-        b'0'..=b'9' => 1,
-        b'a'..=b'z' => 2,
-        0 => 4,
-        _ => 3,
-    };
-    let k = (0..needle.len()).min_by_key(|&i| rank(needle[i])).unwrap_or(0);
-    let mut i = k;
-    while i < hay.len() {
-        let p = i + find_byte_swar(&hay[i..], needle[k])?;
-        let start = p - k;
-        if hay[start..].starts_with(needle) {
-            return Some(start);
+/// [`find_bytes`] without the x86-64 routine. On x86-64 (where only haystacks shorter than the
+/// packed-pair search's minimum, and needles shorter than two bytes, come here), `memchr`'s
+/// portable Rabin-Karp search, which detects nothing at run time; elsewhere
+/// [`memchr::memmem::find`].
+fn find_bytes_portable(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    let found = memchr::arch::all::rabinkarp::Finder::new(needle).find(hay, needle);
+    #[cfg(not(target_arch = "x86_64"))]
+    let found = memchr::memmem::find(hay, needle);
+    found
+}
+
+/// `path` with repeated slashes collapsed, `.` components dropped and a trailing slash
+/// removed; `/` alone (or only slashes and dots after a leading `/`) gives `/`. A path that
+/// does not start with `/` is given one (`a/b` gives `/a/b`); an empty path stays empty. `..`
+/// is kept as it is (what it names depends on symlinks).
+pub(crate) fn normalize_path(path: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(path.len());
+    for part in path.split(|&b| b == b'/') {
+        if part.is_empty() || part == b"." {
+            continue;
         }
-        i = p + 1;
+        out.push(b'/');
+        out.extend_from_slice(part);
     }
-    None
+    if out.is_empty() && path.first() == Some(&b'/') {
+        out.push(b'/');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -217,13 +209,13 @@ mod tests {
             let h = &hay[start..];
             for b in [0u8, 1, 0x80, 0xff, h[h.len() / 2], h[h.len() - 1]] {
                 assert_eq!(find_byte(h, b), h.iter().position(|&c| c == b), "byte {b} from {start}");
-                assert_eq!(find_byte_swar(h, b), h.iter().position(|&c| c == b), "byte {b} from {start}");
+                assert_eq!(find_byte_portable(h, b), h.iter().position(|&c| c == b), "byte {b} from {start}");
             }
             for (s, l) in [(5usize, 1usize), (17, 3), (100, 8), (h.len() - 4, 4)] {
                 let n = &h[s..s + l];
                 let naive = h.windows(l).position(|w| w == n);
                 assert_eq!(find_bytes(h, n), naive);
-                assert_eq!(find_bytes_scan(h, n), naive);
+                assert_eq!(find_bytes_portable(h, n), naive);
             }
             assert_eq!(find_bytes(h, b"\xfe\xfe\xfe\xfe\xfe"), h.windows(5).position(|w| w == b"\xfe\xfe\xfe\xfe\xfe"));
         }
@@ -234,7 +226,7 @@ mod tests {
             let mut big: Vec<u8> = (0..1000u32).map(|i| b"re 2.lease v"[(i % 12) as usize]).collect();
             big[at..at + needle.len()].copy_from_slice(needle);
             assert_eq!(find_bytes(&big, needle), Some(at), "at {at}");
-            assert_eq!(find_bytes_scan(&big, needle), Some(at), "at {at}");
+            assert_eq!(find_bytes_portable(&big, needle), Some(at), "at {at}");
             assert_eq!(find_byte(&big[..at + 1], b'r'), big.iter().position(|&c| c == b'r'));
         }
         assert_eq!(find_byte(b"", 0), None);

@@ -20,11 +20,12 @@
 //! Data flows one way:
 //!
 //! - [`elf`]: bytes in, facts out (class, machine, `PT_INTERP`, `DT_NEEDED`, `DT_RPATH`,
-//!   `DT_RUNPATH`, `DT_SONAME`, `DT_FLAGS_1`), only the slice dynamic linking needs;
+//!   `DT_RUNPATH`, `DT_SONAME`, `DT_FLAGS_1`), only the slice dynamic linking needs; with
+//!   [`elf::symbols`], the dynamic symbol table and symbol versions (`DT_SYMTAB`,
+//!   `DT_VERSYM`, `DT_VERNEED`, `DT_VERDEF`), read through `PT_DYNAMIC`; [`elf::notes`], the
+//!   `.note.dlopen` notes; [`elf::strings`], the string literals of read-only data;
 //! - [`ld_cache`] and [`ld_so_conf`]: the loader's configuration files, parsed from bytes;
 //! - [`root`]: a directory tree seen as `/`, with chroot-style symlink resolution;
-//! - [`symbols`]: the dynamic symbol table and symbol versions (`DT_SYMTAB`, `DT_VERSYM`,
-//!   `DT_VERNEED`, `DT_VERDEF`), read through `PT_DYNAMIC`;
 //! - [`Resolver`]: the loader's rules over a root, and the closure graph ([`Closure`]);
 //! - [`symcheck`]: the symbol-version checks and symbol binding of `ldd -r` over a closure;
 //! - `emit` (feature `emit`, on by default): manifest, directory and tarball writers.
@@ -48,15 +49,12 @@ pub mod ld_cache;
 pub mod ld_so_conf;
 mod loader;
 mod model;
-pub mod notes;
 mod resolver;
 pub mod root;
 pub mod runtime;
 pub mod script;
 mod serde_path;
 mod settings;
-pub mod strings;
-pub mod symbols;
 pub mod symcheck;
 
 #[cfg(feature = "emit")]

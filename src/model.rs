@@ -40,15 +40,7 @@ pub enum Linkage {
     Dynamic,
 }
 
-/// ELF class.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum Class {
-    /// 32-bit.
-    Elf32,
-    /// 64-bit.
-    Elf64,
-}
+pub use crate::elf::Class;
 
 /// Why an object is part of a closure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

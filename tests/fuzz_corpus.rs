@@ -172,10 +172,10 @@ fn elf_writer_round_trips() {
 fn dlopen_note_writer_round_trips() {
     let desc = b"[{\"soname\":[\"liba.so.1\",\"liba.so.0\"],\"priority\":\"required\"}]\0";
     for (c64, be) in [(true, false), (false, true)] {
-        let r = depclose::notes::dlopen_notes(&bodies::dlopen_note_elf(desc, c64, be));
+        let r = depclose::elf::notes::dlopen_notes(&bodies::dlopen_note_elf(desc, c64, be));
         assert!(r.problems.is_empty(), "{:?}", r.problems);
         assert_eq!(r.entries.len(), 2);
         assert_eq!(r.entries[0].sonames, ["liba.so.1", "liba.so.0"]);
-        assert_eq!(r.entries[1].priority, depclose::notes::Priority::Required);
+        assert_eq!(r.entries[1].priority, depclose::elf::notes::Priority::Required);
     }
 }

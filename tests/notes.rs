@@ -1,4 +1,4 @@
-//! `.note.dlopen` notes (`depclose::notes`), checked on fixtures assembled by gcc from the
+//! `.note.dlopen` notes (`depclose::elf::notes`), checked on fixtures assembled by gcc from the
 //! snippet of the specification (images.md §2) against two independent readers: pyelftools
 //! (the ELF library systemd's `dlopen-notes.py` uses; its own program-header note walk, its
 //! own JSON parser) and `readelf -n` (which notes of owner `FDO` exist, and their sizes).
@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use depclose::notes::{self, DlopenEntry, DlopenNotes, Priority, NT_FDO_DLOPEN_METADATA};
+use depclose::elf::notes::{self, DlopenEntry, DlopenNotes, Priority, NT_FDO_DLOPEN_METADATA};
 use serde_json::{json, Value};
 
 /// A fresh directory under the target's temporary directory.
@@ -365,7 +365,7 @@ fn runtime_fixture_named_only_by_its_note() {
     let e = &got.entries[0];
     assert_eq!((e.sonames.as_slice(), e.priority), (&["libz.so.1".to_string()][..], Priority::Required));
     assert_eq!(e.feature.as_deref(), Some("zlib"));
-    let s = depclose::strings::scan(&std::fs::read(&prog).unwrap());
+    let s = depclose::elf::strings::scan(&std::fs::read(&prog).unwrap());
     assert!(s.sonames.is_empty(), "a soname literal in the note-only fixture: {:?}", s.sonames);
     let trace = Command::new(&prog).env("LD_TRACE_LOADED_OBJECTS", "1").output().unwrap();
     assert!(!String::from_utf8_lossy(&trace.stdout).contains("libz"), "libz is in DT_NEEDED");

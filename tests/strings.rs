@@ -1,4 +1,4 @@
-//! `depclose::strings` on real libraries and gcc-built fixtures, checked against real tools:
+//! `depclose::elf::strings` on real libraries and gcc-built fixtures, checked against real tools:
 //! the loader (`LD_TRACE_LOADED_OBJECTS` to find libc, `LD_DEBUG=libs` for the name a
 //! `dlopen` searches), `openssl version -d -m` (OpenSSL's compiled-in directories),
 //! `curl -v` (the CA file and directory it uses), `convert -list configure` (ImageMagick's
@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use depclose::strings::{self, is_path_literal, StringLimits};
+use depclose::elf::strings::{self, is_path_literal, StringLimits};
 use depclose::Bytes;
 
 fn tmpdir() -> tempfile::TempDir {

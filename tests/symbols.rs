@@ -1,4 +1,4 @@
-//! The dynamic symbol reader (`depclose::symbols`) against binutils' `readelf`: for a few
+//! The dynamic symbol reader (`depclose::elf::symbols`) against binutils' `readelf`: for a few
 //! hundred ELF files of this system, every dynamic symbol (index, value, size, type, binding,
 //! visibility, section, name and version as `readelf --dyn-syms -W` prints it, `@` versus
 //! `@@` included), and the version definitions and requirements as `readelf -V -W` prints
@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use depclose::symbols::{self, DynSymbols, Symbol};
+use depclose::elf::symbols::{self, DynSymbols, Symbol};
 
 /// ELF files under `dir` (not following symlinks), sorted.
 fn elf_files(dir: &Path) -> Vec<PathBuf> {

@@ -22,10 +22,10 @@ use depclose::{Bytes, CacheSource, Class, Closure, Hwcaps, Limits, OriginMode, R
 
 fn abis() -> [elf::LoaderAbi; 4] {
     [
-        elf::LoaderAbi { class: Class::Elf64, big_endian: false, machine: elf::EM_X86_64, flags: 0, abi_max: 4 },
-        elf::LoaderAbi { class: Class::Elf32, big_endian: false, machine: elf::EM_386, flags: 0, abi_max: 4 },
-        elf::LoaderAbi { class: Class::Elf64, big_endian: true, machine: elf::EM_PPC64, flags: 1, abi_max: 3 },
-        elf::LoaderAbi { class: Class::Elf64, big_endian: false, machine: elf::EM_RISCV, flags: 4, abi_max: 3 },
+        elf::LoaderAbi::new(Class::Elf64, false, elf::EM_X86_64, 0, 4),
+        elf::LoaderAbi::new(Class::Elf32, false, elf::EM_386, 0, 4),
+        elf::LoaderAbi::new(Class::Elf64, true, elf::EM_PPC64, 1, 3),
+        elf::LoaderAbi::new(Class::Elf64, false, elf::EM_RISCV, 4, 3),
     ]
 }
 
@@ -212,7 +212,7 @@ pub fn dlopen_note_elf(desc: &[u8], class64: bool, big_endian: bool) -> Vec<u8> 
         let mut n = elfgen::Writer { buf: Vec::new(), be: big_endian };
         n.put(0, 4, 4);
         n.put(4, 4, desc.len() as u64);
-        n.put(8, 4, u64::from(depclose::notes::NT_FDO_DLOPEN_METADATA));
+        n.put(8, 4, u64::from(depclose::elf::notes::NT_FDO_DLOPEN_METADATA));
         n.buf.extend_from_slice(b"FDO\0");
         n.buf.extend_from_slice(desc);
         while n.buf.len() % 4 != 0 {
@@ -261,7 +261,7 @@ pub fn dlopen_note_elf(desc: &[u8], class64: bool, big_endian: bool) -> Vec<u8> 
 }
 
 /// The invariants of one `dlopen_notes` answer on `file`.
-fn check_dlopen_notes(file: &[u8], r: &depclose::notes::DlopenNotes) {
+fn check_dlopen_notes(file: &[u8], r: &depclose::elf::notes::DlopenNotes) {
     let mut bytes = 0usize;
     for e in &r.entries {
         assert!(!e.sonames.is_empty(), "an entry without sonames");
@@ -278,17 +278,17 @@ fn check_dlopen_notes(file: &[u8], r: &depclose::notes::DlopenNotes) {
     for p in &r.problems {
         assert!(!p.is_empty());
     }
-    assert_eq!(&depclose::notes::dlopen_notes(file), r, "not deterministic");
+    assert_eq!(&depclose::elf::notes::dlopen_notes(file), r, "not deterministic");
 }
 
 /// `notes::dlopen_notes` on the raw bytes, then on small ELF files (both classes and byte
 /// orders) holding the bytes twice as the descriptor of a dlopen note.
 pub fn dlopen_note(data: &[u8]) {
-    check_dlopen_notes(data, &depclose::notes::dlopen_notes(data));
-    let mut first: Option<depclose::notes::DlopenNotes> = None;
+    check_dlopen_notes(data, &depclose::elf::notes::dlopen_notes(data));
+    let mut first: Option<depclose::elf::notes::DlopenNotes> = None;
     for (class64, be) in [(true, false), (false, true)] {
         let file = dlopen_note_elf(data, class64, be);
-        let r = depclose::notes::dlopen_notes(&file);
+        let r = depclose::elf::notes::dlopen_notes(&file);
         check_dlopen_notes(&file, &r);
         // The same note twice: the second half of the entries repeats the first.
         let n = r.entries.len();
@@ -330,7 +330,7 @@ pub fn strings_elf(body: &[u8], flags: u32) -> Vec<u8> {
 /// What `strings::scan` must find in a file of one read-only segment `seg`: every NUL with
 /// its printable tail before it, byte by byte, no chunks.
 fn naive_strings(seg: &[u8]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    use depclose::strings::{is_path_literal, is_soname_literal};
+    use depclose::elf::strings::{is_path_literal, is_soname_literal};
     let (mut paths, mut sonames) = (Vec::new(), Vec::new());
     let mut run_start = 0;
     for (j, &b) in seg.iter().enumerate() {
@@ -357,8 +357,8 @@ fn naive_strings(seg: &[u8]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
 /// (equal to a byte-by-byte scan), of a writable one (nothing), and with small limits (a
 /// subset, marked truncated). Also `script::shebang` on the bytes (its invariants).
 pub fn strings_scan(data: &[u8]) {
+    use depclose::elf::strings::{self, is_path_literal, is_soname_literal, StringLimits};
     use depclose::script::{shebang, BINPRM_BUF_SIZE};
-    use depclose::strings::{self, is_path_literal, is_soname_literal, StringLimits};
     let sb = shebang(data);
     assert_eq!(sb, shebang(&data[..data.len().min(BINPRM_BUF_SIZE)]), "shebang reads past the kernel's buffer");
     if let Some(sb) = &sb {
@@ -1398,7 +1398,7 @@ pub mod symgen {
 /// `symbols::read` on raw bytes: no panic, no hang, memory bounded by the input; every
 /// accessor walked; smaller limits only turn a success into an error.
 pub fn symbols(data: &[u8]) {
-    use depclose::symbols::{self, SymbolLimits};
+    use depclose::elf::symbols::{self, SymbolLimits};
     let full = symbols::read(data);
     match &full {
         Ok(s) => {

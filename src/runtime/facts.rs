@@ -11,11 +11,11 @@ use std::sync::{Arc, RwLock};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::bytes::Bytes;
+use crate::elf::notes::{self, DlopenNotes};
+use crate::elf::strings::{self, StringLimits, Strings};
+use crate::elf::symbols::{self, SymbolLimits};
 use crate::elf::Source;
-use crate::notes::{self, DlopenNotes};
 use crate::root::Root;
-use crate::strings::{self, StringLimits, Strings};
-use crate::symbols::{self, SymbolLimits};
 
 /// The facts of one file.
 #[derive(Debug, Default)]

@@ -22,7 +22,7 @@
 //!
 //! ```
 //! let data = std::fs::read(std::env::current_exe().unwrap()).unwrap();
-//! let notes = depclose::notes::dlopen_notes(&data);
+//! let notes = depclose::elf::notes::dlopen_notes(&data);
 //! assert!(notes.problems.is_empty(), "{:?}", notes.problems);
 //! ```
 
