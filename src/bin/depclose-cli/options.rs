@@ -428,7 +428,7 @@ impl Config {
         }
         if let Some(n) = o.threads {
             b.threads(n);
-            // Hashing and in-root batch work use rayon's global pool; only the first call
+            // Hashing, the --scan sniff and the runtime report use rayon's global pool; only the first call
             // can set it (building it starts its threads, so a one-file run without
             // --threads never does).
             if n > 0 {

@@ -12,22 +12,36 @@ use depclose::Closure;
 use crate::options::Config;
 
 impl Config {
-    /// Closures of host paths (root /) or in-root paths, in input order.
+    /// Closures of host paths (root /) or in-root paths, in input order: the library's batch
+    /// calls, one for the inputs read in the root and one for those read from the host.
     pub(crate) fn closures(&self, files: &[PathBuf]) -> Vec<Result<Closure, depclose::Error>> {
         if self.root_is_host {
-            self.resolver.closures(files)
-        } else {
-            files.par_iter().map(|f| self.closure_in_root_or_outside(f)).collect()
+            return self.resolver.closures(files);
         }
+        let mut in_root: Vec<&Path> = Vec::new();
+        let mut outside: Vec<PathBuf> = Vec::new();
+        let mut from_root = Vec::with_capacity(files.len());
+        for f in files {
+            let host = self.outside_root(f);
+            from_root.push(host.is_none());
+            match host {
+                None => in_root.push(f),
+                Some(host) => outside.push(host),
+            }
+        }
+        let mut in_root = self.resolver.closures_in_root(&in_root).into_iter();
+        let mut outside = self.resolver.closures(&outside).into_iter();
+        from_root.into_iter().filter_map(|r| if r { in_root.next() } else { outside.next() }).collect()
     }
 
-    /// A path inside the root; or, when the root has no such file but the host has it, that
-    /// host file read as an input from outside the root ("built here, run there": the
-    /// program from the host, its libraries from the root).
-    fn closure_in_root_or_outside(&self, f: &Path) -> Result<Closure, depclose::Error> {
+    /// Where the closure of `f` is read: a path inside the root (`None`); or, when the root
+    /// has no such file but the host has it, that host file (its absolute path) read as an
+    /// input from outside the root ("built here, run there": the program from the host, its
+    /// libraries from the root).
+    fn outside_root(&self, f: &Path) -> Option<PathBuf> {
         let in_root = f.is_absolute() || self.cwd_given;
         if in_root && std::fs::symlink_metadata(self.resolver.host_path(f)).is_ok() {
-            return self.resolver.closure_in_root(f);
+            return None;
         }
         if std::fs::metadata(f).is_ok_and(|m| m.is_file()) {
             // A relative host path is taken from the current directory.
@@ -36,9 +50,9 @@ impl Config {
             } else {
                 std::env::current_dir().map(|d| d.join(f.strip_prefix(".").unwrap_or(f))).unwrap_or_default()
             };
-            return self.resolver.closure(abs);
+            return Some(abs);
         }
-        self.resolver.closure_in_root(f)
+        None
     }
 }
 
