@@ -124,7 +124,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// std's runtime start-up is skipped on purpose: it reads `/proc/self/maps` to find the
 /// main thread's stack and installs stack-overflow handlers, a sizeable part of what a
 /// one-file run would otherwise spend before doing any work (depclose-cli is often run once
-/// per file; see the README's performance section). std itself works as usual (I/O,
+/// per file; see docs/performance.md). std itself works as usual (I/O,
 /// threads); the arguments are taken from `argv` here, since only glibc hands them to std
 /// without std's start-up. SIGPIPE is ignored as std would ignore it, so that a closed stdout is an
 /// `EPIPE` error handled below rather than a signal.
