@@ -138,9 +138,29 @@ pub fn stderr(o: &Output) -> String {
 }
 
 /// A copy of `/bin/true` in `dir` that also needs `libnotthere.so.1`, a library that exists
-/// nowhere (patchelf adds the `DT_NEEDED`).
+/// nowhere (patchelf adds the `DT_NEEDED`). In the hermetic tier without patchelf, a program
+/// that does nothing, linked by the C compiler against a `libnotthere.so.1` removed afterwards.
 pub fn exe_needing_missing_lib(dir: &Path) -> PathBuf {
     let exe = dir.join("needs-missing");
+    let hermetic = std::env::var_os("DEPCLOSE_HERMETIC").is_some_and(|v| v == "1");
+    if hermetic && Command::new("patchelf").arg("--version").output().is_err() {
+        let stub = dir.join("libnotthere.so.1");
+        let c = dir.join("needs-missing.c");
+        std::fs::write(&c, "int main(void) { return 0; }\n").unwrap();
+        let o = Command::new("cc")
+            .args(["-shared", "-Wl,-soname,libnotthere.so.1", "-o"])
+            .arg(&stub)
+            .arg(&c)
+            .output()
+            .expect("cc");
+        assert!(o.status.success(), "cc: {}", String::from_utf8_lossy(&o.stderr));
+        let o =
+            Command::new("cc").arg("-o").arg(&exe).arg(&c).arg("-Wl,--no-as-needed").arg(&stub).output().expect("cc");
+        assert!(o.status.success(), "cc: {}", String::from_utf8_lossy(&o.stderr));
+        std::fs::remove_file(&stub).unwrap();
+        std::fs::remove_file(&c).unwrap();
+        return exe;
+    }
     std::fs::copy("/bin/true", &exe).unwrap();
     let st = Command::new("patchelf").arg("--add-needed").arg("libnotthere.so.1").arg(&exe).status();
     assert!(st.map(|s| s.success()).unwrap_or(false), "patchelf is needed (apt-get install patchelf)");
