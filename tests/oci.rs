@@ -101,6 +101,9 @@ fn image_flags() -> Vec<&'static str> {
 
 #[test]
 fn archive_blobs_and_docker_manifest_agree() {
+    if common::hermetic_skip_without(&[REDIS]) {
+        return;
+    }
     let t = tempfile::tempdir().unwrap();
     let archive = redis_archive(t.path());
     let m = members(&archive);
@@ -163,6 +166,9 @@ fn archive_blobs_and_docker_manifest_agree() {
 
 #[test]
 fn the_dockerfile_carries_the_same_config() {
+    if common::hermetic_skip_without(&[REDIS]) {
+        return;
+    }
     require(REDIS, "redis-server");
     let t = tempfile::tempdir().unwrap();
     let archive = t.path().join("redis.tar");
@@ -353,6 +359,9 @@ fn podman_usable(dir: &Path, what: &str) -> bool {
 
 #[test]
 fn podman_loads_the_archive() {
+    if common::hermetic_skip_without(&[REDIS]) {
+        return;
+    }
     let t = tempfile::tempdir().unwrap();
     if !podman_usable(t.path(), "podman load") {
         return;
@@ -390,6 +399,9 @@ fn podman_loads_the_archive() {
 
 #[test]
 fn archives_are_byte_identical_across_runs_directories_and_threads() {
+    if common::hermetic_skip_without(&[REDIS]) {
+        return;
+    }
     require(REDIS, "redis-server");
     let t = tempfile::tempdir().unwrap();
     let (a, b) = (t.path().join("a"), t.path().join("b/deeper"));
@@ -424,6 +436,9 @@ fn archives_are_byte_identical_across_runs_directories_and_threads() {
 
 #[test]
 fn a_failed_write_leaves_nothing() {
+    if common::hermetic_skip_without(&[REDIS]) {
+        return;
+    }
     require(REDIS, "redis-server");
     let t = tempfile::tempdir().unwrap();
     for bad in [&["--expose", "http"][..], &["--tag", "Not A Name"][..], &["--env", "NOEQUALS"][..]] {
