@@ -35,6 +35,9 @@ fn assert_one_line_error(o: &Output, code: i32, file: &str) {
 
 #[test]
 fn ldd_format_is_ldd_without_addresses() {
+    if common::hermetic_skip_without(&["/usr/bin/redis-server", "/usr/bin/curl", "/usr/bin/python3"]) {
+        return;
+    }
     for prog in ["/usr/bin/redis-server", "/bin/ls", "/usr/bin/curl", "/usr/bin/python3"] {
         if !Path::new(prog).exists() {
             continue;
@@ -225,6 +228,9 @@ fn missing_library_is_exit_1_and_the_rest_is_still_printed() {
 
 #[test]
 fn broken_pipe_exits_quietly() {
+    if common::hermetic_skip_without(&["/usr/bin/redis-server"]) {
+        return;
+    }
     let mut c = cli();
     c.arg("--format").arg("tree");
     for _ in 0..200 {
@@ -239,6 +245,9 @@ fn broken_pipe_exits_quietly() {
 
 #[test]
 fn several_files_get_headers_and_a_union() {
+    if common::hermetic_skip_without(&["/usr/bin/redis-server"]) {
+        return;
+    }
     let o = run(cli().arg("/bin/ls").arg("/usr/bin/redis-server"));
     assert_eq!(o.status.code(), Some(0));
     let text = stdout(&o);
@@ -255,6 +264,9 @@ fn several_files_get_headers_and_a_union() {
 
 #[test]
 fn why_prints_the_request_chains() {
+    if common::hermetic_skip_without(&["/usr/bin/redis-server"]) {
+        return;
+    }
     let o = run(cli().arg("--why").arg("libgpg-error.so.0").arg("/usr/bin/redis-server"));
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(

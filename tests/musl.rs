@@ -40,6 +40,7 @@
 //! Set `DEPCLOSE_KEEP_FIXTURES=1` to keep the built trees, `DEPCLOSE_FIXTURES_VERBOSE=1` to
 //! print both sides of every check. Without musl-gcc the tests print SKIPPED and pass, unless
 //! `DEPCLOSE_REQUIRE_MUSL=1` (CI).
+#![cfg(feature = "cli")] // runs depclose-cli
 
 #[macro_use]
 mod common;

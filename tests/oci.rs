@@ -101,6 +101,9 @@ fn image_flags() -> Vec<&'static str> {
 
 #[test]
 fn archive_blobs_and_docker_manifest_agree() {
+    if common::hermetic_skip_without(&[REDIS]) {
+        return;
+    }
     let t = tempfile::tempdir().unwrap();
     let archive = redis_archive(t.path());
     let m = members(&archive);
@@ -163,6 +166,9 @@ fn archive_blobs_and_docker_manifest_agree() {
 
 #[test]
 fn the_dockerfile_carries_the_same_config() {
+    if common::hermetic_skip_without(&[REDIS]) {
+        return;
+    }
     require(REDIS, "redis-server");
     let t = tempfile::tempdir().unwrap();
     let archive = t.path().join("redis.tar");
@@ -221,6 +227,9 @@ fn the_dockerfile_carries_the_same_config() {
 
 #[test]
 fn skopeo_copies_and_inspects_the_archive() {
+    if common::hermetic_skip("skopeo (apt-get install skopeo)") {
+        return;
+    }
     require("/usr/bin/skopeo", "skopeo");
     let t = tempfile::tempdir().unwrap();
     let archive = redis_archive(t.path());
@@ -255,6 +264,9 @@ fn skopeo_copies_and_inspects_the_archive() {
 
 #[test]
 fn umoci_unpacks_the_layout_and_redis_answers_ping() {
+    if common::hermetic_skip("umoci, redis and root (chroot)") {
+        return;
+    }
     require("/usr/bin/umoci", "umoci");
     require(REDIS, "redis-server");
     let t = tempfile::tempdir().unwrap();
@@ -347,6 +359,9 @@ fn podman_usable(dir: &Path, what: &str) -> bool {
 
 #[test]
 fn podman_loads_the_archive() {
+    if common::hermetic_skip_without(&[REDIS]) {
+        return;
+    }
     let t = tempfile::tempdir().unwrap();
     if !podman_usable(t.path(), "podman load") {
         return;
@@ -384,6 +399,9 @@ fn podman_loads_the_archive() {
 
 #[test]
 fn archives_are_byte_identical_across_runs_directories_and_threads() {
+    if common::hermetic_skip_without(&[REDIS]) {
+        return;
+    }
     require(REDIS, "redis-server");
     let t = tempfile::tempdir().unwrap();
     let (a, b) = (t.path().join("a"), t.path().join("b/deeper"));
@@ -418,6 +436,9 @@ fn archives_are_byte_identical_across_runs_directories_and_threads() {
 
 #[test]
 fn a_failed_write_leaves_nothing() {
+    if common::hermetic_skip_without(&[REDIS]) {
+        return;
+    }
     require(REDIS, "redis-server");
     let t = tempfile::tempdir().unwrap();
     for bad in [&["--expose", "http"][..], &["--tag", "Not A Name"][..], &["--env", "NOEQUALS"][..]] {
@@ -540,6 +561,9 @@ fn config_platform_follows_the_elf_machine() {
 
 #[test]
 fn an_arm64_root_gives_an_arm64_image() {
+    if common::hermetic_skip("downloaded Debian arm64 packages (network), qemu-user-static and skopeo") {
+        return;
+    }
     let cache = common::roots_cache();
     let root = cache.join("roots/arm64");
     let must = std::env::var("DEPCLOSE_REQUIRE_FOREIGN").map(|v| v == "1").unwrap_or(false);
@@ -583,6 +607,9 @@ fn an_arm64_root_gives_an_arm64_image() {
 
 #[test]
 fn an_uncompressed_layer_is_accepted_too() {
+    if common::hermetic_skip("skopeo (apt-get install skopeo)") {
+        return;
+    }
     require(REDIS, "redis-server");
     require("/usr/bin/skopeo", "skopeo");
     require("/usr/bin/umoci", "umoci");

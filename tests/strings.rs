@@ -107,6 +107,9 @@ fn libc_names_its_gconv_directory_and_the_shell() {
 
 #[test]
 fn libcrypto_names_openssldir_and_modulesdir() {
+    if common::hermetic_skip_without(&["/usr/lib/x86_64-linux-gnu/libcrypto.so.3", "/usr/bin/openssl"]) {
+        return;
+    }
     let crypto = Path::new("/usr/lib/x86_64-linux-gnu/libcrypto.so.3");
     let s = scan_file(crypto);
     // The real tool says where this libcrypto looks.
@@ -141,6 +144,9 @@ fn library_of(prog: &str, prefix: &str) -> PathBuf {
 
 #[test]
 fn libcurl_names_the_ca_file_and_directory_curl_uses() {
+    if common::hermetic_skip_without(&["/usr/bin/curl"]) {
+        return;
+    }
     // curl -v prints where it looks for CAs once connected (here to a listener that hangs
     // up): the paths come from libcurl's build.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -176,6 +182,9 @@ fn libcurl_names_the_ca_file_and_directory_curl_uses() {
 
 #[test]
 fn imagemagick_names_its_coder_and_filter_directories() {
+    if common::hermetic_skip_without(&["/usr/bin/convert"]) {
+        return;
+    }
     let out = Command::new("convert").args(["-list", "configure"]).output().expect("cannot run convert");
     let text = String::from_utf8_lossy(&out.stdout);
     let value = |key: &str| {
@@ -275,6 +284,9 @@ fn limits_mark_the_scan_truncated() {
 /// a failure with `DEPCLOSE_REQUIRE_FOREIGN=1`.
 #[test]
 fn arm64_root_libraries_name_their_own_directories() {
+    if common::hermetic_skip("downloaded Debian arm64 packages (network) and qemu-user-static") {
+        return;
+    }
     let cache = common::roots_cache();
     let root = cache.join("roots/arm64");
     let built = common::make_foreign_root("arm64", &root).expect("run make-foreign-root.sh");

@@ -9,6 +9,8 @@
 //! runs with `OriginMode::AsGiven`. It takes a few minutes (one loader run per file). Set
 //! `DEPCLOSE_ORACLE_STEP=N` to check every N-th file only.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
@@ -79,6 +81,9 @@ fn ours(cache: &SymbolCache, resolver: &Resolver, c: &Closure) -> Vec<String> {
 
 #[test]
 fn every_traced_file_under_usr_reports_the_loaders_symbol_problems() {
+    if common::hermetic_skip("the oracle tier: the host's ld.so over every ELF file of /usr (slow)") {
+        return;
+    }
     if !Path::new(LDSO).exists() {
         panic!("{LDSO} is required: this test compares against the host's glibc loader");
     }

@@ -77,6 +77,9 @@ fn realpath_in(root: &Path, p: &str) -> PathBuf {
 
 #[test]
 fn every_image_depclose_writes_is_sound() {
+    if common::hermetic_skip_without(&[REDIS]) {
+        return;
+    }
     require_redis();
     let t = tempfile::tempdir().unwrap();
     let p = t.path();
@@ -117,6 +120,9 @@ fn every_image_depclose_writes_is_sound() {
 
 #[test]
 fn a_removed_library_is_named_and_the_loader_agrees() {
+    if common::hermetic_skip_without(&[REDIS]) {
+        return;
+    }
     let t = tempfile::tempdir().unwrap();
     let d = redis_dir(t.path());
     let real = if is_root() {
@@ -152,6 +158,9 @@ fn a_removed_library_is_named_and_the_loader_agrees() {
 
 #[test]
 fn a_truncated_library_is_named_and_the_loader_fails() {
+    if common::hermetic_skip_without(&[REDIS]) {
+        return;
+    }
     let t = tempfile::tempdir().unwrap();
     let d = redis_dir(t.path());
     let real = if is_root() {
@@ -203,6 +212,9 @@ fn a_dangling_symlink_is_named() {
 
 #[test]
 fn a_changed_file_fails_its_manifest_hash() {
+    if common::hermetic_skip_without(&[REDIS]) {
+        return;
+    }
     let t = tempfile::tempdir().unwrap();
     let d = redis_dir(t.path());
     let real = d.join("usr/bin/redis-check-rdb");
@@ -393,6 +405,9 @@ fn a_lying_manifest_is_reported_and_never_followed_out() {
 
 #[test]
 fn oci_images_with_bad_blobs() {
+    if common::hermetic_skip_without(&[REDIS]) {
+        return;
+    }
     require_redis();
     let t = tempfile::tempdir().unwrap();
     let layout = t.path().join("layout");

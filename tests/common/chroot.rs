@@ -67,9 +67,14 @@ impl Drop for Mounts {
     }
 }
 
+/// How long a server started by a test may take to answer: generous, since the tests share a
+/// 2-core machine with builds and other suites (waits poll; none sleeps this long).
+pub const SERVER_START: Duration = Duration::from_secs(60);
+
 /// Start `/usr/bin/redis-server` from `root` in a chroot (with `/proc` and `/dev`), listening
-/// on a unix socket only, and wait up to 20 s for the host's `redis-cli` to get `PONG`
-/// through that socket. Panics with the last answer otherwise.
+/// on a unix socket only (`--port 0`: no TCP port to race other tests for), and poll up to
+/// [`SERVER_START`] for the host's `redis-cli` to get `PONG` through that socket. Panics with
+/// the last answer otherwise.
 pub fn redis_answers_ping(root: &Path) {
     assert!(Path::new("/usr/bin/redis-cli").exists(), "/usr/bin/redis-cli is missing: apt-get install redis-tools");
     let _mounts = Mounts::new(root);
@@ -88,7 +93,7 @@ pub fn redis_answers_ping(root: &Path) {
     );
     let start = Instant::now();
     let mut last = String::new();
-    while start.elapsed() < Duration::from_secs(20) {
+    while start.elapsed() < SERVER_START {
         if let Ok(Some(status)) = server.0.try_wait() {
             let mut err = String::new();
             if let Some(mut e) = server.0.stderr.take() {
@@ -106,5 +111,5 @@ pub fn redis_answers_ping(root: &Path) {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("no PONG within 20 s; last answer: {last}");
+    panic!("no PONG within {SERVER_START:?}; last answer: {last}");
 }

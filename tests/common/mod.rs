@@ -37,6 +37,9 @@ macro_rules! cases {
         $(
             #[test]
             fn $name() {
+                if $crate::common::hermetic_skip("the fixture build tools (patchelf, musl-gcc) and root (chroot)") {
+                    return;
+                }
                 run_case(stringify!($name));
             }
         )*
@@ -111,6 +114,7 @@ pub fn build_case(case_dir: &Path, prefix: &str) -> (tempfile::TempDir, PathBuf,
 
 /// The depclose-cli under test (`DEPCLOSE_CLI` runs another build of it, to show a test
 /// failing on older code), with the loader and reproducibility variables cleared.
+#[cfg(feature = "cli")]
 pub fn cli() -> Command {
     let bin = std::env::var_os("DEPCLOSE_CLI").map(PathBuf::from);
     let mut c = Command::new(bin.unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_depclose-cli"))));
@@ -134,9 +138,29 @@ pub fn stderr(o: &Output) -> String {
 }
 
 /// A copy of `/bin/true` in `dir` that also needs `libnotthere.so.1`, a library that exists
-/// nowhere (patchelf adds the `DT_NEEDED`).
+/// nowhere (patchelf adds the `DT_NEEDED`). In the hermetic tier without patchelf, a program
+/// that does nothing, linked by the C compiler against a `libnotthere.so.1` removed afterwards.
 pub fn exe_needing_missing_lib(dir: &Path) -> PathBuf {
     let exe = dir.join("needs-missing");
+    let hermetic = std::env::var_os("DEPCLOSE_HERMETIC").is_some_and(|v| v == "1");
+    if hermetic && Command::new("patchelf").arg("--version").output().is_err() {
+        let stub = dir.join("libnotthere.so.1");
+        let c = dir.join("needs-missing.c");
+        std::fs::write(&c, "int main(void) { return 0; }\n").unwrap();
+        let o = Command::new("cc")
+            .args(["-shared", "-Wl,-soname,libnotthere.so.1", "-o"])
+            .arg(&stub)
+            .arg(&c)
+            .output()
+            .expect("cc");
+        assert!(o.status.success(), "cc: {}", String::from_utf8_lossy(&o.stderr));
+        let o =
+            Command::new("cc").arg("-o").arg(&exe).arg(&c).arg("-Wl,--no-as-needed").arg(&stub).output().expect("cc");
+        assert!(o.status.success(), "cc: {}", String::from_utf8_lossy(&o.stderr));
+        std::fs::remove_file(&stub).unwrap();
+        std::fs::remove_file(&c).unwrap();
+        return exe;
+    }
     std::fs::copy("/bin/true", &exe).unwrap();
     let st = Command::new("patchelf").arg("--add-needed").arg("libnotthere.so.1").arg(&exe).status();
     assert!(st.map(|s| s.success()).unwrap_or(false), "patchelf is needed (apt-get install patchelf)");
@@ -154,4 +178,30 @@ pub fn podman(dir: &Path, args: &[&str]) -> std::io::Result<Output> {
         .args(args)
         .current_dir(dir)
         .output()
+}
+
+/// The hermetic tier (`DEPCLOSE_HERMETIC=1`, as `scripts/test.sh --hermetic` sets it): no root,
+/// no Debian packages beyond a Rust toolchain's C compiler and binutils, no network. A test
+/// that needs more calls this first, `if common::hermetic_skip("WHAT") { return; }`: in that
+/// tier it prints `skipped: needs WHAT` (on the real stderr, past the test harness's capture)
+/// and returns true.
+pub fn hermetic_skip(needs: &str) -> bool {
+    let hermetic = std::env::var_os("DEPCLOSE_HERMETIC").is_some_and(|v| v == "1");
+    if hermetic {
+        use std::io::Write;
+        let name = std::thread::current().name().unwrap_or("test").to_string();
+        let _ = writeln!(std::io::stderr(), "{name}: skipped: needs {needs}");
+    }
+    hermetic
+}
+
+/// In the hermetic tier, true (after printing `skipped: needs FILE`) when one of `files` (the
+/// programs or libraries of Debian packages a test takes as its inputs: redis-server, curl,
+/// python3, ...) is missing; the test then returns. Outside that tier, false: the test runs,
+/// and fails on a missing file as before.
+pub fn hermetic_skip_without(files: &[&str]) -> bool {
+    match files.iter().find(|f| !Path::new(f).exists()) {
+        Some(f) => hermetic_skip(f),
+        None => false,
+    }
 }
