@@ -17,18 +17,39 @@
 //!
 //! ## Layers
 //!
-//! Data flows one way:
+//! Data flows one way: each layer uses only those below it (`tests/layers.rs` checks every
+//! `crate::` reference, and that no source file is over 900 lines). Bottom to top:
 //!
-//! - [`elf`]: bytes in, facts out (class, machine, `PT_INTERP`, `DT_NEEDED`, `DT_RPATH`,
-//!   `DT_RUNPATH`, `DT_SONAME`, `DT_FLAGS_1`), only the slice dynamic linking needs; with
-//!   [`elf::symbols`], the dynamic symbol table and symbol versions (`DT_SYMTAB`,
-//!   `DT_VERSYM`, `DT_VERNEED`, `DT_VERDEF`), read through `PT_DYNAMIC`; [`elf::notes`], the
-//!   `.note.dlopen` notes; [`elf::strings`], the string literals of read-only data;
-//! - [`ld_cache`] and [`ld_so_conf`]: the loader's configuration files, parsed from bytes;
-//! - [`root`]: a directory tree seen as `/`, with chroot-style symlink resolution;
-//! - [`Resolver`]: the loader's rules over a root, and the closure graph ([`Closure`]);
-//! - [`symcheck`]: the symbol-version checks and symbol binding of `ldd -r` over a closure;
-//! - `emit` (feature `emit`, on by default): manifest, directory and tarball writers.
+//! 1. `error.rs`, `bytes.rs`: the error type, shared byte strings and byte search.
+//! 2. `elf/` ([`elf`]): bytes in, facts out. `header`, `source` (the `Source` a
+//!    parser reads through), `dynamic` (`DT_NEEDED`, `DT_RPATH`, `DT_RUNPATH`, `DT_SONAME`,
+//!    `DT_FLAGS_1`, filters), `verify` (the loader's candidate checks), [`elf::symbols`]
+//!    (`DT_SYMTAB`, `DT_VERSYM`, `DT_VERNEED`, `DT_VERDEF`), [`elf::notes`] (`.note.dlopen`),
+//!    [`elf::strings`] (string literals of read-only data); `script.rs` ([`script`]): `#!`
+//!    lines.
+//! 3. `ld_cache.rs`, `ld_so_conf.rs` ([`ld_cache`], [`ld_so_conf`]): the loader's
+//!    configuration files, parsed from bytes; `root.rs` ([`root`]): a directory tree seen
+//!    as `/`, with chroot-style symlink resolution; `model.rs`: the closure data
+//!    ([`Closure`], [`Object`], …), plain serde data.
+//! 4. `settings.rs`: what a [`ResolverBuilder`] gathers ([`Hwcaps`], [`CacheSource`],
+//!    [`OriginMode`], [`Limits`]), data only.
+//! 5. `files.rs`: the file store, each file of the root opened, read and parsed once per
+//!    `(dev, inode)`; it knows no loader.
+//! 6. `loader/`: `target/` (architecture tables, host CPU, facts read out of `ld.so`, the
+//!    derived target profile), `mod.rs` (the `Context` a loader gets: file store, settings,
+//!    target), `glibc/` (split along `ld.so`'s own steps: `namespace`, `paths` (search
+//!    paths and DSTs), `open` (`open_path`), `search` (one `_dl_map_object` search and its
+//!    sharing), `template`, `shared` (the glibc-only caches), the breadth-first driver in
+//!    `mod.rs`) and `musl.rs`.
+//! 7. `resolver/` ([`Resolver`], [`ResolverBuilder`]): what every closure shares, one thread
+//!    pool, [`closure`](Resolver::closure), [`closure_in_root`](Resolver::closure_in_root),
+//!    [`closures`](Resolver::closures), [`closures_in_root`](Resolver::closures_in_root).
+//! 8. `symcheck/` ([`symcheck`]): the symbol-version checks and symbol binding of `ldd -r`;
+//!    `runtime/` ([`runtime`]): the runtime files no `DT_NEEDED` names, found from evidence.
+//! 9. `emit/` (feature `emit`, on by default): the rootfs plan, manifest, directory, tarball,
+//!    OCI image, SBOM and `--verify`.
+//! 10. `bin/depclose-cli/` (feature `cli`): the command line (`main`, `options`, `scan`,
+//!     `output`).
 //!
 //! ## Example: a sysroot
 //!
