@@ -70,7 +70,7 @@ pub use self::assemble::{assemble, write_runtime_text, AssembleOptions, Assemble
 pub use self::atomic::{interrupt, interrupt_on, interrupted, AtomicFile};
 pub use self::commit::{check_file_sizes, check_outputs, OutputPath, Outputs};
 pub use self::dir::{write_dir, DirOptions};
-pub use self::manifest::{path_from_json, write_manifest, MANIFEST_SCHEMA};
+pub use self::manifest::{write_manifest, MANIFEST_SCHEMA};
 pub use self::oci::{
     platform_of, rfc3339, write_oci_archive, write_oci_layout, ImageOptions, Platform, ANNOTATION_CONTAINERD_NAME,
     ANNOTATION_REF_NAME, DEFAULT_PATH, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_LAYER_GZIP,
@@ -87,3 +87,4 @@ pub use self::tar::{write_tar, Compression, TarOptions};
 pub use self::verify::{
     verify_image, write_verify_report, ImageFormat, Problem, ProblemKind, VerifyOptions, VerifyReport,
 };
+pub use crate::serde_path::path_from_json;
