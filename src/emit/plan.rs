@@ -1015,7 +1015,7 @@ impl Acc<'_> {
     fn sniff_elf(&mut self, p: &Path) {
         let mut head = [0u8; 18];
         let ok = fs::File::open(self.host(p)).and_then(|mut f| f.read_exact(&mut head)).is_ok();
-        if !ok || &head[..4] != b"\x7fELF" {
+        if !ok || !crate::elf::is_elf(&head) {
             return;
         }
         let e_type = match head[5] {

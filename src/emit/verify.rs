@@ -897,7 +897,7 @@ fn elf_integrity(host: &Path) -> Option<Result<(), String>> {
     let len = f.metadata().ok()?.len();
     let mut head = [0u8; 64];
     let n = read_at_most(&f, &mut head, 0);
-    if n < 4 || &head[..4] != b"\x7fELF" {
+    if !crate::elf::is_elf(&head[..n]) {
         return None;
     }
     let Some(h) = crate::elf::RawHeader::read(&head[..n]) else {
