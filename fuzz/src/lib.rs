@@ -1502,7 +1502,8 @@ pub fn verify_image(data: &[u8]) {
     let image = base.join("image.tar");
     fs::write(&image, data).expect("write");
     let before = listing(base);
-    let opts = VerifyOptions::new(base.join("scratch")).max_unpacked_bytes(8 << 20).max_entries(2048);
+    let mut opts = VerifyOptions::new(base.join("scratch"));
+    opts.max_unpacked_bytes(8 << 20).max_entries(2048);
     match verify_image(&image, &opts) {
         Ok(r) => {
             for p in &r.problems {

@@ -593,7 +593,7 @@ impl Config {
             root_is_host,
             files,
             report,
-            text: TextOptions::new().terminal(io::stdout().is_terminal()),
+            text: *TextOptions::new().terminal(io::stdout().is_terminal()),
             tar,
             dir: o.dir,
             max_file_size: o.max_file_size,
@@ -1323,7 +1323,8 @@ fn write_outputs(
     let mut outs = emit::Outputs::new();
     if let Some((path, compression)) = &cfg.tar {
         let mut f = AtomicFile::create(path)?;
-        let opts = TarOptions::new().mtime(cfg.mtime).compression(*compression);
+        let mut opts = TarOptions::new();
+        opts.mtime(cfg.mtime).compression(*compression);
         emit::write_tar(plan, &mut f, &opts).with_context(|| ctx(path))?;
         outs.file(f);
     }
@@ -1341,7 +1342,8 @@ fn write_outputs(
             }
         };
         let mut f = AtomicFile::create(path)?;
-        let opts = emit::SbomOptions::new().name(name).created(cfg.mtime);
+        let mut opts = emit::SbomOptions::new();
+        opts.name(name).created(cfg.mtime);
         emit::write_spdx(plan, dpkg, &mut f, &opts).with_context(|| ctx(path))?;
         outs.file(f);
     }
@@ -1478,7 +1480,7 @@ fn verify(image: &Path, o: &Opts) -> Exit {
     }
     let mut opts = emit::VerifyOptions::new(std::env::temp_dir());
     if let Some(m) = &o.manifest {
-        opts = opts.manifest(m);
+        opts.manifest(m);
     }
     match emit::verify_image(image, &opts) {
         Err(e) => {

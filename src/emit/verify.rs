@@ -66,19 +66,19 @@ impl VerifyOptions {
     }
 
     /// Set [`VerifyOptions::manifest`].
-    pub fn manifest(mut self, path: impl Into<PathBuf>) -> Self {
+    pub fn manifest(&mut self, path: impl Into<PathBuf>) -> &mut Self {
         self.manifest = Some(path.into());
         self
     }
 
     /// Set [`VerifyOptions::max_unpacked_bytes`].
-    pub fn max_unpacked_bytes(mut self, n: u64) -> Self {
+    pub fn max_unpacked_bytes(&mut self, n: u64) -> &mut Self {
         self.max_unpacked_bytes = n;
         self
     }
 
     /// Set [`VerifyOptions::max_entries`].
-    pub fn max_entries(mut self, n: u64) -> Self {
+    pub fn max_entries(&mut self, n: u64) -> &mut Self {
         self.max_entries = n;
         self
     }
