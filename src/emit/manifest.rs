@@ -153,7 +153,7 @@ fn sha256_of(e: &Entry) -> Result<String, Error> {
 /// values), `symlink` (`target` verbatim) or `directory`. Paths are byte-exact: a UTF-8 path
 /// is a plain string; a path that is not UTF-8 is its display string (invalid bytes replaced
 /// by U+FFFD) and, beside it, `path_bytes` (or `target_bytes`, `by_bytes`, ...: the field's
-/// name and `_bytes`) holding its exact bytes in standard base64; [`path_from_json`] reads
+/// name and `_bytes`) holding its exact bytes in standard base64; [`path_from_json`](super::path_from_json) reads
 /// either back.
 ///
 /// # Errors
