@@ -18,9 +18,13 @@
 //! [`write_why`], [`write_paths`], [`write_json`]). [`AtomicFile`] writes a file so that it
 //! either appears whole or not at all, [`Outputs`] commits several together (all or none)
 //! after [`check_outputs`] made sure that none is another or an input, and [`interrupt`]
-//! stops every writer (from a signal handler) so that nothing is left behind. [`verify_image`] reads an image back (a rootfs
-//! directory or tarball, an OCI layout or archive) and names what is missing, truncated,
-//! dangling or different from its manifest.
+//! stops every writer (from a signal handler) so that nothing is left behind.
+//! [`verify_image`] reads an image back (a rootfs directory or tarball, an OCI layout or
+//! archive) and names what is missing, truncated, dangling or different from its manifest.
+//!
+//! The option types ([`TarOptions`], [`DirOptions`], [`TextOptions`], [`VerifyOptions`],
+//! [`SbomOptions`]) and [`RootfsBuilder`] have setters that take and return `&mut Self`,
+//! like [`ResolverBuilder`](crate::ResolverBuilder).
 //!
 //! Nothing here prints, reads the environment or the clock: the modification time stamped on
 //! archive members, for example, is an explicit option ([`TarOptions::mtime`]), which a caller
