@@ -856,7 +856,7 @@ fn clap_one_line(rendered: &str) -> String {
 /// One line on stderr, `depclose-cli: ...`, control characters escaped.
 fn say(msg: impl Display) {
     let text = msg.to_string();
-    let esc = emit::escape(text.as_bytes(), &TextOptions::new().terminal(true));
+    let esc = emit::escape(text.as_bytes(), TextOptions::new().terminal(true));
     let mut err = io::stderr().lock();
     let _ = err.write_all(b"depclose-cli: ");
     let _ = err.write_all(&esc);
@@ -1365,7 +1365,7 @@ fn write_outputs(
         }
     }
     if let Some(dir) = &cfg.dir {
-        outs.dir(plan, dir, &DirOptions::new().mtime(cfg.mtime))?;
+        outs.dir(plan, dir, DirOptions::new().mtime(cfg.mtime))?;
     }
     if let (Some(image), Some(opts)) = (&cfg.image, &image_opts) {
         if let Some(path) = &image.archive {

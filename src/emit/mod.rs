@@ -38,7 +38,7 @@
 //! let closure = depclose::closure("/usr/bin/redis-server")?;
 //! let plan = Rootfs::builder().closure(&closure).build()?;
 //! let mut out = emit::AtomicFile::create("rootfs.tar.gz")?;
-//! emit::write_tar(&plan, &mut out, &TarOptions::new().mtime(0).compression(Compression::Gzip(9)))?;
+//! emit::write_tar(&plan, &mut out, TarOptions::new().mtime(0).compression(Compression::Gzip(9)))?;
 //! out.commit()?;
 //! # Ok::<(), depclose::Error>(())
 //! ```
