@@ -29,7 +29,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! if let Ok(data) = std::fs::read("/etc/ld.so.cache") {
 //!     let cache = LdCache::parse(&data, cfg!(target_endian = "big"))?;
-//!     let q = Lookup { accepted_flags: accepted_flags(62, true, 0), hwcaps: &[], legacy: None };
+//!     let q = Lookup::new(accepted_flags(62, true, 0), &[], None);
 //!     if let Some(e) = cache.lookup(b"libc.so.6", &q) {
 //!         println!("{}", e.value);
 //!     }
