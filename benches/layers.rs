@@ -41,7 +41,7 @@ fn cache(c: &mut Criterion) {
     c.bench_function("ld_cache/parse", |b| b.iter(|| LdCache::parse(black_box(&data), false).unwrap()));
     let cache = LdCache::parse(&data, false).unwrap();
     let hw = [Bytes::from("x86-64-v3"), Bytes::from("x86-64-v2")];
-    let q = Lookup { accepted_flags: accepted_flags(62, true, 0), hwcaps: &hw, legacy: None };
+    let q = Lookup::new(accepted_flags(62, true, 0), &hw, None);
     c.bench_function("ld_cache/lookup libc.so.6", |b| b.iter(|| cache.lookup(black_box(b"libc.so.6"), &q)));
 }
 

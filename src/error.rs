@@ -1,6 +1,5 @@
 //! The error type: an input that cannot be used at all.
 
-use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -25,11 +24,13 @@ pub enum ErrorKind {
 /// [`Closure::missing`](crate::Closure::missing).
 ///
 /// The message always names the file and the problem.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", path.display())]
 pub struct Error {
     kind: ErrorKind,
     path: PathBuf,
     message: String,
+    #[source]
     io: Option<io::Error>,
 }
 
@@ -60,18 +61,6 @@ impl Error {
     /// The problem without the path.
     pub fn message(&self) -> &str {
         &self.message
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.message)
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.io.as_ref().map(|e| e as _)
     }
 }
 

@@ -29,7 +29,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! if let Ok(data) = std::fs::read("/etc/ld.so.cache") {
 //!     let cache = LdCache::parse(&data, cfg!(target_endian = "big"))?;
-//!     let q = Lookup { accepted_flags: accepted_flags(62, true, 0), hwcaps: &[], legacy: None };
+//!     let q = Lookup::new(accepted_flags(62, true, 0), &[], None);
 //!     if let Some(e) = cache.lookup(b"libc.so.6", &q) {
 //!         println!("{}", e.value);
 //!     }
@@ -98,6 +98,7 @@ impl std::error::Error for CacheError {}
 
 /// Which layout the file had.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Format {
     /// `ld.so-1.7.0` only.
     Old,
@@ -109,6 +110,7 @@ pub enum Format {
 
 /// One cache entry, as ld.so sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Entry {
     /// Library type and architecture (`FLAG_*`, e.g. `0x0303` for x86-64 libc6).
     pub flags: i32,
@@ -143,6 +145,7 @@ impl Entry {
 
 /// The legacy (pre-2.37) hwcap state of the target loader.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LegacyHwcaps {
     /// enabled hwcap bits (`GLRO(dl_hwcap) & hwcap_mask`), incl. the tls bit 63 if TLS
     /// (glibc 2.36 accepts bit 63 in any case).
@@ -153,8 +156,16 @@ pub struct LegacyHwcaps {
     pub platform: Option<u64>,
 }
 
+impl LegacyHwcaps {
+    /// The legacy state from its [`mask`](Self::mask) and [`platform`](Self::platform).
+    pub fn new(mask: u64, platform: Option<u64>) -> LegacyHwcaps {
+        LegacyHwcaps { mask, platform }
+    }
+}
+
 /// What the loader doing the lookup accepts.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct Lookup<'a> {
     /// flags values this loader accepts (see [`accepted_flags`]). The last element is the
     /// loader's `_DL_CACHE_DEFAULT_ID` (it matters for old-format files only).
@@ -166,6 +177,15 @@ pub struct Lookup<'a> {
     /// 2.36 legacy hwcap filtering: None = glibc >= 2.37 (legacy entries skipped: require
     /// hwcap == 0)
     pub legacy: Option<LegacyHwcaps>,
+}
+
+impl<'a> Lookup<'a> {
+    /// A lookup by a loader that accepts `accepted_flags`, with the glibc-hwcaps
+    /// subdirectories `hwcaps` and, for glibc 2.36 and older, the `legacy` hwcap state (see
+    /// the fields).
+    pub fn new(accepted_flags: &'a [i32], hwcaps: &'a [Bytes], legacy: Option<LegacyHwcaps>) -> Lookup<'a> {
+        Lookup { accepted_flags, hwcaps, legacy }
+    }
 }
 
 /// Per-entry facts the search needs, for every entry of the table (valid or not). Strings

@@ -35,6 +35,7 @@ pub const MAX_GLOB_LISTINGS: usize = 16384;
 
 /// One meaningful line of an `ld.so.conf` file.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Directive {
     /// `include PAT...`: glob patterns, as written (relative ones are relative to the
     /// directory of the including file).

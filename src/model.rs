@@ -168,7 +168,7 @@ pub struct Object {
 
 impl Object {
     /// An object of `role` for `file`, with no names yet and no loader.
-    pub fn new(role: Role, file_id: Option<FileId>, file: Arc<ObjectFile>) -> Object {
+    pub(crate) fn new(role: Role, file_id: Option<FileId>, file: Arc<ObjectFile>) -> Object {
         Object { role, file_id, names: Vec::new(), loaded_by: None, file }
     }
 

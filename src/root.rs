@@ -1,7 +1,7 @@
 //! A read-only view of a directory tree as if it were `/` (chroot-style path walking).
 //!
-//! Every path the resolver touches goes through [`Root::walk`], which follows the kernel's
-//! rules one component at a time, inside the root:
+//! Every path the resolver touches goes through one walk ([`Root::resolve`]), which follows
+//! the kernel's rules one component at a time, inside the root:
 //!
 //! - an absolute symlink target starts again at the root, never at the host's `/`;
 //! - `..` applies to the directory reached so far (after symlinks, as the kernel does) and
@@ -26,7 +26,7 @@ use std::sync::{Arc, RwLock};
 use crate::model::{FileId, Hop};
 
 /// An errno value, as the real `open(2)` would have reported it.
-pub type Errno = i32;
+pub(crate) type Errno = i32;
 
 const PATH_MAX: usize = 4096;
 const NAME_MAX: usize = 255;
@@ -40,6 +40,7 @@ const MAX_DIR_FDS: usize = 512;
 
 /// What `lstat(2)` says about a file, the parts depclose uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stat {
     /// `st_dev`.
     pub dev: u64,
@@ -101,6 +102,7 @@ impl From<&fs::Metadata> for Stat {
 
 /// The outcome of a successful walk: where a path leads.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Walked {
     /// Canonical in-root path (absolute, no symlinks, no `.` or `..`).
     pub realpath: PathBuf,
@@ -330,9 +332,19 @@ impl Root {
         }
     }
 
-    /// Resolve an absolute in-root path. With `follow_last` false, a final symlink is not
-    /// followed (like `lstat`).
-    pub fn walk(&self, path: &[u8], follow_last: bool) -> Result<Walked, Errno> {
+    /// Resolve an absolute in-root path the way the kernel would inside a `chroot`: every
+    /// symlink is resolved against the root, `..` never climbs above it. With `follow_last`
+    /// false, a final symlink is not followed (like `lstat`).
+    ///
+    /// # Errors
+    /// The errno a real `stat(2)` would report (`ENOENT`, `ENOTDIR`, `ELOOP`,
+    /// `ENAMETOOLONG`, ...), as [`io::Error::raw_os_error`].
+    pub fn resolve(&self, path: &[u8], follow_last: bool) -> io::Result<Walked> {
+        self.walk(path, follow_last).map_err(io::Error::from_raw_os_error)
+    }
+
+    /// [`resolve`](Self::resolve) with the raw errno.
+    pub(crate) fn walk(&self, path: &[u8], follow_last: bool) -> Result<Walked, Errno> {
         if follow_last {
             if let Some(w) = self.links.read().unwrap_or_else(|e| e.into_inner()).get(path) {
                 return Ok(w.clone());
@@ -510,7 +522,7 @@ impl Root {
     ///
     /// Sockets give `ENXIO` as the kernel does. FIFOs and device nodes are never opened
     /// (opening a FIFO blocks); they come back as [`Opened::Special`].
-    pub fn open(&self, path: &[u8]) -> Result<Opened, Errno> {
+    pub(crate) fn open(&self, path: &[u8]) -> Result<Opened, Errno> {
         let walked = self.walk(path, true)?;
         let st = walked.metadata;
         if st.is_dir() {
@@ -543,14 +555,14 @@ impl Root {
     }
 
     /// `stat(2)` semantics: does `path` name a directory (following symlinks)?
-    pub fn is_dir(&self, path: &[u8]) -> Result<bool, Errno> {
+    pub(crate) fn is_dir(&self, path: &[u8]) -> Result<bool, Errno> {
         let w = self.walk(path, true)?;
         Ok(w.metadata.is_dir())
     }
 
     /// Read a whole regular file inside the root, at most `limit` bytes (more is an error
     /// `EFBIG`).
-    pub fn read(&self, path: &[u8], limit: u64) -> Result<Vec<u8>, Errno> {
+    pub(crate) fn read(&self, path: &[u8], limit: u64) -> Result<Vec<u8>, Errno> {
         match self.open(path)? {
             Opened::File(w, f) => {
                 if w.metadata.len() > limit {
@@ -569,7 +581,7 @@ impl Root {
     }
 
     /// The names in a directory inside the root, sorted bytewise.
-    pub fn read_dir(&self, path: &[u8]) -> Result<Vec<OsString>, Errno> {
+    pub(crate) fn read_dir(&self, path: &[u8]) -> Result<Vec<OsString>, Errno> {
         let w = self.walk(path, true)?;
         if !w.metadata.is_dir() {
             return Err(libc::ENOTDIR);
@@ -587,7 +599,7 @@ impl Root {
 
 /// What [`Root::open`] found.
 #[derive(Debug)]
-pub enum Opened {
+pub(crate) enum Opened {
     /// A regular file, open for reading.
     File(Walked, File),
     /// A directory (glibc's `read` then fails with `EISDIR`).
@@ -617,18 +629,18 @@ fn components(p: &[u8]) -> Vec<Vec<u8>> {
 }
 
 /// The errno of an I/O error (EIO when there is none).
-pub fn errno_of(e: &io::Error) -> Errno {
+pub(crate) fn errno_of(e: &io::Error) -> Errno {
     e.raw_os_error().unwrap_or(libc::EIO)
 }
 
 /// `strerror`-like text for the errno values the loader cares about.
-pub fn errno_text(errno: Errno) -> String {
+pub(crate) fn errno_text(errno: Errno) -> String {
     io::Error::from_raw_os_error(errno).to_string().split(" (os error").next().unwrap_or_default().to_string()
 }
 
 /// Lexically join an in-root path to a base directory (for relative names and `$ORIGIN`).
 /// No normalisation: `..` and `.` are kept for the walk to apply.
-pub fn join_bytes(base: &[u8], rel: &[u8]) -> Vec<u8> {
+pub(crate) fn join_bytes(base: &[u8], rel: &[u8]) -> Vec<u8> {
     if rel.first() == Some(&b'/') {
         return rel.to_vec();
     }
@@ -642,7 +654,7 @@ pub fn join_bytes(base: &[u8], rel: &[u8]) -> Vec<u8> {
 
 /// The directory part of a path string, as glibc computes `l_origin` (everything before the
 /// last `/`; `/` for a file at the top).
-pub fn dirname_bytes(p: &[u8]) -> Vec<u8> {
+pub(crate) fn dirname_bytes(p: &[u8]) -> Vec<u8> {
     match p.iter().rposition(|&b| b == b'/') {
         Some(0) => b"/".to_vec(),
         Some(pos) => p[..pos].to_vec(),

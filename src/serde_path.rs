@@ -1,11 +1,14 @@
 //! Serialize paths as strings: serde's own `PathBuf` impl fails on non-UTF-8.
 //!
 //! A UTF-8 path is a plain string. A path that is not UTF-8 is written as its lossy display
-//! string (invalid bytes replaced with U+FFFD); the JSON writers of [`crate::emit`]
-//! (`write_manifest`, `write_json`) serialize through [`to_json_exact`], which adds beside
+//! string (invalid bytes replaced with U+FFFD); the JSON writers of `emit`
+//! (`write_manifest`, `write_json`) serialize through [`to_writer_exact`], which adds beside
 //! such a field `FIELD` a sibling `FIELD_bytes` holding the path's exact bytes in standard
 //! base64 (RFC 4648, with padding), so that every path can be recovered byte for byte
-//! ([`crate::emit::path_from_json`]). Other serializers get the lossy string only.
+//! ([`path_from_json`], re-exported as `emit::path_from_json`). Other serializers get the lossy string only.
+
+// Without `emit`, only `serialize` and `deserialize` have callers.
+#![cfg_attr(not(feature = "emit"), allow(dead_code))]
 
 use std::cell::Cell;
 use std::os::unix::ffi::OsStrExt;
@@ -14,8 +17,28 @@ use std::path::PathBuf;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 thread_local! {
-    /// Inside `to_json_exact`: mark non-UTF-8 paths for the rewrite.
+    /// Inside `to_writer_exact`: mark non-UTF-8 paths for the rewrite.
     static EXACT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The exact path in member `field` of a JSON object written by the manifest and JSON
+/// writers of `emit`: `FIELD_bytes` (the bytes in
+/// standard base64, present when the path is not UTF-8) if there is one, else the string
+/// `FIELD`. `None` if neither is there or `FIELD_bytes` is not base64.
+///
+/// ```
+/// # #[cfg(feature = "emit")] {
+/// let entry = serde_json::json!({ "path": "/x\u{fffd}", "path_bytes": "L3j/" });
+/// let p = depclose::emit::path_from_json(&entry, "path").unwrap();
+/// assert_eq!(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()), b"/x\xff");
+/// # }
+/// ```
+pub fn path_from_json(object: &serde_json::Value, field: &str) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    if let Some(b) = object.get(format!("{field}_bytes")).and_then(|v| v.as_str()) {
+        return unbase64(b).map(|v| PathBuf::from(std::ffi::OsString::from_vec(v)));
+    }
+    object.get(field).and_then(|v| v.as_str()).map(PathBuf::from)
 }
 
 /// Serialize a path as a string, replacing invalid UTF-8 with U+FFFD (and keeping the bytes

@@ -77,7 +77,7 @@ fn tar_with_threads(threads: usize) -> Vec<u8> {
     }
     let plan = b.build().unwrap();
     let mut out = Vec::new();
-    emit::write_tar(&plan, &mut out, &TarOptions::new().mtime(1).compression(Compression::None)).unwrap();
+    emit::write_tar(&plan, &mut out, TarOptions::new().mtime(1).compression(Compression::None)).unwrap();
     out
 }
 

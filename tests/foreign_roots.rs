@@ -176,7 +176,7 @@ struct Oracle {
 
 /// Canonical in-root path of an in-root path, symlinks resolved inside the root.
 fn canon(root: &Root, p: &str) -> PathBuf {
-    root.walk(p.as_bytes(), true).map(|w| w.realpath).unwrap_or_else(|_| PathBuf::from(p))
+    root.resolve(p.as_bytes(), true).map(|w| w.realpath).unwrap_or_else(|_| PathBuf::from(p))
 }
 
 fn parse_trace(root: &Root, stdout: &str, o: &mut Oracle) {
@@ -580,7 +580,7 @@ fn check_hwcaps_subdirs(deb: &str) -> Vec<String> {
 
     let root = Root::new(&work).unwrap();
     let zlib = canon(&root, &format!("{}/../libz.so.1", arch.ldso.rsplit_once('/').unwrap().0));
-    let zlib = if root.walk(zlib.as_os_str().as_encoded_bytes(), true).is_ok() {
+    let zlib = if root.resolve(zlib.as_os_str().as_encoded_bytes(), true).is_ok() {
         zlib
     } else {
         // The loader is not beside the libraries (/lib/ld-linux-aarch64.so.1): use the triplet dir.

@@ -123,7 +123,7 @@ fn host_caps() -> HostCaps {
             _ => {}
         }
     }
-    caps.legacy = Some(LegacyHwcaps { mask, platform });
+    caps.legacy = Some(LegacyHwcaps::new(mask, platform));
     caps
 }
 
@@ -330,7 +330,7 @@ fn host_cache_matches_ldconfig_p_and_the_loader() {
     }
 
     let caps = host_caps();
-    let q = Lookup { accepted_flags: X86_64, hwcaps: &caps.hwcaps, legacy: caps.legacy };
+    let q = Lookup::new(X86_64, &caps.hwcaps, caps.legacy);
     let accepted = vec![describe(0x0303)];
     let mut by_key: BTreeMap<Vec<u8>, Vec<&PLine>> = BTreeMap::new();
     for l in &printed.lines {
@@ -410,7 +410,7 @@ fn ldconfig_p(ldconfig: &Path, root: &Path) -> Printed {
 }
 
 fn pick(cache: &LdCache, name: &str, flags: &[i32], hwcaps: &[Bytes]) -> Option<String> {
-    cache.lookup(name.as_bytes(), &Lookup { accepted_flags: flags, hwcaps, legacy: None }).map(|e| e.value.to_string())
+    cache.lookup(name.as_bytes(), &Lookup::new(flags, hwcaps, None)).map(|e| e.value.to_string())
 }
 
 #[test]
@@ -566,11 +566,7 @@ fn legacy_hwcap_directories_and_isa_levels() {
     assert_matches_printed(&cache, &ldconfig_p(&ldconfig, r), "legacy");
 
     let legacy = |mask: u64, platform: Option<u64>| {
-        let q = Lookup {
-            accepted_flags: X86_64,
-            hwcaps: &[],
-            legacy: Some(LegacyHwcaps { mask: mask | (1 << 63), platform }),
-        };
+        let q = Lookup::new(X86_64, &[], Some(LegacyHwcaps::new(mask | (1 << 63), platform)));
         cache.lookup(b"libz.so.1", &q).map(|e| e.value.to_string())
     };
     const HASWELL: u64 = 1 << 50;
@@ -602,12 +598,12 @@ fn legacy_hwcap_directories_and_isa_levels() {
         let caps = host_caps();
         // Legacy filtering with this CPU's hwcaps and platform (what `--glibc-hwcaps-mask
         // none` leaves), and glibc-hwcaps + ISA levels with the default subdirectories.
-        let q = Lookup { accepted_flags: X86_64, hwcaps: &[], legacy: caps.legacy };
+        let q = Lookup::new(X86_64, &[], caps.legacy);
         let ours = cache.lookup(b"libz.so.1", &q).map(|e| e.value.as_bytes().to_vec());
         let real = loader_pick(b"libz.so.1", &["--glibc-hwcaps-mask", "none"], Some(r)).expect("cache consulted");
         assert_eq!(ours, real, "legacy pick, caps {caps:?}");
         if isa {
-            let q = Lookup { accepted_flags: X86_64, hwcaps: &caps.hwcaps, legacy: caps.legacy };
+            let q = Lookup::new(X86_64, &caps.hwcaps, caps.legacy);
             let ours = cache.lookup(b"libisa.so.1", &q).map(|e| e.value.as_bytes().to_vec());
             let real = loader_pick(b"libisa.so.1", &[], Some(r)).expect("cache consulted");
             assert_eq!(ours, real, "ISA-level pick, caps {caps:?}");
@@ -688,7 +684,7 @@ fn build_new(entries: &[E], hwcaps: &[&str], be: bool) -> Vec<u8> {
 }
 
 fn q<'a>(flags: &'a [i32], hwcaps: &'a [Bytes], legacy: Option<LegacyHwcaps>) -> Lookup<'a> {
-    Lookup { accepted_flags: flags, hwcaps, legacy }
+    Lookup::new(flags, hwcaps, legacy)
 }
 
 fn val(x: Option<Entry>) -> Option<String> {
@@ -729,7 +725,7 @@ fn synthetic_new_format_semantics() {
         assert_eq!(val(c.lookup(b"libq.so.1", &q(X86_64, &hw(&["z", "b"]), None))).as_deref(), Some("/hw/b"));
         assert_eq!(val(c.lookup(b"libq.so.1", &q(X86_64, &hw(&["z"]), None))).as_deref(), Some("/plain"));
         // 2.36 legacy: tls is always acceptable; the platform entry needs its platform.
-        let leg = |mask, platform| Some(LegacyHwcaps { mask, platform });
+        let leg = |mask, platform| Some(LegacyHwcaps::new(mask, platform));
         assert_eq!(val(c.lookup(b"libq.so.1", &q(X86_64, &[], leg(0, None)))).as_deref(), Some("/tls"));
         assert_eq!(val(c.lookup(b"libq.so.1", &q(X86_64, &hw(&["b"]), leg(0, None)))).as_deref(), Some("/hw/b"));
         // i386 flags: the only accepted entry.
@@ -746,7 +742,7 @@ fn synthetic_new_format_semantics() {
         e(0x0303, "libq.so.1", "/plain", 0),
     ];
     let c = LdCache::parse(&build_new(&entries, &[], false), false).unwrap();
-    let leg = |mask, platform| q(X86_64, &[], Some(LegacyHwcaps { mask, platform }));
+    let leg = |mask, platform| q(X86_64, &[], Some(LegacyHwcaps::new(mask, platform)));
     assert_eq!(val(c.lookup(b"libq.so.1", &leg(2, None))).as_deref(), Some("/x86_64"));
     assert_eq!(val(c.lookup(b"libq.so.1", &leg(2, Some(1 << 50)))).as_deref(), Some("/plat"));
     assert_eq!(val(c.lookup(b"libq.so.1", &leg(0, Some(1 << 51)))).as_deref(), Some("/plain"));
@@ -925,7 +921,7 @@ fn exercise(data: &[u8]) {
     keys.truncate(64);
     let hw = [b("x86-64-v3"), b("x86-64-v2")];
     for k in &keys {
-        for (flags, legacy) in [(X86_64, None), (&[1, 3][..], Some(LegacyHwcaps { mask: 2, platform: None }))] {
+        for (flags, legacy) in [(X86_64, None), (&[1, 3][..], Some(LegacyHwcaps::new(2, None)))] {
             if let Some(en) = c.lookup(k, &q(flags, &hw, legacy)) {
                 assert_eq!(libcmp(k, en.key.as_bytes()), Ordering::Equal);
                 assert!(flags.contains(&en.flags));
@@ -1007,7 +1003,7 @@ fn many_entries_sharing_one_long_string_are_bounded() {
     d.extend_from_slice(&long);
     d.push(0);
     let cache = LdCache::parse(&d, false).expect("parses without copying strings");
-    let q = Lookup { accepted_flags: &[0x0303], hwcaps: &[], legacy: None };
+    let q = Lookup::new(&[0x0303], &[], None);
     let hit = cache.lookup(&long, &q).expect("the shared key is found");
     assert_eq!(hit.value.len(), long.len());
     let entries = cache.entries();

@@ -206,7 +206,7 @@ impl Outcome {
 /// Canonical in-root path of `p` (relative to the in-root `cwd`), inside `root`.
 fn canonical(root: &Root, cwd: &Path, p: &str) -> Option<PathBuf> {
     let abs = if p.starts_with('/') { PathBuf::from(p) } else { cwd.join(p) };
-    root.walk(abs.as_os_str().as_encoded_bytes(), true).ok().map(|w| w.realpath)
+    root.resolve(abs.as_os_str().as_encoded_bytes(), true).ok().map(|w| w.realpath)
 }
 
 /// Run `cmd` chrooted into `root` with working directory `cwd` (in-root).

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use common::chroot::{chroot_cmd, is_root, out_text};
 use common::{cli, stderr};
 
-/// Names in a directory, sorted (temporary files included: `.NAME.depclose-PID-N.tmp`).
+/// Names in a directory, sorted (temporary files included: `.NAME.depclose-XXXXXX.tmp`).
 fn listing(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> =
         fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();

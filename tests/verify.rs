@@ -495,10 +495,12 @@ fn a_decompression_bomb_stops_at_the_limit() {
         b.into_inner().unwrap().finish().unwrap();
     }
     assert!(fs::metadata(&tgz).unwrap().len() < 1 << 20);
-    let opts = depclose::emit::VerifyOptions::new(t.path()).max_unpacked_bytes(8 << 20);
+    let mut opts = depclose::emit::VerifyOptions::new(t.path());
+    opts.max_unpacked_bytes(8 << 20);
     let e = depclose::emit::verify_image(&tgz, &opts).unwrap_err();
     assert!(e.to_string().contains("more bytes than the limit"), "{e}");
-    let opts = depclose::emit::VerifyOptions::new(t.path()).max_entries(0);
+    let mut opts = depclose::emit::VerifyOptions::new(t.path());
+    opts.max_entries(0);
     let e = depclose::emit::verify_image(&tgz, &opts).unwrap_err();
     assert!(e.to_string().contains("more members than the limit"), "{e}");
     // With room enough, it is read (and sound: no ELF file in it).

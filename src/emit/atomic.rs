@@ -6,6 +6,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
+use tempfile::{NamedTempFile, TempPath};
+
 use crate::error::{Error, ErrorKind};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -97,18 +99,29 @@ pub(super) fn parent_dir(p: &Path) -> &Path {
     }
 }
 
-/// A file written under a temporary name in the destination's directory and renamed over
-/// the destination by [`commit`](AtomicFile::commit), after an `fsync`. Dropped without a
-/// commit (an error, a panic), it removes the temporary file: the destination is either
-/// untouched or complete, never half-written.
+/// A file written under a temporary name in the destination's directory (a
+/// [`tempfile::NamedTempFile`], `.NAME.depclose-XXXXXX.tmp`) and renamed over the
+/// destination by [`commit`](AtomicFile::commit), after an `fsync`. Dropped without a commit
+/// (an error, a panic), it removes the temporary file: the destination is either untouched
+/// or complete, never half-written.
 ///
 /// Writes are buffered. An existing destination file (or symlink) is replaced, never written
-/// through.
+/// through. The file is created with mode `0o666` less the umask, as `open(2)` would.
 #[derive(Debug)]
 pub struct AtomicFile {
     dest: PathBuf,
-    tmp: PathBuf,
-    file: Option<BufWriter<File>>,
+    state: State,
+}
+
+/// Where an [`AtomicFile`] is in its life.
+#[derive(Debug)]
+enum State {
+    /// Being written.
+    Open(BufWriter<NamedTempFile>),
+    /// Flushed, synced and closed, not yet renamed (removed on drop).
+    Closed(TempPath),
+    /// Renamed over the destination.
+    Done,
 }
 
 impl AtomicFile {
@@ -121,20 +134,26 @@ impl AtomicFile {
         if fs::symlink_metadata(&dest).map(|m| m.is_dir()).unwrap_or(false) {
             return Err(Error::io(&dest, io::Error::from_raw_os_error(libc::EISDIR)));
         }
-        loop {
-            let tmp = temp_name(&dest, next_id())?;
-            let opened = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o666)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&tmp);
-            match opened {
-                Ok(f) => return Ok(AtomicFile { dest, tmp, file: Some(BufWriter::with_capacity(256 * 1024, f)) }),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(Error::io(&dest, e)),
-            }
-        }
+        let name =
+            dest.file_name().ok_or_else(|| Error::new(ErrorKind::Config, &dest, "the destination has no file name"))?;
+        let mut prefix = std::ffi::OsString::from(".");
+        prefix.push(name);
+        prefix.push(".depclose-");
+        // `make_in`, not `tempfile_in`: its errors are the open's own (no path appended), and
+        // the mode is that of any new file (`0o666` less the umask), not `0o600`.
+        let file = tempfile::Builder::new()
+            .prefix(&prefix)
+            .suffix(".tmp")
+            .make_in(parent_dir(&dest), |tmp| {
+                OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o666)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                    .open(tmp)
+            })
+            .map_err(|e| Error::io(&dest, e))?;
+        Ok(AtomicFile { dest, state: State::Open(BufWriter::with_capacity(256 * 1024, file)) })
     }
 
     /// The destination path.
@@ -144,7 +163,11 @@ impl AtomicFile {
 
     /// The temporary file's path (removed on drop unless committed).
     pub fn temp_path(&self) -> &Path {
-        &self.tmp
+        match &self.state {
+            State::Open(w) => w.get_ref().path(),
+            State::Closed(p) => p,
+            State::Done => Path::new(""),
+        }
     }
 
     /// Flush, `fsync`, rename over the destination, `fsync` the directory.
@@ -158,18 +181,28 @@ impl AtomicFile {
 
     /// Flush and `fsync` the temporary file (where a full disk shows); the file is closed.
     pub(super) fn prepare(&mut self) -> Result<(), Error> {
-        let Some(file) = self.file.take() else { return Ok(()) };
-        let res = (|| {
-            let f = file.into_inner().map_err(|e| e.into_error())?;
-            f.sync_all()
-        })();
-        res.map_err(|e| Error::io(&self.dest, e))
+        if !matches!(self.state, State::Open(_)) {
+            return Ok(());
+        }
+        let State::Open(w) = std::mem::replace(&mut self.state, State::Done) else { unreachable!() };
+        // On an error the temporary file is dropped here, which removes it.
+        let file = w.into_inner().map_err(|e| Error::io(&self.dest, e.into_error()))?;
+        file.as_file().sync_all().map_err(|e| Error::io(&self.dest, e))?;
+        self.state = State::Closed(file.into_temp_path());
+        Ok(())
     }
 
     /// Rename a prepared file over the destination; `fsync` the directory.
     pub(super) fn rename_into_place(&mut self) -> Result<(), Error> {
-        fs::rename(&self.tmp, &self.dest).map_err(|e| Error::io(&self.dest, e))?;
-        self.tmp = PathBuf::new();
+        self.prepare()?;
+        let State::Closed(tmp) = std::mem::replace(&mut self.state, State::Done) else {
+            return Err(Error::io(&self.dest, io::Error::other("the file was already committed")));
+        };
+        if let Err(e) = tmp.persist(&self.dest) {
+            // Still to be removed, on drop.
+            self.state = State::Closed(e.path);
+            return Err(Error::io(&self.dest, e.error));
+        }
         // Durability of the rename itself; a failure here leaves a complete file.
         if let Ok(d) = File::open(parent_dir(&self.dest)) {
             let _ = d.sync_all();
@@ -179,8 +212,11 @@ impl AtomicFile {
 }
 
 impl AtomicFile {
-    fn writer(&mut self) -> io::Result<&mut BufWriter<File>> {
-        self.file.as_mut().ok_or_else(|| io::Error::other("the file was already committed"))
+    fn writer(&mut self) -> io::Result<&mut BufWriter<NamedTempFile>> {
+        match &mut self.state {
+            State::Open(w) => Ok(w),
+            _ => Err(io::Error::other("the file was already committed")),
+        }
     }
 }
 
@@ -204,14 +240,5 @@ impl Write for AtomicFile {
 impl Seek for AtomicFile {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
         self.writer()?.seek(pos)
-    }
-}
-
-impl Drop for AtomicFile {
-    fn drop(&mut self) {
-        if !self.tmp.as_os_str().is_empty() {
-            drop(self.file.take());
-            let _ = fs::remove_file(&self.tmp);
-        }
     }
 }

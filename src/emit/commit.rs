@@ -15,6 +15,7 @@ use super::DirOptions;
 
 /// One output of a run, for [`check_outputs`].
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct OutputPath<'a> {
     /// How the caller names it in messages (`--tar`, `--manifest`, ...).
     pub label: &'a str,

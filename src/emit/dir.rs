@@ -29,7 +29,7 @@ impl DirOptions {
     }
 
     /// Set [`DirOptions::mtime`].
-    pub fn mtime(mut self, mtime: u64) -> Self {
+    pub fn mtime(&mut self, mtime: u64) -> &mut Self {
         self.mtime = mtime;
         self
     }

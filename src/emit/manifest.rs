@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -55,24 +55,6 @@ fn opt_path<S: serde::Serializer>(p: &Option<&Path>, s: S) -> Result<S::Ok, S::E
         Some(p) => crate::serde_path::serialize(p, s),
         None => s.serialize_none(),
     }
-}
-
-/// The exact path in member `field` of a JSON object written by
-/// [`write_manifest`] or [`write_json`](super::write_json): `FIELD_bytes` (the bytes in
-/// standard base64, present when the path is not UTF-8) if there is one, else the string
-/// `FIELD`. `None` if neither is there or `FIELD_bytes` is not base64.
-///
-/// ```
-/// let entry = serde_json::json!({ "path": "/x\u{fffd}", "path_bytes": "L3j/" });
-/// let p = depclose::emit::path_from_json(&entry, "path").unwrap();
-/// assert_eq!(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()), b"/x\xff");
-/// ```
-pub fn path_from_json(object: &serde_json::Value, field: &str) -> Option<PathBuf> {
-    use std::os::unix::ffi::OsStringExt;
-    if let Some(b) = object.get(format!("{field}_bytes")).and_then(|v| v.as_str()) {
-        return crate::serde_path::unbase64(b).map(|v| PathBuf::from(std::ffi::OsString::from_vec(v)));
-    }
-    object.get(field).and_then(|v| v.as_str()).map(PathBuf::from)
 }
 
 /// Build the manifest document, hashing every file (in parallel; the result does not depend
@@ -171,7 +153,7 @@ fn sha256_of(e: &Entry) -> Result<String, Error> {
 /// values), `symlink` (`target` verbatim) or `directory`. Paths are byte-exact: a UTF-8 path
 /// is a plain string; a path that is not UTF-8 is its display string (invalid bytes replaced
 /// by U+FFFD) and, beside it, `path_bytes` (or `target_bytes`, `by_bytes`, ...: the field's
-/// name and `_bytes`) holding its exact bytes in standard base64; [`path_from_json`] reads
+/// name and `_bytes`) holding its exact bytes in standard base64; [`path_from_json`](super::path_from_json) reads
 /// either back.
 ///
 /// # Errors

@@ -18,9 +18,13 @@
 //! [`write_why`], [`write_paths`], [`write_json`]). [`AtomicFile`] writes a file so that it
 //! either appears whole or not at all, [`Outputs`] commits several together (all or none)
 //! after [`check_outputs`] made sure that none is another or an input, and [`interrupt`]
-//! stops every writer (from a signal handler) so that nothing is left behind. [`verify_image`] reads an image back (a rootfs
-//! directory or tarball, an OCI layout or archive) and names what is missing, truncated,
-//! dangling or different from its manifest.
+//! stops every writer (from a signal handler) so that nothing is left behind.
+//! [`verify_image`] reads an image back (a rootfs directory or tarball, an OCI layout or
+//! archive) and names what is missing, truncated, dangling or different from its manifest.
+//!
+//! The option types ([`TarOptions`], [`DirOptions`], [`TextOptions`], [`VerifyOptions`],
+//! [`SbomOptions`]) and [`RootfsBuilder`] have setters that take and return `&mut Self`,
+//! like [`ResolverBuilder`](crate::ResolverBuilder).
 //!
 //! Nothing here prints, reads the environment or the clock: the modification time stamped on
 //! archive members, for example, is an explicit option ([`TarOptions::mtime`]), which a caller
@@ -34,7 +38,7 @@
 //! let closure = depclose::closure("/usr/bin/redis-server")?;
 //! let plan = Rootfs::builder().closure(&closure).build()?;
 //! let mut out = emit::AtomicFile::create("rootfs.tar.gz")?;
-//! emit::write_tar(&plan, &mut out, &TarOptions::new().mtime(0).compression(Compression::Gzip(9)))?;
+//! emit::write_tar(&plan, &mut out, TarOptions::new().mtime(0).compression(Compression::Gzip(9)))?;
 //! out.commit()?;
 //! # Ok::<(), depclose::Error>(())
 //! ```
@@ -70,7 +74,7 @@ pub use self::assemble::{assemble, write_runtime_text, AssembleOptions, Assemble
 pub use self::atomic::{interrupt, interrupt_on, interrupted, AtomicFile};
 pub use self::commit::{check_file_sizes, check_outputs, OutputPath, Outputs};
 pub use self::dir::{write_dir, DirOptions};
-pub use self::manifest::{path_from_json, write_manifest, MANIFEST_SCHEMA};
+pub use self::manifest::{write_manifest, MANIFEST_SCHEMA};
 pub use self::oci::{
     platform_of, rfc3339, write_oci_archive, write_oci_layout, ImageOptions, Platform, ANNOTATION_CONTAINERD_NAME,
     ANNOTATION_REF_NAME, DEFAULT_PATH, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX, MEDIA_TYPE_LAYER_GZIP,
@@ -87,3 +91,4 @@ pub use self::tar::{write_tar, Compression, TarOptions};
 pub use self::verify::{
     verify_image, write_verify_report, ImageFormat, Problem, ProblemKind, VerifyOptions, VerifyReport,
 };
+pub use crate::serde_path::path_from_json;

@@ -474,7 +474,8 @@ struct Layer {
 /// Write the rootfs layer to `out`, hashing both streams (compressed, uncompressed) on the way.
 fn write_layer<W: Write>(plan: &Rootfs, out: W, opts: &ImageOptions) -> Result<(Layer, W), Error> {
     let end = |e: io::Error| Error::io("<image layer>", e);
-    let tar_opts = TarOptions::new().mtime(opts.created).compression(Compression::None);
+    let mut tar_opts = TarOptions::new();
+    tar_opts.mtime(opts.created).compression(Compression::None);
     match opts.layer_compression {
         Compression::Gzip(level) => {
             let gz = super::pgzip::ParGz::new(Hashing::new(out), level);

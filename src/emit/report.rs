@@ -45,7 +45,7 @@ impl TextOptions {
     }
 
     /// Set [`TextOptions::terminal`].
-    pub fn terminal(mut self, yes: bool) -> Self {
+    pub fn terminal(&mut self, yes: bool) -> &mut Self {
         self.terminal = yes;
         self
     }

@@ -402,13 +402,13 @@ impl SbomOptions {
     }
 
     /// Set [`SbomOptions::name`].
-    pub fn name(mut self, name: impl Into<String>) -> Self {
+    pub fn name(&mut self, name: impl Into<String>) -> &mut Self {
         self.name = name.into();
         self
     }
 
     /// Set [`SbomOptions::created`].
-    pub fn created(mut self, secs: u64) -> Self {
+    pub fn created(&mut self, secs: u64) -> &mut Self {
         self.created = secs;
         self
     }

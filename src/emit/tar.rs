@@ -59,13 +59,13 @@ impl TarOptions {
     }
 
     /// Set [`TarOptions::mtime`].
-    pub fn mtime(mut self, mtime: u64) -> Self {
+    pub fn mtime(&mut self, mtime: u64) -> &mut Self {
         self.mtime = mtime;
         self
     }
 
     /// Set [`TarOptions::compression`].
-    pub fn compression(mut self, compression: Compression) -> Self {
+    pub fn compression(&mut self, compression: Compression) -> &mut Self {
         self.compression = compression;
         self
     }

@@ -243,7 +243,7 @@ fn from_entries_checks_invariants() {
 
 fn tar_bytes(plan: &Rootfs, compression: Compression) -> Vec<u8> {
     let mut out = Vec::new();
-    write_tar(plan, &mut out, &TarOptions::new().mtime(1_700_000_000).compression(compression)).unwrap();
+    write_tar(plan, &mut out, TarOptions::new().mtime(1_700_000_000).compression(compression)).unwrap();
     out
 }
 
@@ -375,7 +375,7 @@ fn dir_writer_recreates_the_tree_atomically() {
     let plan = plan_of(&c);
     let out = tempfile::tempdir().unwrap();
     let dest = out.path().join("rootfs");
-    write_dir(&plan, &dest, &DirOptions::new().mtime(86400)).unwrap();
+    write_dir(&plan, &dest, DirOptions::new().mtime(86400)).unwrap();
     let m = fs::symlink_metadata(dest.join("usr/bin/prog")).unwrap();
     assert_eq!(m.mode() & 0o7777, 0o4755);
     assert_eq!(m.mtime(), 86400);
@@ -500,10 +500,10 @@ fn names_from_elf_files_are_escaped() {
     write_paths(std::slice::from_ref(&c), &mut raw, &TextOptions::new()).unwrap();
     assert!(raw.ends_with(b"evil\\x0a\\x1b[31mlib\xff.so => not found\n"));
     let mut tty = Vec::new();
-    write_paths(std::slice::from_ref(&c), &mut tty, &TextOptions::new().terminal(true)).unwrap();
+    write_paths(std::slice::from_ref(&c), &mut tty, TextOptions::new().terminal(true)).unwrap();
     assert!(tty.ends_with(b"evil\\x0a\\x1b[31mlib\\xff.so => not found\n"));
     assert_eq!(escape(b"plain/name.so", &TextOptions::new()), &b"plain/name.so"[..]);
-    assert_eq!(&*escape("a\u{202e}b".as_bytes(), &TextOptions::new().terminal(true)), b"a\\u{202e}b");
+    assert_eq!(&*escape("a\u{202e}b".as_bytes(), TextOptions::new().terminal(true)), b"a\\u{202e}b");
 }
 
 #[test]

@@ -85,7 +85,7 @@ fn clap_one_line(rendered: &str) -> String {
 /// One line on stderr, `depclose-cli: ...`, control characters escaped.
 fn say(msg: impl Display) {
     let text = msg.to_string();
-    let esc = emit::escape(text.as_bytes(), &TextOptions::new().terminal(true));
+    let esc = emit::escape(text.as_bytes(), TextOptions::new().terminal(true));
     let mut err = io::stderr().lock();
     let _ = err.write_all(b"depclose-cli: ");
     let _ = err.write_all(&esc);
@@ -341,7 +341,7 @@ fn verify(image: &Path, o: &Opts) -> Exit {
     }
     let mut opts = emit::VerifyOptions::new(std::env::temp_dir());
     if let Some(m) = &o.manifest {
-        opts = opts.manifest(m);
+        opts.manifest(m);
     }
     match emit::verify_image(image, &opts) {
         Err(e) => {

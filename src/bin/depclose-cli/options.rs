@@ -563,7 +563,7 @@ impl Config {
             root_is_host,
             files,
             report,
-            text: TextOptions::new().terminal(io::stdout().is_terminal()),
+            text: *TextOptions::new().terminal(io::stdout().is_terminal()),
             tar,
             dir: o.dir,
             max_file_size: o.max_file_size,

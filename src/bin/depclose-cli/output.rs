@@ -233,7 +233,8 @@ pub(crate) fn write_outputs(
     let mut outs = emit::Outputs::new();
     if let Some((path, compression)) = &cfg.tar {
         let mut f = AtomicFile::create(path)?;
-        let opts = TarOptions::new().mtime(cfg.mtime).compression(*compression);
+        let mut opts = TarOptions::new();
+        opts.mtime(cfg.mtime).compression(*compression);
         emit::write_tar(plan, &mut f, &opts).with_context(|| ctx(path))?;
         outs.file(f);
     }
@@ -251,7 +252,8 @@ pub(crate) fn write_outputs(
             }
         };
         let mut f = AtomicFile::create(path)?;
-        let opts = emit::SbomOptions::new().name(name).created(cfg.mtime);
+        let mut opts = emit::SbomOptions::new();
+        opts.name(name).created(cfg.mtime);
         emit::write_spdx(plan, dpkg, &mut f, &opts).with_context(|| ctx(path))?;
         outs.file(f);
     }
@@ -273,7 +275,7 @@ pub(crate) fn write_outputs(
         }
     }
     if let Some(dir) = &cfg.dir {
-        outs.dir(plan, dir, &DirOptions::new().mtime(cfg.mtime))?;
+        outs.dir(plan, dir, DirOptions::new().mtime(cfg.mtime))?;
     }
     if let (Some(image), Some(opts)) = (&cfg.image, &image_opts) {
         if let Some(path) = &image.archive {
