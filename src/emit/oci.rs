@@ -234,25 +234,25 @@ impl ImageOptions {
     }
 
     /// Set [`ImageOptions::tag`].
-    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+    pub fn tag(&mut self, tag: impl Into<String>) -> &mut Self {
         self.tag = Some(tag.into());
         self
     }
 
     /// Set [`ImageOptions::entrypoint`].
-    pub fn entrypoint<S: Into<String>>(mut self, argv: impl IntoIterator<Item = S>) -> Self {
+    pub fn entrypoint<S: Into<String>>(&mut self, argv: impl IntoIterator<Item = S>) -> &mut Self {
         self.entrypoint = argv.into_iter().map(Into::into).collect();
         self
     }
 
     /// Set [`ImageOptions::cmd`].
-    pub fn cmd<S: Into<String>>(mut self, argv: impl IntoIterator<Item = S>) -> Self {
+    pub fn cmd<S: Into<String>>(&mut self, argv: impl IntoIterator<Item = S>) -> &mut Self {
         self.cmd = argv.into_iter().map(Into::into).collect();
         self
     }
 
     /// Add `KEY=VALUE` to [`ImageOptions::env`], replacing an entry with the same key.
-    pub fn env(mut self, key_value: impl Into<String>) -> Self {
+    pub fn env(&mut self, key_value: impl Into<String>) -> &mut Self {
         let kv = key_value.into();
         let key = kv.split('=').next().unwrap_or_default().to_string();
         match self.env.iter_mut().find(|e| e.split('=').next() == Some(key.as_str())) {
@@ -263,38 +263,38 @@ impl ImageOptions {
     }
 
     /// Set [`ImageOptions::workdir`].
-    pub fn workdir(mut self, dir: impl Into<String>) -> Self {
+    pub fn workdir(&mut self, dir: impl Into<String>) -> &mut Self {
         self.workdir = Some(dir.into());
         self
     }
 
     /// Set [`ImageOptions::user`].
-    pub fn user(mut self, user: impl Into<String>) -> Self {
+    pub fn user(&mut self, user: impl Into<String>) -> &mut Self {
         self.user = Some(user.into());
         self
     }
 
     /// Add a label.
-    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn label(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Self {
         self.labels.insert(key.into(), value.into());
         self
     }
 
     /// Add an exposed port, `PORT` or `PORT/PROTO` (`/tcp` is added when there is none).
-    pub fn expose(mut self, port: impl Into<String>) -> Self {
+    pub fn expose(&mut self, port: impl Into<String>) -> &mut Self {
         let p = port.into();
         self.exposed_ports.insert(if p.contains('/') { p } else { format!("{p}/tcp") });
         self
     }
 
     /// Set [`ImageOptions::created`].
-    pub fn created(mut self, secs: u64) -> Self {
+    pub fn created(&mut self, secs: u64) -> &mut Self {
         self.created = secs;
         self
     }
 
     /// Set [`ImageOptions::layer_compression`].
-    pub fn layer_compression(mut self, c: Compression) -> Self {
+    pub fn layer_compression(&mut self, c: Compression) -> &mut Self {
         self.layer_compression = c;
         self
     }
@@ -843,7 +843,8 @@ mod tests {
         assert!(ImageOptions::new(p.clone()).expose("http").validate().is_err());
         assert!(ImageOptions::new(p.clone()).expose("0").validate().is_err());
         assert!(ImageOptions::new(p.clone()).expose("53/udp").expose("80").validate().is_ok());
-        let o = ImageOptions::new(p).env("PATH=/x").env("A=1");
+        let mut o = ImageOptions::new(p);
+        o.env("PATH=/x").env("A=1");
         assert_eq!(o.env, ["PATH=/x", "A=1"]);
     }
 }

@@ -367,25 +367,25 @@ impl ImageArgs {
             Some(t) => t.clone(),
             None => default_tag(Path::new(entry)),
         };
-        let mut o =
-            emit::ImageOptions::new(platform).tag(tag).entrypoint([entry]).cmd(self.cmd.iter().cloned()).created(mtime);
+        let mut o = emit::ImageOptions::new(platform);
+        o.tag(tag).entrypoint([entry]).cmd(self.cmd.iter().cloned()).created(mtime);
         for e in &self.env {
-            o = o.env(e.clone());
+            o.env(e.clone());
         }
         for (k, v) in &self.labels {
-            o = o.label(k.clone(), v.clone());
+            o.label(k.clone(), v.clone());
         }
         for p in &self.expose {
-            o = o.expose(p.clone());
+            o.expose(p.clone());
         }
         if let Some(w) = &self.workdir {
-            o = o.workdir(w.clone());
+            o.workdir(w.clone());
         }
         if let Some(u) = &self.user {
-            o = o.user(u.clone());
+            o.user(u.clone());
         }
         if let Some(c) = self.layer_compression {
-            o = o.layer_compression(c);
+            o.layer_compression(c);
         }
         o.reference()?;
         Ok(o)
