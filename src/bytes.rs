@@ -176,6 +176,18 @@ fn find_bytes_portable(hay: &[u8], needle: &[u8]) -> Option<usize> {
     found
 }
 
+/// A directory string in the loader's form: repeated trailing `/` folded into one, and
+/// one added when missing (`/usr/lib//` and `/usr/lib` give `/usr/lib/`); `/` stays `/`
+/// and an empty string stays empty (it means the working directory).
+pub(crate) fn dir_with_slash(d: &mut Vec<u8>) {
+    while d.len() > 1 && d.ends_with(b"/") {
+        d.pop();
+    }
+    if !d.is_empty() && !d.ends_with(b"/") {
+        d.push(b'/');
+    }
+}
+
 /// `path` with repeated slashes collapsed, `.` components dropped and a trailing slash
 /// removed; `/` alone (or only slashes and dots after a leading `/`) gives `/`. A path that
 /// does not start with `/` is given one (`a/b` gives `/a/b`); an empty path stays empty. `..`
@@ -197,6 +209,17 @@ pub(crate) fn normalize_path(path: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn directories_get_one_trailing_slash() {
+        for (given, want) in
+            [("/usr/lib", "/usr/lib/"), ("/usr/lib//", "/usr/lib/"), ("/", "/"), ("//", "/"), ("", ""), ("lib", "lib/")]
+        {
+            let mut d = given.as_bytes().to_vec();
+            dir_with_slash(&mut d);
+            assert_eq!(d, want.as_bytes(), "{given:?}");
+        }
+    }
     use super::*;
 
     #[test]

@@ -121,17 +121,11 @@ pub(crate) fn scan(root: &Path, root_is_host: bool, dir: &Path) -> anyhow::Resul
         .into_par_iter()
         .map(|p| {
             let mut f = std::fs::File::open(&p).ok()?;
-            // Magic, then e_type (ET_EXEC or ET_DYN, either byte order): object files and
-            // core dumps are ELF but not loadable, so a scan passes over them.
-            let mut head = [0u8; 18];
+            // Object files and core dumps are ELF but not loadable: a scan passes over them.
+            let mut head = [0u8; depclose::elf::SNIFF_LEN];
             f.read_exact(&mut head).ok()?;
-            let e_type = if head[5] == 2 {
-                u16::from_be_bytes([head[16], head[17]])
-            } else {
-                u16::from_le_bytes([head[16], head[17]])
-            };
             let m = f.metadata().ok()?;
-            (head.starts_with(b"\x7fELF") && (e_type == 2 || e_type == 3)).then_some((m.dev(), m.ino(), p))
+            depclose::elf::is_loadable(&head).then_some((m.dev(), m.ino(), p))
         })
         .collect();
     let mut seen = std::collections::HashSet::new();

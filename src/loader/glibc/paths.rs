@@ -174,12 +174,7 @@ impl Loader<'_> {
                 }
                 expanded
             };
-            while d.len() > 1 && d.ends_with(b"/") {
-                d.pop();
-            }
-            if !d.is_empty() && !d.ends_with(b"/") {
-                d.push(b'/');
-            }
+            crate::bytes::dir_with_slash(&mut d);
             if !out.contains(&d) {
                 out.push(d);
             }

@@ -192,8 +192,11 @@ impl GlibcShared {
             crate::ld_so_conf::directories_with_system(&ctx.files.root, b"/etc/ld.so.conf", &target.system_dirs)
                 .into_iter()
                 .map(|d| {
+                    // ld.so.conf lines come with their trailing `/` trimmed, system
+                    // directories with one.
                     let mut v = d.to_vec();
-                    if !v.ends_with(b"/") {
+                    crate::bytes::dir_with_slash(&mut v);
+                    if v.is_empty() {
                         v.push(b'/');
                     }
                     v

@@ -239,12 +239,12 @@ impl Target {
     }
 }
 
+/// A default or system directory as the loader keeps it (see `bytes::dir_with_slash`); an
+/// empty one is `/`.
 fn with_slash(d: &[u8]) -> Bytes {
     let mut v = d.to_vec();
-    while v.len() > 1 && v.ends_with(b"/") {
-        v.pop();
-    }
-    if !v.ends_with(b"/") {
+    crate::bytes::dir_with_slash(&mut v);
+    if v.is_empty() {
         v.push(b'/');
     }
     Bytes::from(v)
