@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::ffi::OsStr;
 use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -30,11 +31,27 @@ thread_local! {
     static HEAD_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// `len` bytes of `file` from `off`, read with `pread` (`read_exact_at`: short reads and
-/// `EINTR` retried, `UnexpectedEof` past the end).
+/// Ranges up to this size are read into a zeroed buffer; larger ones (a loader's read-only
+/// segments, a big dynamic string table) without zeroing it first.
+const ZEROED_READ_MAX: usize = 16 << 10;
+
+/// `len` bytes of `file` from `off`. A small range is one `pread` (`read_exact_at`: short
+/// reads and `EINTR` retried, `UnexpectedEof` past the end). A large one is a seek and a read
+/// into the vector's spare capacity (`read_to_end`), which spares zeroing hundreds of
+/// kilobytes only to overwrite them; the file's offset is this source's alone.
 fn pread_exact(file: &File, len: usize, off: u64) -> std::io::Result<Vec<u8>> {
-    let mut v = vec![0u8; len];
-    file.read_exact_at(&mut v, off)?;
+    if len <= ZEROED_READ_MAX {
+        let mut v = vec![0u8; len];
+        file.read_exact_at(&mut v, off)?;
+        return Ok(v);
+    }
+    let mut f = file;
+    f.seek(SeekFrom::Start(off))?;
+    let mut v = Vec::with_capacity(len);
+    f.take(len as u64).read_to_end(&mut v)?;
+    if v.len() != len {
+        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+    }
     Ok(v)
 }
 
