@@ -406,7 +406,7 @@ impl Closure {
         out
     }
 
-    /// The object that satisfies edge `i`.
+    /// The object `edge` leads to (the one that satisfied its name).
     pub fn target(&self, edge: &Edge) -> &Object {
         &self.objects[edge.to]
     }

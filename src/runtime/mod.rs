@@ -525,4 +525,15 @@ impl<'r> Runtime<'r> {
     pub fn files_of(&self, closures: &[&Closure], brought: &[&Closure]) -> RuntimeFiles {
         packs::files(self, closures, brought)
     }
+
+    /// Each closure of `closures` on its own, in parallel on the resolver's thread pool:
+    /// [`expand`](Self::expand)ed (the closure as it is when that fails) with its
+    /// [`files`](Self::files). In the order of `closures`.
+    pub fn report_each(&self, closures: &[Closure]) -> Vec<(Closure, RuntimeFiles)> {
+        self.resolver.batch(closures, |c| {
+            let c = self.expand(c.clone()).unwrap_or_else(|_| c.clone());
+            let files = self.files(&[&c]);
+            (c, files)
+        })
+    }
 }

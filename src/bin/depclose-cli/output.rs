@@ -5,7 +5,6 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
-use rayon::prelude::*;
 
 use depclose::emit::{self, AtomicFile, DirOptions, Rootfs, TarOptions};
 use depclose::runtime::User;
@@ -47,14 +46,7 @@ pub(crate) fn with_dpkg_records(cfg: &Config, plan: Rootfs) -> anyhow::Result<(R
 /// `--format runtime`: each input's runtime files (evidence per closure, nothing written).
 fn write_runtime_report(cfg: &Config, closures: &[Closure], out: &mut dyn Write) -> anyhow::Result<()> {
     let rt = depclose::runtime::Runtime::new(&cfg.resolver, cfg.runtime.clone());
-    let per_input: Vec<(Closure, depclose::runtime::RuntimeFiles)> = closures
-        .par_iter()
-        .map(|c| {
-            let c = rt.expand(c.clone()).unwrap_or_else(|_| c.clone());
-            let files = rt.files(&[&c]);
-            (c, files)
-        })
-        .collect();
+    let per_input = rt.report_each(closures);
     for (c, files) in &per_input {
         writeln!(out, "{}:", c.input.display())?;
         for d in &c.dlopened {
