@@ -427,25 +427,36 @@ fn tls_server() -> TlsServer {
         .output()
         .unwrap();
     assert!(o.status.success(), "openssl req: {}", text(&o));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new("openssl")
-        .args(["s_server", "-www", "-quiet", "-accept"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("-cert")
-        .arg(&cert)
-        .arg("-key")
-        .arg(&key)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(20), "s_server did not start");
-        std::thread::sleep(Duration::from_millis(50));
+    // A free port, then s_server on it: another process may take the port in between, so
+    // a server that exits (the port was taken) is retried on a fresh port, and the server
+    // is ready only when it answers and is still running (not someone else's listener).
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut child = Command::new("openssl")
+            .args(["s_server", "-www", "-quiet", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                break; // exited: the port was taken
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() && child.try_wait().unwrap().is_none() {
+                return TlsServer(child, port, d);
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "s_server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
-    TlsServer(child, port, d)
+    panic!("s_server could not bind a free port in five tries");
 }
 
 #[test]
