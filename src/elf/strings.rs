@@ -241,13 +241,10 @@ struct Collector {
 }
 
 impl Collector {
-    /// Look at one candidate (a printable run ended by a NUL). False once the limit is hit.
-    fn offer(&mut self, s: &[u8]) -> bool {
-        let set = match s.first() {
-            Some(b'/') if is_path_literal(s) => &mut self.paths,
-            Some(b'l') if is_soname_literal(s) => &mut self.sonames,
-            _ => return true,
-        };
+    /// Keep one candidate already known to be a path (`path`) or a soname literal. False
+    /// once the limit is hit.
+    fn keep(&mut self, s: &[u8], path: bool) -> bool {
+        let set = if path { &mut self.paths } else { &mut self.sonames };
         if set.contains(s) {
             return true;
         }
@@ -255,84 +252,78 @@ impl Collector {
             self.full = true;
             return false;
         }
-        let set = if s[0] == b'/' { &mut self.paths } else { &mut self.sonames };
+        let set = if path { &mut self.paths } else { &mut self.sonames };
         set.insert(s.to_vec());
         true
     }
 }
 
-/// The printable tail of `run` (the bytes before a NUL), at most `MAX_STRING_LEN + 1` long.
-fn printable_tail(run: &[u8]) -> &[u8] {
-    let lim = run.len().saturating_sub(MAX_STRING_LEN + 1);
-    let mut i = run.len();
-    while i > lim && (0x20..0x7f).contains(&run[i - 1]) {
-        i -= 1;
-    }
-    &run[i..]
-}
-
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-
-/// 0x80 in each byte of `x` that is zero, exactly (no borrow between bytes).
 #[inline(always)]
-fn zero_bytes(x: u64) -> u64 {
-    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
+fn printable(b: u8) -> bool {
+    (0x20..0x7f).contains(&b)
 }
 
-/// 0x80 in each byte of `x` that is printable ASCII (0x20 to 0x7e), exactly.
-#[inline(always)]
-fn printable_bytes(x: u64) -> u64 {
-    // For a byte below 0x80, adding 0x60 sets its high bit exactly when it is at least 0x20,
-    // and cannot carry into the next byte.
-    let ge_space = (x & LOW7).wrapping_add(LO.wrapping_mul(0x60)) & !x & HI;
-    ge_space & !zero_bytes(x ^ LOW7)
+/// The end of the printable run that starts at `s`: the index of its first byte that is not
+/// printable ASCII, or `None` when the run reaches the end of `buf` or is longer than
+/// `MAX_STRING_LEN` (no path or soname is longer).
+#[inline]
+fn run_end(buf: &[u8], s: usize) -> Option<usize> {
+    let lim = buf.len().min(s + MAX_STRING_LEN + 1);
+    (s..lim).find(|&i| !printable(buf[i]))
 }
 
-#[inline(always)]
-fn load(b: &[u8], i: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&b[i..i + 8]);
-    u64::from_le_bytes(w)
-}
-
-/// Call `f` with every position `j >= from` of `buf` that holds a NUL preceded by at least
-/// three printable bytes (the shortest candidate: no path or soname is shorter), in order,
-/// until `f` returns false. Eight bytes at a time: all four conditions are tested for eight
-/// positions at once, whatever the data. (A `memchr` search for each NUL followed by a test
-/// of the bytes before it was measured 1.7 times slower over the read-only segments of 453
-/// libraries: NULs are dense there, and each is a separate hit.)
-fn candidate_nuls(buf: &[u8], from: usize, mut f: impl FnMut(usize) -> bool) -> bool {
-    let scalar = |j: usize| buf[j] == 0 && j >= 3 && buf[j - 3..j].iter().all(|b| (0x20..0x7f).contains(b));
-    let mut j = from;
-    while j < buf.len() && j < 3 {
-        if scalar(j) && !f(j) {
-            return false;
+/// The candidates of `buf` whose terminating NUL is at or after `from`, in the order of
+/// their NULs: `(start, end, is_path)` for every maximal printable run `buf[start..end]` that
+/// a NUL ends and that is a path or a soname literal. (A run counts from the byte after the
+/// last non-printable byte before it, or from the start of `buf`.)
+///
+/// Two searches instead of a look at every NUL: a `memchr` search for `/` finds the paths
+/// (a run that starts with one), and a `memmem` search for `.so` the sonames (every soname
+/// literal holds one). NULs are dense in read-only data, these bytes are not: over the
+/// libraries of a system, the searches read the data at memory speed.
+fn candidates(buf: &[u8], from: usize, out: &mut Vec<(usize, usize, bool)>) {
+    out.clear();
+    let starts = |h: usize| h == 0 || !printable(buf[h - 1]);
+    let ends = |e: usize| e >= from && buf[e] == 0;
+    for h in memchr::memchr_iter(b'/', buf) {
+        if !starts(h) {
+            continue;
         }
-        j += 1;
-    }
-    while j + 8 <= buf.len() {
-        let m = zero_bytes(load(buf, j))
-            & printable_bytes(load(buf, j - 1))
-            & printable_bytes(load(buf, j - 2))
-            & printable_bytes(load(buf, j - 3));
-        let mut m = m;
-        while m != 0 {
-            if !f(j + (m.trailing_zeros() / 8) as usize) {
-                return false;
+        if let Some(e) = run_end(buf, h) {
+            if ends(e) && is_path_literal(&buf[h..e]) {
+                out.push((h, e, true));
             }
-            m &= m - 1;
         }
-        j += 8;
     }
-    while j < buf.len() {
-        if scalar(j) && !f(j) {
-            return false;
+    let paths = out.len();
+    let mut last_end = usize::MAX;
+    for k in memchr::memmem::find_iter(buf, b".so") {
+        if last_end != usize::MAX && k < last_end {
+            continue; // in the run already looked at
         }
-        j += 1;
+        let Some(e) = run_end(buf, k) else {
+            // Too long, or unended: so is the rest of this run up to where the look stopped.
+            last_end = buf.len().min(k + MAX_STRING_LEN + 1);
+            continue;
+        };
+        last_end = e;
+        // Back to the run's start (at most MAX_STRING_LEN bytes before its end).
+        let lim = e.saturating_sub(MAX_STRING_LEN + 1);
+        let mut s = k;
+        while s > lim && printable(buf[s - 1]) {
+            s -= 1;
+        }
+        if !starts(s) || !ends(e) {
+            continue;
+        }
+        if buf[s] == b'l' && is_soname_literal(&buf[s..e]) {
+            out.push((s, e, false));
+        }
     }
-    true
+    // Both lists are in order; a path and a soname never share a run.
+    if paths > 0 && out.len() > paths {
+        out.sort_unstable_by_key(|c| c.1);
+    }
 }
 
 /// [`scan`] over any [`Source`].
@@ -348,6 +339,7 @@ pub(crate) fn scan_source<S: Source + ?Sized>(src: &S, limits: &StringLimits) ->
     // before it again, so that a string crossing the boundary is seen whole (a longer one is
     // no candidate); NULs in that overlap were looked at with the previous chunk.
     const OVERLAP: u64 = MAX_STRING_LEN as u64 + 1;
+    let mut found = Vec::new();
     'ranges: for (start, end) in ranges {
         let mut at = start;
         while at < end {
@@ -364,10 +356,12 @@ pub(crate) fn scan_source<S: Source + ?Sized>(src: &S, limits: &StringLimits) ->
             budget -= len;
             at += len;
             let buf: &[u8] = &chunk;
-            let ok = candidate_nuls(buf, back as usize, |j| c.offer(printable_tail(&buf[..j])));
-            if !ok {
-                out.truncated = true;
-                break 'ranges;
+            candidates(buf, back as usize, &mut found);
+            for &(s, e, path) in &found {
+                if !c.keep(&buf[s..e], path) {
+                    out.truncated = true;
+                    break 'ranges;
+                }
             }
         }
     }
@@ -505,43 +499,74 @@ mod tests {
         }
     }
 
+    /// The candidates as the definition has them: at every NUL, the printable bytes before
+    /// it (at most `MAX_STRING_LEN + 1`), when they are a path or a soname literal.
+    fn by_definition(buf: &[u8], from: usize) -> Vec<(usize, usize, bool)> {
+        let mut out = Vec::new();
+        for j in (from..buf.len()).filter(|&j| buf[j] == 0) {
+            let lim = j.saturating_sub(MAX_STRING_LEN + 1);
+            let mut i = j;
+            while i > lim && (0x20..0x7f).contains(&buf[i - 1]) {
+                i -= 1;
+            }
+            let t = &buf[i..j];
+            if t.first() == Some(&b'/') && is_path_literal(t) {
+                out.push((i, j, true));
+            } else if t.first() == Some(&b'l') && is_soname_literal(t) {
+                out.push((i, j, false));
+            }
+        }
+        out
+    }
+
     #[test]
-    fn word_scan_agrees_with_a_byte_scan() {
+    fn searches_agree_with_the_definition() {
+        let pieces: [&[u8]; 12] = [
+            b"/x/y\0",
+            b"~ \0",
+            b"libz.so.1\0",
+            b"liba.so.so\0",
+            b"xlibz.so\0",
+            b"/usr/lib/libq.so\0",
+            b"/tmp\0",
+            b"libm.so",
+            b".so.so\0",
+            b"/",
+            b"lib",
+            b"/a/b/c",
+        ];
         let mut buf = Vec::new();
-        for i in 0..4000u32 {
+        for i in 0..6000u32 {
             let r = i.wrapping_mul(2_654_435_761) >> 24;
-            buf.push(match r % 5 {
+            buf.push(match r % 6 {
                 0 => 0,
                 1 => 0x7f,
                 2 => 0x80 | r as u8,
                 3 => 0x1f,
+                4 => b"/l.so"[(r % 5) as usize],
                 _ => b'a' + (r % 26) as u8,
             });
-            if i % 37 == 0 {
-                buf.extend_from_slice(b"/x/y\0~ \0");
+            if i % 29 == 0 {
+                buf.extend_from_slice(pieces[(r % 12) as usize]);
             }
         }
-        for from in [0, 1, 2, 3, 5, 8, 100] {
-            let mut got = Vec::new();
-            candidate_nuls(&buf, from, |j| {
-                got.push(j);
-                true
-            });
-            let want: Vec<usize> = (from..buf.len())
-                .filter(|&j| buf[j] == 0 && j >= 3 && buf[j - 3..j].iter().all(|b| (0x20..0x7f).contains(b)))
-                .collect();
+        // Long runs: one just at the limit, one over it, each ending in a candidate.
+        for n in [MAX_STRING_LEN - 20, MAX_STRING_LEN + 50] {
+            buf.push(0);
+            buf.push(b'/');
+            buf.extend(std::iter::repeat_n(b'a', n));
+            buf.extend_from_slice(b"/libz.so\0");
+        }
+        let mut got = Vec::new();
+        for from in [0, 1, 2, 3, 5, 8, 100, 4097] {
+            candidates(&buf, from, &mut got);
+            let want = by_definition(&buf, from);
             assert_eq!(got, want, "from {from}");
-            assert!(!want.is_empty());
+            assert!(want.iter().any(|c| c.2) && want.iter().any(|c| !c.2));
         }
-        for b in 0..=255u8 {
-            let w = u64::from_le_bytes([b, 0x41, b, 0, b, 0x7f, b, 0x20]);
-            let p = printable_bytes(w);
-            let z = zero_bytes(w);
-            for k in 0..8 {
-                let byte = (w >> (8 * k)) as u8;
-                assert_eq!(p >> (8 * k + 7) & 1 == 1, (0x20..0x7f).contains(&byte), "{byte:#x}");
-                assert_eq!(z >> (8 * k + 7) & 1 == 1, byte == 0, "{byte:#x}");
-            }
+        for cut in (0..buf.len()).step_by(97) {
+            candidates(&buf[..cut], 0, &mut got);
+            assert_eq!(got, by_definition(&buf[..cut], 0), "cut {cut}");
         }
     }
 
