@@ -28,6 +28,9 @@ pub(crate) struct Facts {
     pub strings: Strings,
     /// Its `.note.dlopen` entries.
     pub notes: DlopenNotes,
+    /// Its path strings as the packs look them up (split at `:`, normalised), worked out
+    /// on first use.
+    pub path_strings: std::sync::OnceLock<Vec<(Vec<u8>, Bytes)>>,
     /// Problems met while reading (reported as hints, never fatal: the closure is right
     /// without them).
     pub problems: Vec<String>,
@@ -70,11 +73,31 @@ impl Source for Pread<'_> {
 /// Facts by canonical in-root path, read on first use.
 pub(crate) struct FactsCache {
     map: RwLock<HashMap<PathBuf, Arc<Facts>>>,
+    /// [`FactsCache::imports_from`] answers, by the two files' facts (addresses of entries
+    /// `map` keeps alive for the cache's life, so never reused).
+    uses: RwLock<HashMap<(usize, usize), bool>>,
 }
 
 impl FactsCache {
     pub fn new() -> Self {
-        FactsCache { map: RwLock::new(HashMap::default()) }
+        FactsCache { map: RwLock::new(HashMap::default()), uses: RwLock::new(HashMap::default()) }
+    }
+
+    /// True when `user` imports a symbol that `lib` defines. Worked out once per pair of
+    /// files for a run: the same libraries meet in many closures.
+    pub fn imports_from(&self, user: &Arc<Facts>, lib: &Arc<Facts>) -> bool {
+        let key = (Arc::as_ptr(user) as usize, Arc::as_ptr(lib) as usize);
+        if let Some(&b) = self.uses.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return b;
+        }
+        // Walk the smaller set, look up in the larger.
+        let b = if user.imports.len() <= lib.exports.len() {
+            user.imports.iter().any(|s| lib.exports.contains(s))
+        } else {
+            lib.exports.iter().any(|s| user.imports.contains(s))
+        };
+        self.uses.write().unwrap_or_else(|e| e.into_inner()).insert(key, b);
+        b
     }
 
     /// The facts of the file at `in_root` (canonical), reading it the first time.
@@ -97,24 +120,41 @@ fn read_facts(host: &Path) -> Facts {
         }
     };
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let src = Pread { file: &file, size };
-    match symbols::read_source(&src, &SymbolLimits::default()) {
+    // A file of some size is mapped: the readers then look at its bytes in place, without a
+    // copy (the string scan reads all its read-only data). The map is read-only and private;
+    // a file truncated while mapped would fault, as it would for the loader (library files
+    // are renamed into place, not rewritten).
+    let map = (size >= MAP_AT)
+        // SAFETY: see above.
+        .then(|| unsafe { memmap2::Mmap::map(&file) }.ok())
+        .flatten();
+    match map {
+        Some(map) => read_from(host, &map[..], facts),
+        None => read_from(host, &Pread { file: &file, size }, facts),
+    }
+}
+
+/// Files smaller than this are read with `pread` (a map costs more than a copy).
+const MAP_AT: u64 = 64 << 10;
+
+fn read_from<S: Source + ?Sized>(host: &Path, src: &S, mut facts: Facts) -> Facts {
+    match symbols::read_source(src, &SymbolLimits::default()) {
         Ok(syms) => {
-            for s in &syms.symbols {
+            for s in syms.symbols {
                 if s.name.is_empty() {
                     continue;
                 }
                 if s.is_defined() {
-                    facts.exports.insert(s.name.clone());
+                    facts.exports.insert(s.name);
                 } else if s.bind == 1 || s.bind == 2 {
-                    facts.imports.insert(s.name.clone());
+                    facts.imports.insert(s.name);
                 }
             }
         }
         Err(e) => facts.problems.push(format!("{}: symbols: {e}", host.display())),
     }
-    facts.strings = strings::scan_source(&src, &StringLimits::default());
-    facts.notes = notes::dlopen_notes_source(&src);
+    facts.strings = strings::scan_source(src, &StringLimits::default());
+    facts.notes = notes::dlopen_notes_source(src);
     for p in &facts.notes.problems {
         facts.problems.push(format!("{}: .note.dlopen: {p}", host.display()));
     }

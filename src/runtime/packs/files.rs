@@ -202,11 +202,11 @@ fn named_dirs(v: &View<'_>, leaf: &[u8]) -> Vec<(usize, Vec<u8>, Bytes)> {
     let order: Vec<usize> = v.libc.into_iter().chain((0..v.c.objects.len()).filter(|i| Some(*i) != v.libc)).collect();
     for i in order {
         for (p, s) in v.path_strings(i) {
-            if p.rsplit(|&b| b == b'/').next() != Some(leaf) || out.iter().any(|(_, q, _)| *q == p) {
+            if p.rsplit(|&b| b == b'/').next() != Some(leaf) || out.iter().any(|(_, q, _)| *q == *p) {
                 continue;
             }
             if matches!(v.rt.paths.get(root, &p).map(|x| x.kind.clone()), Some(Kind::Dir)) {
-                out.push((i, p, s));
+                out.push((i, p.clone(), s.clone()));
             }
         }
     }
@@ -408,8 +408,8 @@ fn strings_packs(v: &View<'_>, acc: &mut Acc) {
         let loader = v.loads_plugins(i);
         for (p, s) in v.path_strings(i) {
             if SYSTEM_DIRS.iter().any(|d| d.as_bytes() == p.as_slice())
-                || lib_dirs.contains(&p)
-                || ancestors.contains(&p)
+                || lib_dirs.contains(p)
+                || ancestors.contains(p)
                 // Nothing under the excluded trees is data, a plugin or a helper: not looked at.
                 || under(&p, NOT_DATA)
                 // A file at the top of the tree (`/.dockerenv`) marks the host's kind.

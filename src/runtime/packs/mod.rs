@@ -495,9 +495,11 @@ impl<'a> View<'a> {
             (0..self.facts.len())
                 .map(|i| {
                     direct[i]
-                        || self.facts.iter().enumerate().any(|(j, g)| {
-                            j != i && direct[j] && self.facts[i].imports.iter().any(|s| g.exports(s.as_bytes()))
-                        })
+                        || self
+                            .facts
+                            .iter()
+                            .enumerate()
+                            .any(|(j, g)| j != i && direct[j] && self.rt.facts.imports_from(&self.facts[i], g))
                 })
                 .collect()
         });
@@ -505,9 +507,14 @@ impl<'a> View<'a> {
     }
 
     /// Path strings of object `i`, split at `:` (search lists), normalised, deduplicated.
-    fn path_strings(&self, i: usize) -> Vec<(Vec<u8>, Bytes)> {
+    /// Worked out once per file for a run (kept with its facts).
+    fn path_strings(&self, i: usize) -> &[(Vec<u8>, Bytes)] {
+        self.facts[i].path_strings.get_or_init(|| Self::split_paths(&self.facts[i]))
+    }
+
+    fn split_paths(facts: &Facts) -> Vec<(Vec<u8>, Bytes)> {
         let mut out = Vec::new();
-        for s in &self.facts[i].strings.paths {
+        for s in &facts.strings.paths {
             let parts: Vec<&[u8]> = s.as_bytes().split(|&b| b == b':').collect();
             // A list that holds a system library directory is a library search path (as
             // libltdl keeps one): its directories are the loader's, not plugins or data.
