@@ -199,7 +199,100 @@ fn ranges<S: Source + ?Sized>(src: &S) -> Option<Vec<(u64, u64)>> {
         }
         merged = next;
     }
+    // Where the section headers name read-only data sections (`.rodata`, `.rodata.*`,
+    // `.rodata1`), only their bytes inside those segments are read: string literals live
+    // there, while the rest of a read-only segment is symbol, hash, version, relocation and
+    // unwind tables (three quarters of the bytes over a system's libraries). Without section
+    // headers (stripped with `sstrip`) or such a section, the segments are read whole.
+    if let Some(ro) = rodata_sections(src, &raw) {
+        let mut inside = Vec::new();
+        for (rs, re) in ro {
+            for &(s, e) in &merged {
+                let (a, b) = (rs.max(s), re.min(e));
+                if a < b {
+                    inside.push((a, b));
+                }
+            }
+        }
+        if !inside.is_empty() {
+            inside.sort_unstable();
+            let mut out: Vec<(u64, u64)> = Vec::with_capacity(inside.len());
+            for (s, e) in inside {
+                match out.last_mut() {
+                    Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                    _ => out.push((s, e)),
+                }
+            }
+            return Some(out);
+        }
+    }
     Some(merged)
+}
+
+/// The file ranges of the allocated, non-writable `PROGBITS` sections named `.rodata`,
+/// `.rodata.*` or `.rodata1`; `None` when the file has no readable section headers or names
+/// none. At most 4,096 section headers and a 1 MiB section name table are read.
+fn rodata_sections<S: Source + ?Sized>(src: &S, raw: &RawHeader) -> Option<Vec<(u64, u64)>> {
+    let is64 = raw.class() == Class::Elf64;
+    let be = raw.big_endian();
+    let head = src.get(0, if is64 { 64 } else { 52 })?;
+    let (shoff, entsize, num, strndx) = if is64 {
+        (
+            elf::rd_u64(&head, 40, be)?,
+            elf::rd_u16(&head, 58, be)?,
+            elf::rd_u16(&head, 60, be)?,
+            elf::rd_u16(&head, 62, be)?,
+        )
+    } else {
+        (
+            u64::from(elf::rd_u32(&head, 32, be)?),
+            elf::rd_u16(&head, 46, be)?,
+            elf::rd_u16(&head, 48, be)?,
+            elf::rd_u16(&head, 50, be)?,
+        )
+    };
+    let want = if is64 { 64 } else { 40 };
+    if shoff == 0 || usize::from(entsize) != want || num == 0 || num > 4096 || strndx >= num {
+        return None;
+    }
+    let table = src.get(shoff, u64::from(num) * want as u64)?;
+    // (name, type, flags, offset, size) of entry `i`.
+    let entry = |i: usize| -> Option<(u32, u32, u64, u64, u64)> {
+        let e = table.get(i * want..(i + 1) * want)?;
+        Some(if is64 {
+            (
+                elf::rd_u32(e, 0, be)?,
+                elf::rd_u32(e, 4, be)?,
+                elf::rd_u64(e, 8, be)?,
+                elf::rd_u64(e, 24, be)?,
+                elf::rd_u64(e, 32, be)?,
+            )
+        } else {
+            let w = |o: usize| elf::rd_u32(e, o, be).map(u64::from);
+            (elf::rd_u32(e, 0, be)?, elf::rd_u32(e, 4, be)?, w(8)?, w(16)?, w(20)?)
+        })
+    };
+    let (_, _, _, str_off, str_size) = entry(usize::from(strndx))?;
+    if str_size > 1 << 20 {
+        return None;
+    }
+    let names = src.get(str_off, str_size)?;
+    const SHT_PROGBITS: u32 = 1;
+    const SHF_WRITE: u64 = 1;
+    const SHF_ALLOC: u64 = 2;
+    let mut out = Vec::new();
+    for i in 1..usize::from(num) {
+        let (name, kind, flags, off, size) = entry(i)?;
+        if kind != SHT_PROGBITS || flags & SHF_ALLOC == 0 || flags & SHF_WRITE != 0 || size == 0 {
+            continue;
+        }
+        let Some(n) = names.get(name as usize..) else { continue };
+        let n = &n[..find_byte(n, 0).unwrap_or(n.len())];
+        if n == b".rodata" || n == b".rodata1" || n.starts_with(b".rodata.") {
+            out.push((off, off.saturating_add(size)));
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// The file range of the dynamic string table (`DT_STRTAB` mapped through `PT_LOAD`,
