@@ -5,10 +5,14 @@
 //!
 //! What is scanned: the file bytes of every `PT_LOAD` segment that is not writable (read-only
 //! data lives in the read-only segment on x86-64 with `-z separate-code`, in the
-//! read-and-execute one elsewhere). Section headers are not consulted. Two ranges inside those
-//! segments are left out because the ELF reader already reports what they hold: the dynamic
-//! string table (`DT_STRTAB`, `DT_STRSZ`: symbol names, `DT_NEEDED`, `DT_SONAME`, `DT_RPATH`,
-//! `DT_RUNPATH`) and `PT_INTERP`.
+//! read-and-execute one elsewhere), and of those, where the section headers name them, only
+//! the read-only data sections (`.rodata`, `.rodata.*`, `.rodata1`): the rest of such a
+//! segment is symbol, hash, version, relocation and unwind tables, three quarters of the bytes
+//! over a system's libraries. A file without section headers (`sstrip`) or without such a
+//! section has its segments read whole. Two ranges inside the segments are left out because
+//! the ELF reader already reports what they hold: the dynamic string table (`DT_STRTAB`,
+//! `DT_STRSZ`: symbol names, `DT_NEEDED`, `DT_SONAME`, `DT_RPATH`, `DT_RUNPATH`) and
+//! `PT_INTERP`.
 //!
 //! What counts as a string: a run of printable ASCII bytes (0x20 to 0x7e) that ends with a NUL,
 //! taken whole, from the byte after the last non-printable byte before it (as `strings`
@@ -574,6 +578,50 @@ mod tests {
         let lim = scan_with_limits(&elf_with(body, 4), &StringLimits::new(u64::MAX, 1));
         assert_eq!(lim.paths.len() + lim.sonames.len(), 1);
         assert!(lim.truncated);
+    }
+
+    #[test]
+    fn only_rodata_sections_when_the_section_headers_name_them() {
+        // Body (file offset 120 on): .rodata, other read-only bytes, the section name table,
+        // then three section headers (null, .rodata, .shstrtab).
+        let ro = b"\0/in/rodata\0libz.so.1\0";
+        let other = b"\0/not/in/rodata\0";
+        let names = b"\0.rodata\0.shstrtab\0";
+        let (ro_at, names_at) = (120u64, 120 + (ro.len() + other.len()) as u64);
+        let sh_at = names_at + names.len() as u64;
+        let mut body = Vec::new();
+        body.extend_from_slice(ro);
+        body.extend_from_slice(other);
+        body.extend_from_slice(names);
+        let sh = |name: u32, kind: u32, flags: u64, off: u64, size: u64| {
+            let mut e = [0u8; 64];
+            e[0..4].copy_from_slice(&name.to_le_bytes());
+            e[4..8].copy_from_slice(&kind.to_le_bytes());
+            e[8..16].copy_from_slice(&flags.to_le_bytes());
+            e[24..32].copy_from_slice(&off.to_le_bytes());
+            e[32..40].copy_from_slice(&size.to_le_bytes());
+            e
+        };
+        body.extend_from_slice(&[0u8; 64]);
+        body.extend_from_slice(&sh(1, 1, 2, ro_at, ro.len() as u64));
+        body.extend_from_slice(&sh(9, 3, 0, names_at, names.len() as u64));
+        let mut f = elf_with(&body, 4);
+        f[40..48].copy_from_slice(&sh_at.to_le_bytes());
+        f[58..60].copy_from_slice(&64u16.to_le_bytes());
+        f[60..62].copy_from_slice(&3u16.to_le_bytes());
+        f[62..64].copy_from_slice(&2u16.to_le_bytes());
+        let s = scan(&f);
+        assert_eq!(s.paths, [Bytes::from("/in/rodata")]);
+        assert_eq!(s.sonames, [Bytes::from("libz.so.1")]);
+        // A section table naming no .rodata: the segment is read whole.
+        let mut g = f.clone();
+        let at = (sh_at + 64) as usize;
+        g[at + 4..at + 8].copy_from_slice(&8u32.to_le_bytes()); // SHT_NOBITS
+        assert_eq!(scan(&g).paths, [Bytes::from("/in/rodata"), Bytes::from("/not/in/rodata")]);
+        // Section headers past the end of the file: the same.
+        let mut h = f.clone();
+        h[40..48].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert_eq!(scan(&h).paths.len(), 2);
     }
 
     #[test]
