@@ -167,7 +167,7 @@ fn ca(v: &View<'_>, acc: &mut Acc) {
     let mut found = false;
     for i in 0..v.c.objects.len() {
         for (p, s) in v.path_strings(i) {
-            let Some(info) = v.rt.paths.get(root, &p) else { continue };
+            let Some(info) = v.rt.paths.get(root, p) else { continue };
             if !info.readable || p.windows(7).any(|w| w == b"private") {
                 continue;
             }
@@ -179,13 +179,13 @@ fn ca(v: &View<'_>, acc: &mut Acc) {
             };
             if take {
                 found = true;
-                acc.add(&p, ItemKind::Path, ev.clone().located(v.path(i), &s));
+                acc.add(p, ItemKind::Path, ev.clone().located(v.path(i), s));
             }
             if info.kind == Kind::Dir {
                 let mut cnf = p.clone();
                 cnf.extend_from_slice(b"/openssl.cnf");
                 if matches!(v.rt.paths.get(root, &cnf).map(|i| i.kind.clone()), Some(Kind::File { .. })) {
-                    acc.add(&cnf, ItemKind::Path, ev.clone().located(v.path(i), &s));
+                    acc.add(&cnf, ItemKind::Path, ev.clone().located(v.path(i), s));
                 }
             }
         }
@@ -205,7 +205,7 @@ fn named_dirs(v: &View<'_>, leaf: &[u8]) -> Vec<(usize, Vec<u8>, Bytes)> {
             if p.rsplit(|&b| b == b'/').next() != Some(leaf) || out.iter().any(|(_, q, _)| *q == *p) {
                 continue;
             }
-            if matches!(v.rt.paths.get(root, &p).map(|x| x.kind.clone()), Some(Kind::Dir)) {
+            if matches!(v.rt.paths.get(root, p).map(|x| x.kind.clone()), Some(Kind::Dir)) {
                 out.push((i, p.clone(), s.clone()));
             }
         }
@@ -411,13 +411,13 @@ fn strings_packs(v: &View<'_>, acc: &mut Acc) {
                 || lib_dirs.contains(p)
                 || ancestors.contains(p)
                 // Nothing under the excluded trees is data, a plugin or a helper: not looked at.
-                || under(&p, NOT_DATA)
+                || under(p, NOT_DATA)
                 // A file at the top of the tree (`/.dockerenv`) marks the host's kind.
                 || !p[1..].contains(&b'/')
             {
                 continue;
             }
-            let Some(info) = v.rt.paths.get(root, &p) else { continue };
+            let Some(info) = v.rt.paths.get(root, p) else { continue };
             let real = info.realpath.as_os_str().as_bytes();
             if SYSTEM_DIRS.iter().any(|d| d.as_bytes() == real) || lib_dirs.contains(real) || ancestors.contains(real) {
                 continue;
@@ -425,20 +425,20 @@ fn strings_packs(v: &View<'_>, acc: &mut Acc) {
             if !info.readable || own_paths.contains(real) {
                 continue;
             }
-            let excluded = under(&p, NOT_DATA) || under(real, NOT_DATA);
+            let excluded = under(p, NOT_DATA) || under(real, NOT_DATA);
             let ev = |pack: Pack| Evidence::new(pack, Some(v.path(i)), Seen::String { string: s.clone() });
             let tree = (info.kind == Kind::Dir && !excluded && (data || loader && plugins)).then(|| info.tree());
             match (&info.kind, tree) {
                 (Kind::Dir, Some(Tree { bytes, has_elf: true, .. })) if loader && plugins => {
                     if bytes <= MAX_PLUGIN_TREE {
-                        acc.add(&p, ItemKind::Path, ev(Pack::Plugins));
+                        acc.add(p, ItemKind::Path, ev(Pack::Plugins));
                     } else {
                         acc.hint(
                             Pack::Plugins,
                             format!(
                                 "{}: plugin directory {} is too large to ship on a guess (add it with --add)",
                                 v.path(i).display(),
-                                as_path(&p).display()
+                                as_path(p).display()
                             ),
                         );
                     }
@@ -453,39 +453,39 @@ fn strings_packs(v: &View<'_>, acc: &mut Acc) {
                             format!(
                                 "{}: names the directory {}, which holds {} (add it with --add)",
                                 v.path(i).display(),
-                                as_path(&p).display(),
+                                as_path(p).display(),
                                 if has_elf || has_program { "programs or libraries" } else { "links out of it" }
                             ),
                         );
                     } else if bytes <= MAX_DATA_TREE {
-                        acc.add(&p, ItemKind::Path, ev(Pack::Data));
+                        acc.add(p, ItemKind::Path, ev(Pack::Data));
                     } else {
                         acc.hint(
                             Pack::Data,
                             format!(
                                 "{}: data directory {} is too large to ship on a guess (add it with --add)",
                                 v.path(i).display(),
-                                as_path(&p).display()
+                                as_path(p).display()
                             ),
                         );
                     }
                 }
                 (&Kind::File { elf, exec, script }, _) if (elf || script) && exec && !excluded => {
                     if helpers {
-                        acc.add(&p, ItemKind::Program, ev(Pack::Helpers));
+                        acc.add(p, ItemKind::Program, ev(Pack::Helpers));
                     } else if p != b"/bin/sh" {
                         acc.hint(
                             Pack::Helpers,
                             format!(
                                 "{} names the program {} (add it with --with helpers or --add)",
                                 v.path(i).display(),
-                                as_path(&p).display()
+                                as_path(p).display()
                             ),
                         );
                     }
                 }
                 (Kind::File { elf: false, .. }, _) if data && !excluded && info_size_ok(root, &info.realpath) => {
-                    acc.add(&p, ItemKind::Path, ev(Pack::Data));
+                    acc.add(p, ItemKind::Path, ev(Pack::Data));
                 }
                 _ => {}
             }
@@ -496,7 +496,7 @@ fn strings_packs(v: &View<'_>, acc: &mut Acc) {
                 && (matches!(info.kind, Kind::File { elf: false, .. })
                     || matches!(tree, Some(Tree { has_elf: false, has_program: false, escapes: false, .. })))
             {
-                for sib in suffixed_siblings(v, &p) {
+                for sib in suffixed_siblings(v, p) {
                     acc.add(&sib, ItemKind::Path, ev(Pack::Data));
                 }
             }
