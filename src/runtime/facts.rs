@@ -13,17 +13,18 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use crate::bytes::Bytes;
 use crate::elf::notes::{self, DlopenNotes};
 use crate::elf::strings::{self, StringLimits, Strings};
-use crate::elf::symbols::{self, SymbolLimits};
+use crate::elf::symbols::{self, MappedFile, NameHashes, RawTables, SymbolLimits, SHN_UNDEF};
 use crate::elf::Source;
 use crate::root::Root;
 
 /// The facts of one file.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Facts {
     /// Names of the undefined global and weak dynamic symbols (what the file imports).
     pub imports: HashSet<Bytes>,
-    /// Names of the dynamic symbols the file defines (what it exports).
-    pub exports: HashSet<Bytes>,
+    /// Its dynamic symbol and hash tables as they are in the file (windows on the mapping
+    /// of a mapped file): what it defines is looked up the way the loader looks it up.
+    tables: Option<RawTables>,
     /// String literals of its read-only segments.
     pub strings: Strings,
     /// Its `.note.dlopen` entries.
@@ -42,9 +43,13 @@ impl Facts {
         names.iter().map(|n| n.as_bytes()).find(|n| self.imports.contains(*n)).map(Bytes::from)
     }
 
-    /// True when the file defines `name`.
+    /// True when the file defines `name`: its hash table yields a defined symbol of that
+    /// name.
     pub fn exports(&self, name: &[u8]) -> bool {
-        self.exports.contains(name)
+        let Some(t) = &self.tables else { return false };
+        let h = NameHashes::of(name);
+        t.candidates(&h, |i| t.sym(i as usize).is_some_and(|s| s.shndx != SHN_UNDEF && t.name_is(s.name, name)))
+            .is_some()
     }
 }
 
@@ -90,12 +95,7 @@ impl FactsCache {
         if let Some(&b) = self.uses.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return b;
         }
-        // Walk the smaller set, look up in the larger.
-        let b = if user.imports.len() <= lib.exports.len() {
-            user.imports.iter().any(|s| lib.exports.contains(s))
-        } else {
-            lib.exports.iter().any(|s| user.imports.contains(s))
-        };
+        let b = user.imports.iter().any(|s| lib.exports(s.as_bytes()));
         self.uses.write().unwrap_or_else(|e| e.into_inner()).insert(key, b);
         b
     }
@@ -129,7 +129,7 @@ fn read_facts(host: &Path) -> Facts {
         .then(|| unsafe { memmap2::Mmap::map(&file) }.ok())
         .flatten();
     match map {
-        Some(map) => read_from(host, &map[..], facts),
+        Some(map) => read_from(host, &MappedFile(Arc::new(map)), facts),
         None => read_from(host, &Pread { file: &file, size }, facts),
     }
 }
@@ -138,18 +138,18 @@ fn read_facts(host: &Path) -> Facts {
 const MAP_AT: u64 = 64 << 10;
 
 fn read_from<S: Source + ?Sized>(host: &Path, src: &S, mut facts: Facts) -> Facts {
-    match symbols::read_source(src, &SymbolLimits::default()) {
-        Ok(syms) => {
-            for s in syms.symbols {
-                if s.name.is_empty() {
-                    continue;
-                }
-                if s.is_defined() {
-                    facts.exports.insert(s.name);
-                } else if s.bind == 1 || s.bind == 2 {
-                    facts.imports.insert(s.name);
+    match symbols::read_raw(src, &SymbolLimits::default()) {
+        Ok(t) => {
+            for i in 0..t.count {
+                let Some(sym) = t.sym(i) else { break };
+                if sym.shndx == SHN_UNDEF && (sym.bind == 1 || sym.bind == 2) {
+                    let name = t.str_at(sym.name);
+                    if !name.is_empty() && !facts.imports.contains(name) {
+                        facts.imports.insert(Bytes::from(name));
+                    }
                 }
             }
+            facts.tables = Some(t);
         }
         Err(e) => facts.problems.push(format!("{}: symbols: {e}", host.display())),
     }
