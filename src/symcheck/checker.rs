@@ -359,11 +359,30 @@ impl Checker<'_> {
             }
         };
         let mut hint = 0;
+        // Where to start looking for a reference with version index `v`: the object of the
+        // scope that the version is required of (`vn_file`), which nearly always defines it.
+        // The outcome does not depend on where the search starts (see `lookup`).
+        let slots: &[VersionSlot] = &self.slots[r];
+        let first: Vec<Option<usize>> = slots
+            .iter()
+            .map(|slot| {
+                let file = slot.filename.as_ref()?.as_bytes();
+                scope.iter().position(|&m| {
+                    let o = &self.closure.objects[m];
+                    o.file.soname.as_ref().is_some_and(|n| n.as_bytes() == file)
+                        || o.names.iter().any(|n| n.as_bytes() == file)
+                })
+            })
+            .collect();
         which
             .iter()
             .copied()
             .filter(|&k| {
                 let (sym_idx, class) = map.lookups[k as usize];
+                let v = map.raw.versym(sym_idx as usize).map(|v| usize::from(v & !VERSYM_HIDDEN));
+                if let Some(Some(at)) = v.and_then(|v| first.get(v)) {
+                    hint = *at;
+                }
                 let wanted = self.wanted(r, map, sym_idx);
                 !self.lookup(scope, r, map, sym_idx, wanted.as_ref(), class, &mut hint)
             })
