@@ -333,8 +333,12 @@ impl Checker<'_> {
         }
         let Some(sym) = map.raw.sym(sym_idx as usize) else { return false };
         let name = map.raw.str_at(sym.name);
+        let hashes = NameHashes::of(name);
+        if !mm.bloom.may_hold(hashes.gnu) {
+            return false;
+        }
         let wanted = self.wanted(r, map, sym_idx);
-        self.lookup_in(mm, &self.slots[m], name, &NameHashes::of(name), None, wanted.as_ref(), class)
+        self.lookup_in(mm, &self.slots[m], name, &hashes, None, wanted.as_ref(), class)
     }
 
     /// The version a reference of object `r` asks for: its `l_versions` entry, when that has
@@ -430,6 +434,10 @@ impl Checker<'_> {
                 continue;
             }
             let Some(map) = self.maps[m] else { continue };
+            // What the bloom filter rejects has no candidate: passed over without a walk.
+            if !map.bloom.may_hold(hashes.gnu) {
+                continue;
+            }
             if self.lookup_in(map, &self.slots[m], name, &hashes, (m == undef).then_some(ref_idx), wanted, class) {
                 *hint = at;
                 return true;
