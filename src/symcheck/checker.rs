@@ -427,8 +427,11 @@ impl Checker<'_> {
         // order they are searched in (the loader's order decides only which one binds, and
         // its DT_SYMBOLIC object is in the scope anyway): try the last object that did first.
         let n = scope.len();
+        let mut at = if *hint < n { *hint } else { 0 };
         for k in 0..n {
-            let at = (*hint + k) % n;
+            if k > 0 {
+                at = if at + 1 == n { 0 } else { at + 1 };
+            }
             let m = scope[at];
             if class & CLASS_COPY != 0 && m == 0 {
                 continue;
