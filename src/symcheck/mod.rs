@@ -384,12 +384,13 @@ impl FileSymbols {
                 continue;
             }
             last = Some((rel.sym, class));
-            lookups.push((rel.sym, class));
+            // A weak reference left unbound is no error: whether it binds changes nothing the
+            // checks report, so it is not looked up at all. (Dropped after the repeats above:
+            // a weak lookup between two of the same symbol still empties the loader's cache.)
+            if sym.bind != symbols::STB_WEAK {
+                lookups.push((rel.sym, class));
+            }
         }
-        // A weak reference left unbound is no error: whether it binds changes nothing the
-        // checks report, so it is not looked up at all. (Dropped after the repeats above:
-        // a weak lookup between two of the same symbol still empties the loader's cache.)
-        lookups.retain(|&(sym, _)| raw.sym(sym as usize).is_some_and(|s| s.bind != symbols::STB_WEAK));
         let slots_all_found = version_slots(&raw, |_| true);
         let has_copy = lookups.iter().any(|&(_, class)| class & CLASS_COPY != 0);
         let bloom = raw.bloom();
