@@ -201,7 +201,10 @@ pub(super) fn read_file(host: &Path, limits: &SymbolLimits, maps: &AtomicUsize) 
         // SAFETY: the map is read-only and private; a file truncated while it is mapped would
         // fault (SIGBUS), as it would for the loader. Library files are not rewritten in
         // place (package managers rename new files into place).
-        .then(|| unsafe { memmap2::Mmap::map(&file) }.ok())
+        // The length is known: the map needs no second `fstat`.
+        .then(|| {
+            usize::try_from(size).ok().and_then(|len| unsafe { memmap2::MmapOptions::new().len(len).map(&file) }.ok())
+        })
         .flatten();
     let read = if let Some(map) = map {
         symbols::read_raw(&symbols::MappedFile(Arc::new(map)), limits)

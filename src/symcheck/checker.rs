@@ -12,26 +12,30 @@ pub(super) const CLASS_COPY: u8 = 2;
 /// (`R_*_NONE`, `R_*_RELATIVE`), else its `elf_machine_type_class`.
 pub(super) fn reloc_class(machine: u16, kind: u32) -> Option<u8> {
     use crate::elf::{EM_386, EM_AARCH64, EM_S390, EM_X86_64};
-    let (relative, copy, plt): (&[u32], u32, &[u32]) = match machine {
-        // R_X86_64_RELATIVE, RELATIVE64; COPY; JUMP_SLOT, DTPMOD64, DTPOFF64, TPOFF64, TLSDESC.
-        EM_X86_64 => (&[8, 38], 5, &[7, 16, 17, 18, 36]),
-        // R_386_RELATIVE; COPY; JMP_SLOT, TLS_TPOFF, TLS_DTPMOD32, TLS_DTPOFF32, TLS_TPOFF32, TLS_DESC.
-        EM_386 => (&[8], 5, &[7, 14, 35, 36, 37, 41]),
-        // R_AARCH64_RELATIVE; COPY; JUMP_SLOT, TLS_DTPMOD, TLS_DTPREL, TLS_TPREL, TLSDESC.
-        EM_AARCH64 => (&[1027], 1024, &[1026, 1028, 1029, 1030, 1031]),
-        // R_390_RELATIVE; COPY; JMP_SLOT, TLS_DTPMOD, TLS_DTPOFF, TLS_TPOFF.
-        EM_S390 => (&[12], 9, &[11, 54, 55, 56]),
-        _ => (&[], u32::MAX, &[]),
-    };
-    if kind == 0 || relative.contains(&kind) {
-        None
-    } else if kind == copy {
-        Some(CLASS_COPY)
-    } else if plt.contains(&kind) {
-        Some(CLASS_PLT)
-    } else {
-        Some(0)
+    if kind == 0 {
+        return None;
     }
+    // One match (a jump table), not a search of per-machine lists: every relocation of
+    // every file passes here.
+    let class = match (machine, kind) {
+        // R_X86_64_RELATIVE, RELATIVE64; R_386_RELATIVE; R_AARCH64_RELATIVE; R_390_RELATIVE.
+        (EM_X86_64, 8 | 38) | (EM_386, 8) | (EM_AARCH64, 1027) | (EM_S390, 12) => return None,
+        // The COPY relocations.
+        (EM_X86_64 | EM_386, 5) | (EM_AARCH64, 1024) | (EM_S390, 9) => CLASS_COPY,
+        // x86-64: JUMP_SLOT, DTPMOD64, DTPOFF64, TPOFF64, TLSDESC.
+        (EM_X86_64, 7 | 16 | 17 | 18 | 36)
+        // i386: JMP_SLOT, TLS_TPOFF, TLS_DTPMOD32, TLS_DTPOFF32, TLS_TPOFF32, TLS_DESC.
+        | (EM_386, 7 | 14 | 35 | 36 | 37 | 41)
+        // AArch64: JUMP_SLOT, TLS_DTPMOD, TLS_DTPREL, TLS_TPREL, TLSDESC.
+        | (EM_AARCH64, 1026 | 1028 | 1029 | 1030 | 1031)
+        // s390: JMP_SLOT, TLS_DTPMOD, TLS_DTPOFF, TLS_TPOFF.
+        | (EM_S390, 11 | 54 | 55 | 56) => CLASS_PLT,
+        (EM_X86_64 | EM_386 | EM_AARCH64 | EM_S390, _) => 0,
+        // Other machines: every type is looked up (the all-ones one as a COPY, as before).
+        (_, u32::MAX) => CLASS_COPY,
+        _ => 0,
+    };
+    Some(class)
 }
 
 /// A version a reference asks for (`struct r_found_version`).
@@ -333,8 +337,12 @@ impl Checker<'_> {
         }
         let Some(sym) = map.raw.sym(sym_idx as usize) else { return false };
         let name = map.raw.str_at(sym.name);
+        let hashes = NameHashes::of(name);
+        if !mm.bloom.may_hold(hashes.gnu) {
+            return false;
+        }
         let wanted = self.wanted(r, map, sym_idx);
-        self.lookup_in(mm, &self.slots[m], name, &NameHashes::of(name), None, wanted.as_ref(), class)
+        self.lookup_in(mm, &self.slots[m], name, &hashes, None, wanted.as_ref(), class)
     }
 
     /// The version a reference of object `r` asks for: its `l_versions` entry, when that has
@@ -442,13 +450,20 @@ impl Checker<'_> {
         // order they are searched in (the loader's order decides only which one binds, and
         // its DT_SYMBOLIC object is in the scope anyway): try the last object that did first.
         let n = scope.len();
+        let mut at = if *hint < n { *hint } else { 0 };
         for k in 0..n {
-            let at = (*hint + k) % n;
+            if k > 0 {
+                at = if at + 1 == n { 0 } else { at + 1 };
+            }
             let m = scope[at];
             if class & CLASS_COPY != 0 && m == 0 {
                 continue;
             }
             let Some(map) = self.maps[m] else { continue };
+            // What the bloom filter rejects has no candidate: passed over without a walk.
+            if !map.bloom.may_hold(hashes.gnu) {
+                continue;
+            }
             if self.lookup_in(map, &self.slots[m], name, &hashes, (m == undef).then_some(ref_idx), wanted, class) {
                 *hint = at;
                 return true;
@@ -471,11 +486,21 @@ impl Checker<'_> {
     ) -> bool {
         let mut num_versions = 0;
         let mut versioned = None;
+        // The symbol that matched, as `check_match` decoded it (not decoded again).
+        let mut hit = None;
         let found = map.raw.candidates(hashes, |i| {
-            check_match(map, slots, i, name, self_ref == Some(i), wanted, class, &mut num_versions, &mut versioned)
+            hit =
+                check_match(map, slots, i, name, self_ref == Some(i), wanted, class, &mut num_versions, &mut versioned);
+            hit.is_some()
         });
-        let Some(i) = found.or(if num_versions == 1 { versioned } else { None }) else { return false };
-        let Some(s) = map.raw.sym(i as usize) else { return false };
+        let s = match (found, hit) {
+            (Some(_), Some(s)) => s,
+            _ => {
+                let Some(i) = found.or(if num_versions == 1 { versioned } else { None }) else { return false };
+                let Some(s) = map.raw.sym(i as usize) else { return false };
+                s
+            }
+        };
         if matches!(s.visibility, symbols::STV_HIDDEN | symbols::STV_INTERNAL) {
             return false;
         }
@@ -483,8 +508,8 @@ impl Checker<'_> {
     }
 }
 
-/// glibc's `check_match`: whether symbol `i` of `map` satisfies the reference to `name`
-/// (`is_ref`: it is the referencing symbol itself).
+/// glibc's `check_match`: symbol `i` of `map` (decoded) when it satisfies the reference to
+/// `name` (`is_ref`: it is the referencing symbol itself).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn check_match(
     map: &FileSymbols,
@@ -496,12 +521,12 @@ pub(super) fn check_match(
     class: u8,
     num_versions: &mut u32,
     versioned: &mut Option<u32>,
-) -> bool {
-    let Some(s) = map.raw.sym(i as usize) else { return false };
+) -> Option<symbols::RawSym> {
+    let s = map.raw.sym(i as usize)?;
     if (s.value == 0 && s.shndx != symbols::SHN_ABS && s.kind != symbols::STT_TLS)
         || (class & CLASS_PLT != 0 && s.shndx == symbols::SHN_UNDEF)
     {
-        return false;
+        return None;
     }
     const ALLOWED: u32 = (1 << symbols::STT_NOTYPE)
         | (1 << symbols::STT_OBJECT)
@@ -510,14 +535,14 @@ pub(super) fn check_match(
         | (1 << symbols::STT_TLS)
         | (1 << symbols::STT_GNU_IFUNC);
     if (1u32 << (s.kind & 0xf)) & ALLOWED == 0 {
-        return false;
+        return None;
     }
     if !is_ref && !map.raw.name_is(s.name, name) {
-        return false;
+        return None;
     }
     let Some(versym) = map.raw.versym(i as usize) else {
         // No DT_VERSYM: every definition is used.
-        return true;
+        return Some(s);
     };
     let ndx = usize::from(versym & !VERSYM_HIDDEN);
     match wanted {
@@ -525,7 +550,7 @@ pub(super) fn check_match(
             let slot = slots.get(ndx);
             let (hash, vname) = slot.map_or((0, None), |v| (v.hash, Some(&v.name)));
             let same = hash == w.hash && vname == Some(w.name);
-            same || !(w.hidden || hash != 0 || versym & VERSYM_HIDDEN != 0)
+            (same || !(w.hidden || hash != 0 || versym & VERSYM_HIDDEN != 0)).then_some(s)
         }
         None => {
             if ndx >= 3 {
@@ -535,9 +560,9 @@ pub(super) fn check_match(
                     }
                     *num_versions += 1;
                 }
-                return false;
+                return None;
             }
-            true
+            Some(s)
         }
     }
 }

@@ -364,6 +364,8 @@ struct FileSymbols {
     imports_by_version: OnceLock<FxHashMap<u16, Arc<[Bytes]>>>,
     /// `l_versions` when every file named in `DT_VERNEED` is loaded (the usual case).
     slots_all_found: Vec<VersionSlot>,
+    /// The hash table's bloom filter, decoded: most objects of a scope are passed over on it.
+    bloom: symbols::Bloom,
 }
 
 impl FileSymbols {
@@ -391,7 +393,8 @@ impl FileSymbols {
         }
         let slots_all_found = version_slots(&raw, |_| true);
         let has_copy = lookups.iter().any(|&(_, class)| class & CLASS_COPY != 0);
-        FileSymbols { raw, lookups, has_copy, imports_by_version: OnceLock::new(), slots_all_found }
+        let bloom = raw.bloom();
+        FileSymbols { raw, lookups, has_copy, imports_by_version: OnceLock::new(), slots_all_found, bloom }
     }
 
     /// The symbols imported with version index `v`.

@@ -68,3 +68,33 @@ fn relocation_classes_of_the_modelled_machines() {
     assert_eq!(reloc_class(EM_S390, 11), Some(CLASS_PLT));
     assert_eq!(reloc_class(EM_S390, 9), Some(CLASS_COPY));
 }
+
+#[test]
+fn relocation_classes_match_the_per_machine_lists() {
+    use crate::elf::{EM_386, EM_AARCH64, EM_S390, EM_X86_64};
+    // The lists the match was made from: (relative types, COPY, PLT-class types).
+    let lists = |machine: u16| -> (&[u32], u32, &[u32]) {
+        match machine {
+            EM_X86_64 => (&[8, 38], 5, &[7, 16, 17, 18, 36]),
+            EM_386 => (&[8], 5, &[7, 14, 35, 36, 37, 41]),
+            EM_AARCH64 => (&[1027], 1024, &[1026, 1028, 1029, 1030, 1031]),
+            EM_S390 => (&[12], 9, &[11, 54, 55, 56]),
+            _ => (&[], u32::MAX, &[]),
+        }
+    };
+    for machine in [EM_X86_64, EM_386, EM_AARCH64, EM_S390, 0, 8, 40, 243] {
+        let (relative, copy, plt) = lists(machine);
+        for kind in (0..1100).chain([u32::MAX - 1, u32::MAX]) {
+            let want = if kind == 0 || relative.contains(&kind) {
+                None
+            } else if kind == copy {
+                Some(CLASS_COPY)
+            } else if plt.contains(&kind) {
+                Some(CLASS_PLT)
+            } else {
+                Some(0)
+            };
+            assert_eq!(reloc_class(machine, kind), want, "machine {machine} type {kind}");
+        }
+    }
+}

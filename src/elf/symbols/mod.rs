@@ -26,7 +26,7 @@ mod raw;
 mod reader;
 
 pub use self::raw::lookup_names;
-pub(crate) use self::raw::{read_raw, MappedFile, NameHashes, RawTables, Table};
+pub(crate) use self::raw::{read_raw, Bloom, MappedFile, NameHashes, RawSym, RawTables, Table};
 use self::reader::*;
 
 use crate::elf::{

@@ -109,6 +109,35 @@ impl<'a> NameHashes<'a> {
     }
 }
 
+/// A file's `DT_GNU_HASH` bloom filter decoded once (native words), for rejecting names the
+/// file cannot define without walking its tables: what [`RawTables::candidates`] checks
+/// first, so a rejected name has no candidate there.
+pub(crate) enum Bloom {
+    /// Every name passes (a `DT_HASH` table: the chains decide).
+    All,
+    /// No name passes (no hash table, or an empty GNU one).
+    Nothing,
+    /// The filter's words (zero-extended on 32-bit), `shift`, and the bits per word.
+    Gnu { words: Box<[u64]>, shift: u32, bits: u32 },
+}
+
+impl Bloom {
+    /// False when a name of GNU hash `h` certainly has no candidate in the file.
+    #[inline]
+    pub fn may_hold(&self, h: u32) -> bool {
+        match self {
+            Bloom::All => true,
+            Bloom::Nothing => false,
+            Bloom::Gnu { words, shift, bits } => {
+                // A power of two of words (checked when the table was read).
+                let word = words[((h / bits) as usize) & (words.len() - 1)];
+                let (b1, b2) = (h & (bits - 1), (h >> (shift & 31)) & (bits - 1));
+                (word >> b1) & (word >> b2) & 1 != 0
+            }
+        }
+    }
+}
+
 /// One symbol decoded from [`RawTables`].
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RawSym {
@@ -150,6 +179,32 @@ impl RawTables {
     pub fn versym(&self, i: usize) -> Option<u16> {
         let v = self.versym.as_ref()?;
         rd_u16(v, i.checked_mul(2)?, self.be)
+    }
+
+    /// The bloom filter of the file's hash table, decoded ([`Bloom`]).
+    pub fn bloom(&self) -> Bloom {
+        match &self.hash {
+            RawHash::None => Bloom::Nothing,
+            RawHash::Sysv { .. } => Bloom::All,
+            RawHash::Gnu { shift, bloom, buckets, .. } => {
+                let bloom: &[u8] = bloom;
+                let ww: usize = if self.is64 { 8 } else { 4 };
+                let n = bloom.len() / ww;
+                if buckets.len() / 4 == 0 || n == 0 || !n.is_power_of_two() {
+                    return if n == 0 || buckets.len() / 4 == 0 { Bloom::Nothing } else { Bloom::All };
+                }
+                let words = (0..n)
+                    .map(|i| {
+                        if self.is64 {
+                            rd_u64(bloom, i * 8, self.be).unwrap_or(u64::MAX)
+                        } else {
+                            rd_u32(bloom, i * 4, self.be).map_or(u64::MAX, u64::from)
+                        }
+                    })
+                    .collect();
+                Bloom::Gnu { words, shift: *shift, bits: if self.is64 { 64 } else { 32 } }
+            }
+        }
     }
 
     /// The NUL-terminated string at `off` of the string table (empty when out of range).
